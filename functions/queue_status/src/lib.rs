@@ -1,0 +1,16 @@
+//! `GET /queue/status`: the bearer token's place in line, or its admission.
+//! Round trips: 1 Redis script (plus 1 DynamoDB read for a token Redis does not know).
+
+use lambda_http::http::StatusCode;
+use lambda_http::Request;
+use shared::http::{self, views::TokenView, HttpResponse};
+use shared::{flows, AppState};
+
+pub async fn handler(state: &AppState, req: Request) -> Result<HttpResponse, lambda_http::Error> {
+    http::respond(async {
+        let token = http::bearer(&req)?;
+        let status = flows::queue::token_status(state, &token, true).await?;
+        Ok(http::json(StatusCode::OK, &TokenView::from(&status)))
+    })
+    .await
+}

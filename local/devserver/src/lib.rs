@@ -1,0 +1,18 @@
+//! The local stack's Rust side: the development server ([`server`]), the route table read from
+//! template.yaml ([`routes`]) and the catalog commands ([`catalog`]).
+
+pub mod catalog;
+pub mod routes;
+pub mod server;
+
+use std::sync::Arc;
+
+use shared::AppState;
+
+/// Builds the app from state: the router from template.yaml, the handlers of the crates.
+pub fn app(state: Arc<AppState>) -> Result<Arc<server::App>, String> {
+    Ok(Arc::new(server::App {
+        state,
+        router: routes::Router::from_template()?,
+    }))
+}

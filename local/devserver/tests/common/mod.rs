@@ -1,0 +1,147 @@
+//! `spawn_app`: the real app on a free port, against the DynamoDB Local and Redis that
+//! `make test` started. Each app gets its own Redis key prefix and its own concert, so tests
+//! run in parallel on one shared table.
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use reqwest::{Response, StatusCode};
+use serde_json::{json, Value};
+use shared::domain::{ConcertDate, ConcertId, Won};
+use shared::settings::Settings;
+use shared::store::schema;
+use shared::AppState;
+
+pub struct TestApp {
+    pub base: String,
+    pub client: reqwest::Client,
+    pub state: Arc<AppState>,
+    /// A concert seeded for this app alone, with `dates` of 50 seats at 50,000 won.
+    pub concert: String,
+    pub dates: Vec<String>,
+}
+
+pub fn unique(prefix: &str) -> String {
+    format!("{prefix}-{}", &uuid::Uuid::new_v4().simple().to_string()[..12])
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(&[]).await
+}
+
+/// Settings come from the environment `make test` set, with `overrides` on top.
+pub async fn spawn_app_with(overrides: &[(&str, &str)]) -> TestApp {
+    let mut map: HashMap<String, String> = overrides
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    map.entry("REDIS_KEY_PREFIX".into())
+        .or_insert_with(|| unique("t"));
+    map.entry("TABLE_NAME".into()).or_insert_with(|| {
+        std::env::var("TABLE_NAME").unwrap_or_else(|_| "concert-booking-test".into())
+    });
+    let settings =
+        Settings::from_lookup(|k| map.get(k).cloned().or_else(|| std::env::var(k).ok()))
+            .expect("test settings are valid");
+    let state = Arc::new(AppState::new(settings).await.expect("state builds"));
+    schema::create_table(&state.db.client, &state.db.table)
+        .await
+        .expect("the table exists or is created");
+
+    let concert = unique("concert");
+    let today = ConcertDate::today_utc().naive();
+    let dates: Vec<ConcertDate> = (1..=2)
+        .map(|d| ConcertDate::from_naive(today + chrono::Days::new(d)))
+        .collect();
+    state
+        .db
+        .seed_catalog(
+            &ConcertId::parse(&concert).unwrap(),
+            &dates,
+            50,
+            Won::new(50_000),
+        )
+        .await
+        .expect("the catalog seeds");
+
+    let app = devserver::app(state.clone()).expect("the router builds from template.yaml");
+    let addr = devserver::server::spawn(app, 0).await.expect("the server binds");
+    TestApp {
+        base: format!("http://{addr}"),
+        client: reqwest::Client::builder()
+            .pool_max_idle_per_host(64)
+            .build()
+            .unwrap(),
+        state,
+        concert,
+        dates: dates.iter().map(|d| d.to_string()).collect(),
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub async fn issue_token(&self, user: &str) -> Response {
+        self.post_json("/queue/tokens", None, &json!({"userId": user, "concertId": self.concert}))
+            .await
+    }
+
+    /// Issues a token and returns it (201 or 200 expected).
+    pub async fn token_for(&self, user: &str) -> String {
+        let res = self.issue_token(user).await;
+        assert!(res.status().is_success(), "token issue failed: {}", res.status());
+        let body: Value = res.json().await.unwrap();
+        body["token"].as_str().unwrap().to_owned()
+    }
+
+    pub async fn status(&self, token: &str) -> Response {
+        self.get("/queue/status", Some(token)).await
+    }
+
+    pub async fn get(&self, path: &str, token: Option<&str>) -> Response {
+        let mut req = self.client.get(self.url(path));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        req.send().await.expect("the server answers")
+    }
+
+    pub async fn post_json(&self, path: &str, token: Option<&str>, body: &Value) -> Response {
+        self.post_raw(path, token, body.to_string()).await
+    }
+
+    pub async fn post_raw(&self, path: &str, token: Option<&str>, body: String) -> Response {
+        let mut req = self
+            .client
+            .post(self.url(path))
+            .header("content-type", "application/json")
+            .body(body);
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        req.send().await.expect("the server answers")
+    }
+}
+
+/// Asserts a problem+json answer with this status and code, and returns its body.
+pub async fn assert_problem(res: Response, status: StatusCode, code: &str) -> Value {
+    assert_eq!(res.status(), status, "status");
+    let content_type = res
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    assert_eq!(content_type, "application/problem+json");
+    if status == StatusCode::SERVICE_UNAVAILABLE {
+        assert!(res.headers().contains_key("retry-after"));
+    }
+    let body: Value = res.json().await.expect("a JSON problem");
+    assert_eq!(body["code"], code, "code in {body}");
+    assert_eq!(body["status"], status.as_u16());
+    assert!(body["type"].is_string() && body["title"].is_string() && body["detail"].is_string());
+    body
+}

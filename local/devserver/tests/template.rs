@@ -1,0 +1,142 @@
+//! template.yaml, the local router and the code agree: route for route, function for function,
+//! and the table the code creates is the table the template declares.
+
+use std::collections::BTreeSet;
+
+use devserver::routes::{
+    handler_for, template_functions, template_routes, Router, HTTP_FUNCTIONS, TEMPLATE,
+};
+use serde_yaml::Value;
+use shared::store::schema;
+
+fn function_crates() -> BTreeSet<String> {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../functions");
+    std::fs::read_dir(dir)
+        .expect("functions/ exists")
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect()
+}
+
+#[test]
+fn every_template_route_is_served_by_the_local_router() {
+    let router = Router::from_template().expect("every template route has a handler");
+    for route in template_routes().unwrap() {
+        let concrete = route
+            .path
+            .split('/')
+            .map(|s| if s.starts_with('{') { "x" } else { s })
+            .collect::<Vec<_>>()
+            .join("/");
+        assert!(
+            matches!(
+                router.find(&route.method, &concrete),
+                devserver::routes::Matched::Found { .. }
+            ),
+            "{} {} is not routed",
+            route.method,
+            route.path
+        );
+        assert!(handler_for(&route.function).is_some());
+    }
+}
+
+#[test]
+fn every_http_handler_of_the_local_router_has_a_template_route() {
+    let routed: BTreeSet<String> = template_routes()
+        .unwrap()
+        .into_iter()
+        .map(|r| r.function)
+        .collect();
+    let known: BTreeSet<String> = HTTP_FUNCTIONS.iter().map(|s| s.to_string()).collect();
+    assert_eq!(routed, known);
+}
+
+#[test]
+fn every_function_crate_is_a_template_function_and_back() {
+    let declared: BTreeSet<String> = template_functions()
+        .unwrap()
+        .into_iter()
+        .map(|f| f.binary)
+        .collect();
+    assert_eq!(declared, function_crates());
+    for f in template_functions().unwrap() {
+        let code_uri = resource(&f.logical_id)["Properties"]["CodeUri"]
+            .as_str()
+            .map(str::to_owned);
+        assert_eq!(
+            code_uri,
+            Some(format!("functions/{}", f.binary)),
+            "{}",
+            f.logical_id
+        );
+    }
+}
+
+fn template() -> Value {
+    serde_yaml::from_str(TEMPLATE).unwrap()
+}
+
+fn resource(id: &str) -> Value {
+    template()["Resources"][id].clone()
+}
+
+fn names(list: &Value, key: &str) -> BTreeSet<(String, String)> {
+    list.as_sequence()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["AttributeName"].as_str().unwrap().to_owned(),
+                e[key].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+fn pairs(items: &[(&str, &str)]) -> BTreeSet<(String, String)> {
+    items
+        .iter()
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect()
+}
+
+#[test]
+fn the_template_declares_the_table_the_code_creates() {
+    let table = resource("BookingTable");
+    assert_eq!(table["Type"], "AWS::DynamoDB::Table");
+    let p = &table["Properties"];
+    assert_eq!(
+        names(&p["KeySchema"], "KeyType"),
+        pairs(&[(schema::PARTITION_KEY, "HASH"), (schema::SORT_KEY, "RANGE")])
+    );
+    assert_eq!(
+        names(&p["AttributeDefinitions"], "AttributeType"),
+        pairs(&[
+            (schema::PARTITION_KEY, "S"),
+            (schema::SORT_KEY, "S"),
+            (schema::HELD_SHARD_ATTRIBUTE, "S"),
+            (schema::EXPIRES_AT_ATTRIBUTE, "N"),
+        ])
+    );
+    let indexes = p["GlobalSecondaryIndexes"].as_sequence().unwrap();
+    assert_eq!(indexes.len(), 1);
+    assert_eq!(indexes[0]["IndexName"], schema::HELD_BY_EXPIRY_INDEX);
+    assert_eq!(
+        names(&indexes[0]["KeySchema"], "KeyType"),
+        pairs(&[
+            (schema::HELD_SHARD_ATTRIBUTE, "HASH"),
+            (schema::EXPIRES_AT_ATTRIBUTE, "RANGE")
+        ])
+    );
+    assert_eq!(indexes[0]["Projection"]["ProjectionType"], "ALL");
+    assert_eq!(
+        p["TimeToLiveSpecification"]["AttributeName"],
+        schema::TTL_ATTRIBUTE
+    );
+    assert_eq!(p["TimeToLiveSpecification"]["Enabled"], true);
+    assert_eq!(
+        p["StreamSpecification"]["StreamViewType"].as_str(),
+        Some(schema::STREAM_VIEW.as_str())
+    );
+    assert_eq!(p["BillingMode"], "PAY_PER_REQUEST");
+}

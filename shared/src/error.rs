@@ -1,0 +1,209 @@
+//! Every refusal the API can give, and the one mapping from them to problem+json.
+
+use std::time::Duration;
+
+use serde::Serialize;
+
+/// A failure of a backing store. Kept whole for the log; the client only learns whether to
+/// come back later (503) or not (500).
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("DynamoDB {operation} failed")]
+    Dynamo {
+        operation: &'static str,
+        retryable: bool,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    #[error("Redis failed")]
+    Redis(#[source] redis::RedisError),
+    #[error("{store} did not answer within {after:?}")]
+    Timeout {
+        store: &'static str,
+        after: Duration,
+    },
+    #[error("an item in DynamoDB has an unexpected shape")]
+    Shape(#[source] serde_dynamo::Error),
+    #[error("the store answered something unexpected: {0}")]
+    Unexpected(String),
+}
+
+impl StoreError {
+    /// Whether the store may answer if asked again later: 503 with Retry-After, not 500.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            StoreError::Dynamo { retryable, .. } => *retryable,
+            StoreError::Redis(e) => {
+                e.is_io_error()
+                    || e.is_timeout()
+                    || e.is_connection_dropped()
+                    || e.is_connection_refusal()
+                    || e.is_unrecoverable_error()
+                    || matches!(
+                        e.kind(),
+                        redis::ErrorKind::Server(redis::ServerErrorKind::BusyLoading)
+                            | redis::ErrorKind::Server(redis::ServerErrorKind::TryAgain)
+                            | redis::ErrorKind::Server(redis::ServerErrorKind::ClusterDown)
+                            | redis::ErrorKind::Server(redis::ServerErrorKind::MasterDown)
+                    )
+            }
+            StoreError::Timeout { .. } => true,
+            StoreError::Shape(_) | StoreError::Unexpected(_) => false,
+        }
+    }
+}
+
+impl From<redis::RedisError> for StoreError {
+    fn from(e: redis::RedisError) -> Self {
+        StoreError::Redis(e)
+    }
+}
+
+impl From<serde_dynamo::Error> for StoreError {
+    fn from(e: serde_dynamo::Error) -> Self {
+        StoreError::Shape(e)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("{field}: {reason}")]
+    Validation { field: String, reason: String },
+    #[error("no token")]
+    TokenMissing,
+    #[error("unknown or malformed token")]
+    TokenInvalid,
+    #[error("expired token")]
+    TokenExpired,
+    #[error("token not active yet")]
+    TokenNotActive,
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    SeatUnavailable(String),
+    #[error("{0}")]
+    ReservationExpired(String),
+    #[error("{0}")]
+    ReservationNotHeld(String),
+    #[error("{0}")]
+    InsufficientBalance(String),
+    #[error("{0}")]
+    BalanceLimitExceeded(String),
+    #[error("this Idempotency-Key was used with a different request")]
+    IdempotencyKeyReused,
+    #[error("a backing store is unavailable")]
+    Unavailable(#[source] StoreError),
+    #[error("internal error")]
+    Internal(#[source] StoreError),
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        if e.is_transient() {
+            ApiError::Unavailable(e)
+        } else {
+            ApiError::Internal(e)
+        }
+    }
+}
+
+impl ApiError {
+    pub fn validation(field: impl Into<String>, reason: impl Into<String>) -> Self {
+        ApiError::Validation {
+            field: field.into(),
+            reason: reason.into(),
+        }
+    }
+
+    /// Seconds a client should wait before retrying a 503.
+    pub const RETRY_AFTER_SECONDS: u64 = 1;
+
+    /// The HTTP status, the contract's code and a short title.
+    pub fn parts(&self) -> (u16, &'static str, &'static str) {
+        match self {
+            ApiError::Validation { .. } => (400, "VALIDATION_FAILED", "The request is invalid"),
+            ApiError::TokenMissing => (401, "TOKEN_MISSING", "A queue token is required"),
+            ApiError::TokenInvalid => (401, "TOKEN_INVALID", "The queue token is not valid"),
+            ApiError::TokenExpired => (401, "TOKEN_EXPIRED", "The queue token has expired"),
+            ApiError::TokenNotActive => {
+                (403, "TOKEN_NOT_ACTIVE", "The queue token is still waiting")
+            }
+            ApiError::Forbidden(_) => (403, "FORBIDDEN", "Not allowed with this token"),
+            ApiError::NotFound(_) => (404, "NOT_FOUND", "Not found"),
+            ApiError::SeatUnavailable(_) => (409, "SEAT_UNAVAILABLE", "The seat is not available"),
+            ApiError::ReservationExpired(_) => {
+                (409, "RESERVATION_EXPIRED", "The reservation has expired")
+            }
+            ApiError::ReservationNotHeld(_) => {
+                (409, "RESERVATION_NOT_HELD", "The reservation is not held")
+            }
+            ApiError::InsufficientBalance(_) => {
+                (409, "INSUFFICIENT_BALANCE", "The balance is too low")
+            }
+            ApiError::BalanceLimitExceeded(_) => (
+                409,
+                "BALANCE_LIMIT_EXCEEDED",
+                "The balance limit would be exceeded",
+            ),
+            ApiError::IdempotencyKeyReused => (
+                422,
+                "IDEMPOTENCY_KEY_REUSED",
+                "The Idempotency-Key was reused",
+            ),
+            ApiError::Unavailable(_) => (503, "SERVICE_UNAVAILABLE", "The service is unavailable"),
+            ApiError::Internal(_) => (500, "INTERNAL_ERROR", "Internal error"),
+        }
+    }
+
+    /// The problem document. Internal causes stay out of it: they go to the log.
+    pub fn problem(&self) -> Problem {
+        let (status, code, title) = self.parts();
+        let detail = match self {
+            ApiError::Unavailable(_) => "a backing store is unavailable; retry later".to_owned(),
+            ApiError::Internal(_) => "an internal error occurred".to_owned(),
+            other => other.to_string(),
+        };
+        Problem {
+            kind: format!("/problems/{}", code.to_ascii_lowercase().replace('_', "-")),
+            title,
+            status,
+            detail,
+            code,
+        }
+    }
+}
+
+/// RFC 9457 problem details, with the contract's machine-readable `code`.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Problem {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub title: &'static str,
+    pub status: u16,
+    pub detail: String,
+    pub code: &'static str,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn internal_causes_never_reach_the_problem_document() {
+        let err = ApiError::from(StoreError::Unexpected("secret table layout".into()));
+        let problem = err.problem();
+        assert_eq!(problem.status, 500);
+        assert!(!problem.detail.contains("secret"));
+    }
+
+    #[test]
+    fn timeouts_are_transient_and_answer_503() {
+        let err = ApiError::from(StoreError::Timeout {
+            store: "Redis",
+            after: Duration::from_millis(5),
+        });
+        assert_eq!(err.problem().code, "SERVICE_UNAVAILABLE");
+    }
+}

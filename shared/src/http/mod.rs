@@ -1,0 +1,206 @@
+//! The HTTP glue every handler shares: body and path parsing into domain types, the token
+//! guard, and responses. Errors become problem+json in exactly one place, [`problem`].
+
+pub mod views;
+
+use std::future::Future;
+
+use http::header::{AUTHORIZATION, CONTENT_TYPE, RETRY_AFTER};
+use http::StatusCode;
+use lambda_http::{Body, Request, RequestExt, Response};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use crate::domain::queue::TokenStatus;
+use crate::domain::{ConcertId, Invalid, QueueToken, UserId};
+use crate::error::ApiError;
+use crate::flows;
+use crate::state::AppState;
+
+pub type HttpResponse = Response<Body>;
+
+/// Larger bodies are refused before parsing; every request of the contract fits in far less.
+pub const MAX_BODY_BYTES: usize = 16 * 1024;
+
+/// Runs a handler's work and turns its refusal, if any, into problem+json.
+pub async fn respond<F>(work: F) -> Result<HttpResponse, lambda_http::Error>
+where
+    F: Future<Output = Result<HttpResponse, ApiError>>,
+{
+    Ok(work.await.unwrap_or_else(|err| problem(&err)))
+}
+
+pub fn json<T: Serialize>(status: StatusCode, value: &T) -> HttpResponse {
+    let body = serde_json::to_string(value).expect("response views serialize");
+    Response::builder()
+        .status(status)
+        .header(CONTENT_TYPE, "application/json")
+        .body(Body::Text(body))
+        .expect("static response parts are valid")
+}
+
+/// The single mapping from an error to the client's answer. Internal causes are logged here,
+/// whole, and never sent.
+pub fn problem(err: &ApiError) -> HttpResponse {
+    let doc = err.problem();
+    if doc.status >= 500 {
+        tracing::error!(code = doc.code, error = %err, cause = %cause_chain(err), "request failed");
+    } else {
+        tracing::debug!(code = doc.code, detail = %doc.detail, "request refused");
+    }
+    let mut builder = Response::builder()
+        .status(doc.status)
+        .header(CONTENT_TYPE, "application/problem+json");
+    if doc.status == 503 {
+        builder = builder.header(RETRY_AFTER, ApiError::RETRY_AFTER_SECONDS.to_string());
+    }
+    let body = serde_json::to_string(&doc).expect("problem documents serialize");
+    builder
+        .body(Body::Text(body))
+        .expect("static response parts are valid")
+}
+
+fn cause_chain(err: &dyn std::error::Error) -> String {
+    let mut out = String::new();
+    let mut next = err.source();
+    while let Some(cause) = next {
+        if !out.is_empty() {
+            out.push_str(": ");
+        }
+        out.push_str(&cause.to_string());
+        next = cause.source();
+    }
+    out
+}
+
+/// Parses a JSON body strictly into `T`: unknown fields are refused, and the error names the
+/// field that failed.
+pub fn body<T: DeserializeOwned>(req: &Request) -> Result<T, ApiError> {
+    let bytes = req.body().as_ref();
+    if bytes.len() > MAX_BODY_BYTES {
+        return Err(ApiError::validation(
+            "body",
+            format!("must be at most {MAX_BODY_BYTES} bytes"),
+        ));
+    }
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(ApiError::validation("body", "must be a JSON object"));
+    }
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let value: T = serde_path_to_error::deserialize(&mut de).map_err(body_error)?;
+    de.end()
+        .map_err(|_| ApiError::validation("body", "must hold one JSON value only"))?;
+    Ok(value)
+}
+
+fn body_error(err: serde_path_to_error::Error<serde_json::Error>) -> ApiError {
+    let path = err.path().to_string();
+    let inner = err.into_inner();
+    let message = inner.to_string();
+    // serde_json appends the position; the field name says more.
+    let message = message
+        .split(" at line ")
+        .next()
+        .unwrap_or_default()
+        .to_owned();
+    if !inner.is_data() {
+        return ApiError::validation("body", "must be valid JSON");
+    }
+    // Missing and unknown fields are reported on the parent; name the field itself.
+    let named = |prefix: &str| {
+        message
+            .strip_prefix(prefix)
+            .and_then(|rest| rest.split('`').next())
+            .map(str::to_owned)
+    };
+    if let Some(field) = named("missing field `") {
+        return ApiError::validation(field, "is required");
+    }
+    if let Some(field) = named("unknown field `") {
+        return ApiError::validation(field, "is not a field of this request");
+    }
+    let field = if path == "." { "body".to_owned() } else { path };
+    ApiError::validation(field, message)
+}
+
+/// A path parameter, parsed. API Gateway (or the local router) has already matched the route.
+pub fn path<T>(
+    req: &Request,
+    name: &'static str,
+    parse: impl FnOnce(&str) -> Result<T, Invalid>,
+) -> Result<T, ApiError> {
+    let params = req.path_parameters();
+    let raw = params
+        .first(name)
+        .ok_or_else(|| ApiError::validation(name, "is required"))?;
+    parse(raw).map_err(|e| ApiError::validation(name, e.0))
+}
+
+/// `Authorization: Bearer <token>`.
+pub fn bearer(req: &Request) -> Result<QueueToken, ApiError> {
+    let Some(value) = req.headers().get(AUTHORIZATION) else {
+        return Err(ApiError::TokenMissing);
+    };
+    let value = value.to_str().map_err(|_| ApiError::TokenInvalid)?;
+    let Some((scheme, token)) = value.split_once(' ') else {
+        return Err(ApiError::TokenInvalid);
+    };
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return Err(ApiError::TokenInvalid);
+    }
+    QueueToken::parse(token.trim()).map_err(|_| ApiError::TokenInvalid)
+}
+
+/// What an endpoint asks of the caller's token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Need {
+    /// Admitted from the waiting room.
+    Active,
+    /// Issued and live, waiting or admitted (balance calls).
+    Live,
+}
+
+/// The token guard: the bearer token must be live (and ACTIVE where `need` says so). The call
+/// counts as a poll, so it keeps a waiting token in line.
+pub async fn guard(state: &AppState, req: &Request, need: Need) -> Result<Caller, ApiError> {
+    let token = bearer(req)?;
+    let status = flows::queue::token_status(state, &token, true).await?;
+    if need == Need::Active && !status.is_active() {
+        return Err(ApiError::TokenNotActive);
+    }
+    Ok(Caller(status))
+}
+
+/// A caller whose token passed the guard.
+#[derive(Debug, Clone)]
+pub struct Caller(pub TokenStatus);
+
+impl Caller {
+    pub fn token(&self) -> &QueueToken {
+        &self.0.token
+    }
+    pub fn user(&self) -> &UserId {
+        &self.0.user_id
+    }
+    pub fn concert(&self) -> &ConcertId {
+        &self.0.concert_id
+    }
+    /// The token must be this user's.
+    pub fn must_be_user(&self, user: &UserId) -> Result<(), ApiError> {
+        if &self.0.user_id != user {
+            return Err(ApiError::Forbidden(format!(
+                "the token belongs to another user than {user}"
+            )));
+        }
+        Ok(())
+    }
+    /// The token must be for this concert.
+    pub fn must_be_concert(&self, concert: &ConcertId) -> Result<(), ApiError> {
+        if &self.0.concert_id != concert {
+            return Err(ApiError::Forbidden(format!(
+                "the token is for another concert than {concert}"
+            )));
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,29 @@
+//! What every Lambda binary's `main` does: JSON logs, state built once at cold start, then the
+//! runtime loop calling the handler with that state.
+
+use std::future::Future;
+
+use lambda_http::{Error, Request};
+
+use crate::http::HttpResponse;
+use crate::state::AppState;
+
+/// Builds the state once; a bad setting stops the start with a message naming the variable.
+pub async fn cold_start() -> Result<&'static AppState, Error> {
+    crate::telemetry::init();
+    let state = AppState::from_env().await.inspect_err(|e| {
+        tracing::error!(error = %e, "cold start failed");
+    })?;
+    // Lives as long as the execution environment; handing out &'static keeps handlers plain.
+    Ok(Box::leak(Box::new(state)))
+}
+
+/// Serves an HTTP API function.
+pub async fn run_http<F, Fut>(handler: F) -> Result<(), Error>
+where
+    F: Fn(&'static AppState, Request) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<HttpResponse, Error>> + Send,
+{
+    let state = cold_start().await?;
+    lambda_http::run(lambda_http::service_fn(move |req| handler(state, req))).await
+}

@@ -1,0 +1,58 @@
+//! Everything a handler needs, built once per process at cold start.
+
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_config::BehaviorVersion;
+
+use crate::settings::{Settings, SettingsError};
+use crate::store::dynamo::Db;
+use crate::store::redis::RedisStore;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error(transparent)]
+    Settings(#[from] SettingsError),
+    #[error("REDIS_URL is not a Redis URL")]
+    RedisUrl(#[source] redis::RedisError),
+}
+
+pub struct AppState {
+    pub settings: Settings,
+    pub db: Db,
+    pub redis: RedisStore,
+}
+
+impl AppState {
+    /// Settings from the environment, then [`AppState::new`].
+    pub async fn from_env() -> Result<Self, StartupError> {
+        Self::new(Settings::from_env()?).await
+    }
+
+    /// One aws-config load (credentials, region, and AWS_ENDPOINT_URL_DYNAMODB locally), one
+    /// DynamoDB client, one Redis connection manager (connected on first use).
+    pub async fn new(settings: Settings) -> Result<Self, StartupError> {
+        let sdk = aws_config::defaults(BehaviorVersion::latest())
+            .timeout_config(
+                TimeoutConfig::builder()
+                    .operation_attempt_timeout(settings.store_timeout)
+                    .operation_timeout(settings.store_timeout * 2)
+                    .connect_timeout(settings.store_timeout)
+                    .build(),
+            )
+            .retry_config(RetryConfig::standard().with_max_attempts(3))
+            .load()
+            .await;
+        let client = aws_sdk_dynamodb::Client::new(&sdk);
+        let redis = RedisStore::new(
+            &settings.redis_url,
+            &settings.redis_key_prefix,
+            settings.store_timeout,
+        )
+        .map_err(StartupError::RedisUrl)?;
+        Ok(Self {
+            db: Db::new(client, settings.table_name.clone()),
+            redis,
+            settings,
+        })
+    }
+}

@@ -1,0 +1,194 @@
+//! DynamoDB I/O. Every call here is one round trip; item shapes come from `items`.
+
+use std::collections::HashMap;
+use std::fmt::Debug;
+
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
+use aws_sdk_dynamodb::Client;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use crate::domain::{ConcertDate, ConcertId, QueueToken};
+use crate::error::StoreError;
+use crate::store::items::{keys, ConcertItem, DateItem, SeatItem, TokenItem};
+
+/// Error codes after which the same request may succeed later: 503, not 500.
+const TRANSIENT_CODES: &[&str] = &[
+    "ThrottlingException",
+    "ProvisionedThroughputExceededException",
+    "RequestLimitExceeded",
+    "InternalServerError",
+    "ServiceUnavailable",
+    "TransactionConflictException",
+    "TransactionInProgressException",
+];
+
+/// Keeps the SDK error whole as the source, and classifies it once.
+pub fn sdk_error<E, R>(operation: &'static str, err: SdkError<E, R>) -> StoreError
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: Debug + Send + Sync + 'static,
+{
+    let retryable = match &err {
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
+            true
+        }
+        SdkError::ServiceError(_) => err.code().is_some_and(|c| TRANSIENT_CODES.contains(&c)),
+        _ => false,
+    };
+    StoreError::Dynamo {
+        operation,
+        retryable,
+        source: Box::new(err),
+    }
+}
+
+pub type Item = HashMap<String, AttributeValue>;
+
+pub fn to_item<T: Serialize>(value: &T) -> Result<Item, StoreError> {
+    Ok(serde_dynamo::to_item(value)?)
+}
+
+pub fn from_item<T: DeserializeOwned>(item: Item) -> Result<T, StoreError> {
+    Ok(serde_dynamo::from_item(item)?)
+}
+
+/// The table and the client, cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Db {
+    pub client: Client,
+    pub table: String,
+}
+
+impl Db {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self {
+            client,
+            table: table.into(),
+        }
+    }
+
+    fn key(pk: String, sk: impl Into<String>) -> Item {
+        HashMap::from([
+            ("PK".to_owned(), AttributeValue::S(pk)),
+            ("SK".to_owned(), AttributeValue::S(sk.into())),
+        ])
+    }
+
+    async fn get<T: DeserializeOwned>(
+        &self,
+        pk: String,
+        sk: impl Into<String>,
+    ) -> Result<Option<T>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(Self::key(pk, sk)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| sdk_error("GetItem", e))?;
+        out.item.map(from_item).transpose()
+    }
+
+    pub async fn concert_exists(&self, concert: &ConcertId) -> Result<bool, StoreError> {
+        Ok(self
+            .get::<ConcertItem>(keys::concert_pk(concert), keys::CONCERT_SK)
+            .await?
+            .is_some())
+    }
+
+    pub async fn get_token(&self, token: &QueueToken) -> Result<Option<TokenItem>, StoreError> {
+        self.get(keys::token_pk(token), keys::TOKEN_SK).await
+    }
+
+    /// Records an issued token for audit. Writing the same token again changes nothing.
+    pub async fn put_token(&self, item: &TokenItem) -> Result<(), StoreError> {
+        let put = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(to_item(item)?))
+            .condition_expression("attribute_not_exists(PK)")
+            .send()
+            .await;
+        match put {
+            Ok(_) => Ok(()),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
+            {
+                Ok(())
+            }
+            Err(e) => Err(sdk_error("PutItem", e)),
+        }
+    }
+
+    /// Writes a concert's catalog: the concert, its dates and every seat with its price.
+    /// Seeding again with the same values is harmless; holds and sales live in other items.
+    pub async fn seed_catalog(
+        &self,
+        concert: &ConcertId,
+        dates: &[ConcertDate],
+        seats: u16,
+        price: crate::domain::Won,
+    ) -> Result<(), StoreError> {
+        let mut items = vec![to_item(&ConcertItem::new(concert))?];
+        for date in dates {
+            items.push(to_item(&DateItem::new(concert, *date, seats))?);
+            for n in 1..=seats {
+                let seat = crate::domain::SeatNo::new(i64::from(n))
+                    .map_err(|e| StoreError::Unexpected(e.to_string()))?;
+                items.push(to_item(&SeatItem::new(concert, *date, seat, price))?);
+            }
+        }
+        self.batch_put(items).await
+    }
+
+    async fn batch_put(&self, items: Vec<Item>) -> Result<(), StoreError> {
+        for chunk in items.chunks(25) {
+            let mut pending: Vec<WriteRequest> = chunk
+                .iter()
+                .map(|item| {
+                    WriteRequest::builder()
+                        .put_request(
+                            PutRequest::builder()
+                                .set_item(Some(item.clone()))
+                                .build()
+                                .expect("put request has an item"),
+                        )
+                        .build()
+                })
+                .collect();
+            // Unprocessed items come back under load; send them again until none are left.
+            for attempt in 0..10u32 {
+                if pending.is_empty() {
+                    break;
+                }
+                let out = self
+                    .client
+                    .batch_write_item()
+                    .request_items(&self.table, pending)
+                    .send()
+                    .await
+                    .map_err(|e| sdk_error("BatchWriteItem", e))?;
+                pending = out
+                    .unprocessed_items
+                    .and_then(|mut m| m.remove(&self.table))
+                    .unwrap_or_default();
+                if !pending.is_empty() {
+                    tokio::time::sleep(std::time::Duration::from_millis(50 << attempt.min(5)))
+                        .await;
+                }
+            }
+            if !pending.is_empty() {
+                return Err(StoreError::Unexpected(
+                    "BatchWriteItem left items unprocessed".into(),
+                ));
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,7 @@
+//! I/O: DynamoDB and Redis. Nothing above this module builds a key or a script.
+
+pub mod dynamo;
+pub mod items;
+pub mod redis;
+pub mod schema;
+pub mod scripts;

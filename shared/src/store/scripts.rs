@@ -1,0 +1,282 @@
+//! Every Redis script, and the typed calls that run them. Each queue operation is one atomic
+//! round trip (EVALSHA, falling back to EVAL once after a Redis restart), O(log N) in the
+//! number waiting, plus O(M) for the M tokens it admits or retires.
+//!
+//! Keys per concert `c`, all under the `{prefix}` hash tag (one cluster slot):
+//! - `{p}:q:c:waiting` ZSET token -> arrival sequence (first come, first served)
+//! - `{p}:q:c:seen`    ZSET token -> last poll (ms), for dropping idle waiters
+//! - `{p}:q:c:active`  ZSET token -> activeUntil (ms)
+//! - `{p}:q:c:admits`  ZSET token -> admission time (ms), the last minute of admissions
+//! - `{p}:q:c:users`   HASH userId -> live token, so asking again returns the same token
+//! - `{p}:q:c:seq`     counter behind the arrival sequence
+//! - `{p}:tok:t`       HASH u (user), c (concert), s (W|A|X), at (activeUntil), x (why ended)
+//!
+//! Time is Redis's own clock (TIME), so every function instance agrees on it.
+
+use std::sync::LazyLock;
+
+use chrono::{DateTime, Utc};
+use redis::Script;
+
+use crate::domain::queue::{Standing, TokenStatus, ADMISSION_WINDOW_MS};
+use crate::domain::{ConcertId, QueueToken, UserId};
+use crate::error::StoreError;
+use crate::settings::Settings;
+use crate::store::redis::RedisStore;
+
+/// Shared by every queue script. ARGV[1..5]: tag, active limit, active ms, idle ms, window ms.
+const QUEUE_LIB: &str = r#"
+local P = ARGV[1]
+local LIMIT = tonumber(ARGV[2])
+local ACTIVE_MS = tonumber(ARGV[3])
+local IDLE_MS = tonumber(ARGV[4])
+local WINDOW_MS = tonumber(ARGV[5])
+-- An ended token is remembered this long, so it answers TOKEN_EXPIRED rather than INVALID.
+local KEEP_MS = 3600000
+local BATCH = 256
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
+
+local function tok(t) return P .. ':tok:' .. t end
+local function q(c, name) return P .. ':q:' .. c .. ':' .. name end
+
+local function retire(c, t, why)
+  local tk = tok(t)
+  local u = redis.call('HGET', tk, 'u')
+  if not u then return end
+  if redis.call('HGET', q(c, 'users'), u) == t then redis.call('HDEL', q(c, 'users'), u) end
+  redis.call('HSET', tk, 's', 'X', 'x', why)
+  redis.call('PEXPIRE', tk, KEEP_MS)
+end
+
+local function admit(c, t)
+  local untl = now + ACTIVE_MS
+  redis.call('ZADD', q(c, 'active'), untl, t)
+  redis.call('ZADD', q(c, 'admits'), now, t)
+  redis.call('HSET', tok(t), 's', 'A', 'at', untl)
+  redis.call('PEXPIREAT', tok(t), untl + KEEP_MS)
+end
+
+-- Retire expired and idle tokens, then give every free slot to the longest waiting.
+local function maintain(c)
+  local ended = redis.call('ZRANGEBYSCORE', q(c, 'active'), '-inf', now, 'LIMIT', 0, BATCH)
+  for _, t in ipairs(ended) do
+    redis.call('ZREM', q(c, 'active'), t)
+    retire(c, t, 'expired')
+  end
+  local idle = redis.call('ZRANGEBYSCORE', q(c, 'seen'), '-inf', now - IDLE_MS, 'LIMIT', 0, BATCH)
+  for _, t in ipairs(idle) do
+    redis.call('ZREM', q(c, 'waiting'), t)
+    redis.call('ZREM', q(c, 'seen'), t)
+    retire(c, t, 'idle')
+  end
+  local free = LIMIT - redis.call('ZCARD', q(c, 'active'))
+  if free > 0 then
+    local popped = redis.call('ZPOPMIN', q(c, 'waiting'), free)
+    for i = 1, #popped, 2 do
+      local t = popped[i]
+      redis.call('ZREM', q(c, 'seen'), t)
+      if redis.call('EXISTS', tok(t)) == 1 then admit(c, t) end
+    end
+  end
+  redis.call('ZREMRANGEBYSCORE', q(c, 'admits'), '-inf', now - WINDOW_MS)
+end
+
+local function touch(c, t)
+  redis.call('ZADD', q(c, 'seen'), 'XX', now, t)
+  redis.call('PEXPIRE', tok(t), IDLE_MS + KEEP_MS)
+end
+
+-- {kind, user, concert, a, b, flag, token}: ACTIVE a=activeUntil b=now; WAITING a=position b=admits.
+local function describe(t, flag)
+  local h = redis.call('HMGET', tok(t), 'u', 'c', 's', 'at', 'x')
+  if not h[1] then return {'UNKNOWN'} end
+  if h[3] == 'X' then return {'ENDED', h[1], h[2], h[5] or ''} end
+  if h[3] == 'A' then return {'ACTIVE', h[1], h[2], tostring(h[4]), tostring(now), flag, t} end
+  local rank = redis.call('ZRANK', q(h[2], 'waiting'), t)
+  if not rank then return {'UNKNOWN'} end
+  return {'WAITING', h[1], h[2], tostring(rank + 1), tostring(redis.call('ZCARD', q(h[2], 'admits'))), flag, t}
+end
+"#;
+
+/// KEYS[1] the concert's users hash. ARGV[6..8]: concert, user, a fresh token.
+const ISSUE: &str = r#"
+local c, u, fresh = ARGV[6], ARGV[7], ARGV[8]
+maintain(c)
+local existing = redis.call('HGET', KEYS[1], u)
+if existing then
+  local s = redis.call('HGET', tok(existing), 's')
+  if s == 'A' and tonumber(redis.call('HGET', tok(existing), 'at')) <= now then s = nil end
+  if s == 'W' then touch(c, existing) end
+  if s == 'W' or s == 'A' then return describe(existing, 'EXISTING') end
+end
+local seq = redis.call('INCR', q(c, 'seq'))
+redis.call('HSET', tok(fresh), 'u', u, 'c', c, 's', 'W')
+redis.call('HSET', KEYS[1], u, fresh)
+if redis.call('ZCARD', q(c, 'waiting')) == 0 and redis.call('ZCARD', q(c, 'active')) < LIMIT then
+  admit(c, fresh)
+else
+  redis.call('ZADD', q(c, 'waiting'), seq, fresh)
+  redis.call('ZADD', q(c, 'seen'), now, fresh)
+  redis.call('PEXPIRE', tok(fresh), IDLE_MS + KEEP_MS)
+end
+return describe(fresh, 'NEW')
+"#;
+
+/// KEYS[1] the token's hash. ARGV[6..7]: token, '1' to count this as a poll.
+const STATUS: &str = r#"
+local t = ARGV[6]
+local c = redis.call('HGET', KEYS[1], 'c')
+if not c then return {'UNKNOWN'} end
+maintain(c)
+if ARGV[7] == '1' and redis.call('HGET', KEYS[1], 's') == 'W' then touch(c, t) end
+return describe(t, '')
+"#;
+
+/// KEYS[1] the token's hash. ARGV[6]: token. Ends it for good and frees its place.
+const SPEND: &str = r#"
+local t = ARGV[6]
+local c = redis.call('HGET', KEYS[1], 'c')
+if not c then return 0 end
+redis.call('ZREM', q(c, 'active'), t)
+redis.call('ZREM', q(c, 'waiting'), t)
+redis.call('ZREM', q(c, 'seen'), t)
+retire(c, t, 'spent')
+maintain(c)
+return 1
+"#;
+
+static ISSUE_SCRIPT: LazyLock<Script> =
+    LazyLock::new(|| Script::new(&format!("{QUEUE_LIB}{ISSUE}")));
+static STATUS_SCRIPT: LazyLock<Script> =
+    LazyLock::new(|| Script::new(&format!("{QUEUE_LIB}{STATUS}")));
+static SPEND_SCRIPT: LazyLock<Script> =
+    LazyLock::new(|| Script::new(&format!("{QUEUE_LIB}{SPEND}")));
+
+/// What asking for a token gave.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Issued {
+    New(TokenStatus),
+    Existing(TokenStatus),
+}
+
+/// What the queue knows of a token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Lookup {
+    Live(TokenStatus),
+    /// Expired, idle, or spent by a payment.
+    Ended,
+    /// Never seen, or forgotten (see the token's DynamoDB record).
+    Unknown,
+}
+
+/// The waiting room's Redis side.
+pub struct QueueScripts<'a> {
+    redis: &'a RedisStore,
+    settings: &'a Settings,
+}
+
+impl<'a> QueueScripts<'a> {
+    pub fn new(redis: &'a RedisStore, settings: &'a Settings) -> Self {
+        Self { redis, settings }
+    }
+
+    fn prepare(&self, script: &'static Script, key: String) -> redis::ScriptInvocation<'static> {
+        let s = self.settings;
+        let mut inv = script.key(key);
+        inv.arg(self.redis.tag())
+            .arg(s.queue_active_limit)
+            .arg(s.active_token_ttl.as_millis() as u64)
+            .arg(s.waiting_token_idle.as_millis() as u64)
+            .arg(ADMISSION_WINDOW_MS);
+        inv
+    }
+
+    fn token_key(&self, token: &QueueToken) -> String {
+        format!("{}:tok:{token}", self.redis.tag())
+    }
+
+    pub async fn issue(
+        &self,
+        user: &UserId,
+        concert: &ConcertId,
+        fresh: QueueToken,
+    ) -> Result<Issued, StoreError> {
+        let key = format!("{}:q:{concert}:users", self.redis.tag());
+        let mut inv = self.prepare(&ISSUE_SCRIPT, key);
+        inv.arg(concert.as_str())
+            .arg(user.as_str())
+            .arg(fresh.to_string());
+        let reply: Vec<String> = self
+            .redis
+            .run(|mut c| async move { inv.invoke_async(&mut c).await })
+            .await?;
+        let is_new = reply.get(5).is_some_and(|f| f == "NEW");
+        match parse_live(reply)? {
+            Some(status) if is_new => Ok(Issued::New(status)),
+            Some(status) => Ok(Issued::Existing(status)),
+            None => Err(StoreError::Unexpected(
+                "an issued token was not live".into(),
+            )),
+        }
+    }
+
+    /// The token's state; `poll` counts the call as activity that keeps a waiter in line.
+    pub async fn status(&self, token: &QueueToken, poll: bool) -> Result<Lookup, StoreError> {
+        let mut inv = self.prepare(&STATUS_SCRIPT, self.token_key(token));
+        inv.arg(token.to_string()).arg(if poll { "1" } else { "0" });
+        let reply: Vec<String> = self
+            .redis
+            .run(|mut c| async move { inv.invoke_async(&mut c).await })
+            .await?;
+        match reply.first().map(String::as_str) {
+            Some("ENDED") => Ok(Lookup::Ended),
+            Some("UNKNOWN") | None => Ok(Lookup::Unknown),
+            _ => Ok(parse_live(reply)?.map_or(Lookup::Ended, Lookup::Live)),
+        }
+    }
+
+    /// Ends the token for good and frees its active place. Idempotent.
+    pub async fn spend(&self, token: &QueueToken) -> Result<(), StoreError> {
+        let mut inv = self.prepare(&SPEND_SCRIPT, self.token_key(token));
+        inv.arg(token.to_string());
+        let _: i64 = self
+            .redis
+            .run(|mut c| async move { inv.invoke_async(&mut c).await })
+            .await?;
+        Ok(())
+    }
+}
+
+/// Reads an ACTIVE or WAITING answer; an ACTIVE token past its time counts as ended (None).
+fn parse_live(reply: Vec<String>) -> Result<Option<TokenStatus>, StoreError> {
+    let bad = || StoreError::Unexpected(format!("queue script answered {reply:?}"));
+    if reply.len() < 7 {
+        return Err(bad());
+    }
+    let token = QueueToken::parse(&reply[6]).map_err(|_| bad())?;
+    let number = |i: usize| reply[i].parse::<u64>().map_err(|_| bad());
+    let user_id = UserId::parse(&reply[1]).map_err(|_| bad())?;
+    let concert_id = ConcertId::parse(&reply[2]).map_err(|_| bad())?;
+    let standing = match reply[0].as_str() {
+        "ACTIVE" => {
+            let (until, now) = (number(3)?, number(4)?);
+            if until <= now {
+                return Ok(None);
+            }
+            let until = DateTime::<Utc>::from_timestamp_millis(until as i64).ok_or_else(bad)?;
+            Standing::Active { until }
+        }
+        "WAITING" => Standing::Waiting {
+            position: number(3)?,
+            recent_admissions: number(4)?,
+        },
+        _ => return Err(bad()),
+    };
+    Ok(Some(TokenStatus {
+        token,
+        user_id,
+        concert_id,
+        standing,
+    }))
+}
