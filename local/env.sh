@@ -9,6 +9,7 @@ local_env() { # NAME DDB_PORT REDIS_PORT
   export AWS_ENDPOINT_URL_DYNAMODB="${AWS_ENDPOINT_URL_DYNAMODB:-http://127.0.0.1:$2}"
   export REDIS_URL="${REDIS_URL:-redis://127.0.0.1:$3}"
   export TABLE_NAME="${TABLE_NAME:-concert-booking}"
+  export RESERVATIONS_TABLE_NAME="${RESERVATIONS_TABLE_NAME:-concert-booking-reservations}"
 }
 
 # The Rust toolchain's pieces `make test` uses, added where missing.

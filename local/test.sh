@@ -7,9 +7,9 @@ source local/env.sh
 
 DDB_PORT="${TEST_DDB_PORT:-8100}"
 REDIS_PORT="${TEST_REDIS_PORT:-6380}"
-unset AWS_ENDPOINT_URL_DYNAMODB REDIS_URL TABLE_NAME
+unset AWS_ENDPOINT_URL_DYNAMODB REDIS_URL TABLE_NAME RESERVATIONS_TABLE_NAME
 local_env test "$DDB_PORT" "$REDIS_PORT"
-export TABLE_NAME=concert-booking-test
+export TABLE_NAME=concert-booking-test RESERVATIONS_TABLE_NAME=concert-booking-test-reservations
 
 bash local/stack.sh deps
 rust_deps

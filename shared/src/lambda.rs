@@ -27,3 +27,18 @@ where
     let state = cold_start().await?;
     lambda_http::run(lambda_http::service_fn(move |req| handler(state, req))).await
 }
+
+/// Serves an event-driven function (the stream release, the scheduled sweep).
+pub async fn run_events<E, R, F, Fut>(handler: F) -> Result<(), Error>
+where
+    E: serde::de::DeserializeOwned + Send + 'static,
+    R: serde::Serialize + Send + 'static,
+    F: Fn(&'static AppState, lambda_runtime::LambdaEvent<E>) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<R, Error>> + Send,
+{
+    let state = cold_start().await?;
+    lambda_runtime::run(lambda_runtime::service_fn(move |event| {
+        handler(state, event)
+    }))
+    .await
+}

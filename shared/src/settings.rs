@@ -13,8 +13,11 @@ pub struct SettingsError {
 
 #[derive(Debug, Clone)]
 pub struct Settings {
-    /// TABLE_NAME: the single DynamoDB table.
+    /// TABLE_NAME: the main DynamoDB table (stream and TTL).
     pub table_name: String,
+    /// RESERVATIONS_TABLE_NAME: reservations and their sweep index. Apart from the main table
+    /// because DynamoDB Local never TTL-deletes in a table that has a GSI.
+    pub reservations_table_name: String,
     /// REDIS_URL: `redis://` locally, `rediss://` (TLS) on ElastiCache.
     pub redis_url: String,
     /// REDIS_KEY_PREFIX: every key is `{prefix}:...`; the braces make it a cluster hash tag,
@@ -92,6 +95,10 @@ impl Settings {
 
         Ok(Self {
             table_name: text("TABLE_NAME", "concert-booking")?,
+            reservations_table_name: text(
+                "RESERVATIONS_TABLE_NAME",
+                "concert-booking-reservations",
+            )?,
             redis_url,
             redis_key_prefix,
             hold_ttl: secs("HOLD_TTL_SECONDS", 300, 86_400)?,

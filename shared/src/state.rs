@@ -4,6 +4,7 @@ use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::BehaviorVersion;
 
+use crate::domain::{ConcertDate, ConcertId, Won};
 use crate::settings::{Settings, SettingsError};
 use crate::store::dynamo::Db;
 use crate::store::redis::RedisStore;
@@ -20,7 +21,14 @@ pub struct AppState {
     pub settings: Settings,
     pub db: Db,
     pub redis: RedisStore,
+    /// Seat prices per date, kept for the life of the process: the catalog does not change
+    /// once seeded, and a hold needs the price without a read.
+    pub prices: PriceCache,
 }
+
+pub type PriceCache = std::sync::RwLock<
+    std::collections::HashMap<(ConcertId, ConcertDate), std::sync::Arc<Vec<Won>>>,
+>;
 
 impl AppState {
     /// Settings from the environment, then [`AppState::new`].
@@ -50,9 +58,14 @@ impl AppState {
         )
         .map_err(StartupError::RedisUrl)?;
         Ok(Self {
-            db: Db::new(client, settings.table_name.clone()),
+            db: Db::new(
+                client,
+                settings.table_name.clone(),
+                settings.reservations_table_name.clone(),
+            ),
             redis,
             settings,
+            prices: PriceCache::default(),
         })
     }
 }

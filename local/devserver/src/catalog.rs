@@ -58,7 +58,7 @@ impl SeedArgs {
 }
 
 pub async fn create_tables(state: &AppState) -> Result<(), StoreError> {
-    schema::create_table(&state.db.client, &state.db.table).await
+    schema::create_tables(&state.db).await
 }
 
 pub async fn seed(state: &AppState, args: &SeedArgs) -> Result<(), StoreError> {

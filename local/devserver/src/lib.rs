@@ -2,6 +2,7 @@
 //! template.yaml ([`routes`]) and the catalog commands ([`catalog`]).
 
 pub mod catalog;
+pub mod events;
 pub mod routes;
 pub mod server;
 

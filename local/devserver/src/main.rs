@@ -63,6 +63,8 @@ async fn serve(state: AppState) -> Result<(), String> {
     let demo = catalog::demo();
     catalog::seed(&state, &demo).await.map_err(store)?;
     let state = Arc::new(state);
+    tokio::spawn(devserver::events::run_stream(state.clone()));
+    tokio::spawn(devserver::events::run_sweeps(state.clone()));
     let app = devserver::app(state.clone())?;
     let addr = devserver::server::spawn(app, port)
         .await

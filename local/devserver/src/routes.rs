@@ -32,7 +32,16 @@ macro_rules! http_functions {
     };
 }
 
-http_functions!(issue_token, queue_status);
+http_functions!(
+    issue_token,
+    queue_status,
+    list_dates,
+    list_seats,
+    reserve_seat,
+    get_reservation,
+    charge_balance,
+    get_balance,
+);
 
 /// One HttpApi route of the template.
 #[derive(Debug, Clone, PartialEq, Eq)]

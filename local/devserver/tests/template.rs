@@ -101,8 +101,35 @@ fn pairs(items: &[(&str, &str)]) -> BTreeSet<(String, String)> {
 }
 
 #[test]
-fn the_template_declares_the_table_the_code_creates() {
+fn the_template_declares_the_main_table_the_code_creates() {
     let table = resource("BookingTable");
+    assert_eq!(table["Type"], "AWS::DynamoDB::Table");
+    let p = &table["Properties"];
+    assert_eq!(
+        names(&p["KeySchema"], "KeyType"),
+        pairs(&[(schema::PARTITION_KEY, "HASH"), (schema::SORT_KEY, "RANGE")])
+    );
+    assert_eq!(
+        names(&p["AttributeDefinitions"], "AttributeType"),
+        pairs(&[(schema::PARTITION_KEY, "S"), (schema::SORT_KEY, "S")])
+    );
+    // An index here would stop DynamoDB Local's TTL deletions, which the stream path needs.
+    assert!(p["GlobalSecondaryIndexes"].is_null());
+    assert_eq!(
+        p["TimeToLiveSpecification"]["AttributeName"],
+        schema::TTL_ATTRIBUTE
+    );
+    assert_eq!(p["TimeToLiveSpecification"]["Enabled"], true);
+    assert_eq!(
+        p["StreamSpecification"]["StreamViewType"].as_str(),
+        Some(schema::STREAM_VIEW.as_str())
+    );
+    assert_eq!(p["BillingMode"], "PAY_PER_REQUEST");
+}
+
+#[test]
+fn the_template_declares_the_reservations_table_the_code_creates() {
+    let table = resource("ReservationsTable");
     assert_eq!(table["Type"], "AWS::DynamoDB::Table");
     let p = &table["Properties"];
     assert_eq!(
@@ -129,14 +156,41 @@ fn the_template_declares_the_table_the_code_creates() {
         ])
     );
     assert_eq!(indexes[0]["Projection"]["ProjectionType"], "ALL");
-    assert_eq!(
-        p["TimeToLiveSpecification"]["AttributeName"],
-        schema::TTL_ATTRIBUTE
-    );
-    assert_eq!(p["TimeToLiveSpecification"]["Enabled"], true);
-    assert_eq!(
-        p["StreamSpecification"]["StreamViewType"].as_str(),
-        Some(schema::STREAM_VIEW.as_str())
-    );
+    assert!(p["StreamSpecification"].is_null());
+    assert!(p["TimeToLiveSpecification"].is_null());
     assert_eq!(p["BillingMode"], "PAY_PER_REQUEST");
+}
+
+#[test]
+fn the_release_filter_selects_only_ttl_deletions_of_hold_markers() {
+    use devserver::events::{matches, template_filters};
+    use serde_json::json;
+    let filters = template_filters().expect("the template has the release filter");
+    let record = |name: &str, identity: Option<(&str, &str)>, entity: &str| {
+        let mut r = json!({"eventName": name, "dynamodb": {"OldImage": {"entity": {"S": entity}}}});
+        if let Some((kind, principal)) = identity {
+            r["userIdentity"] = json!({"type": kind, "principalId": principal});
+        }
+        r
+    };
+    let passes = |r: &serde_json::Value| filters.iter().any(|f| matches(f, r));
+    assert!(passes(&record(
+        "REMOVE",
+        Some(("Service", "dynamodb.amazonaws.com")),
+        "Hold"
+    )));
+    assert!(
+        !passes(&record("REMOVE", None, "Hold")),
+        "a delete by the app itself"
+    );
+    assert!(!passes(&record(
+        "REMOVE",
+        Some(("Service", "dynamodb.amazonaws.com")),
+        "Seat"
+    )));
+    assert!(!passes(&record(
+        "MODIFY",
+        Some(("Service", "dynamodb.amazonaws.com")),
+        "Hold"
+    )));
 }

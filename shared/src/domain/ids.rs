@@ -127,6 +127,10 @@ uuid_id!(
     /// A seat hold and what became of it.
     ReservationId
 );
+uuid_id!(
+    /// One charge of a balance, and its ledger entry.
+    ChargeId
+);
 
 /// A performance date, `YYYY-MM-DD`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -211,6 +215,49 @@ impl fmt::Display for SeatNo {
     }
 }
 
+/// A client's `Idempotency-Key`: 1 to 128 visible ASCII characters (0x21 to 0x7E), so it fits
+/// a header, a log line and a DynamoDB sort key as it is.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct IdempotencyKey(String);
+
+impl IdempotencyKey {
+    pub const MAX_LEN: usize = 128;
+    pub fn parse(raw: &str) -> Result<Self, Invalid> {
+        if raw.is_empty() {
+            return Err(Invalid("must not be empty"));
+        }
+        if raw.len() > Self::MAX_LEN {
+            return Err(Invalid("must be at most 128 characters"));
+        }
+        if !raw.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err(Invalid(
+                "must contain only visible ASCII characters, without spaces",
+            ));
+        }
+        Ok(Self(raw.to_owned()))
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+impl TryFrom<String> for IdempotencyKey {
+    type Error = Invalid;
+    fn try_from(raw: String) -> Result<Self, Invalid> {
+        Self::parse(&raw)
+    }
+}
+impl From<IdempotencyKey> for String {
+    fn from(k: IdempotencyKey) -> String {
+        k.0
+    }
+}
+impl fmt::Display for IdempotencyKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -248,5 +295,17 @@ mod tests {
         assert!(SeatNo::new(1).is_ok());
         assert!(SeatNo::new(9_999).is_ok());
         assert!(SeatNo::new(10_000).is_err());
+    }
+
+    #[test]
+    fn idempotency_keys_are_one_to_128_visible_ascii_characters() {
+        assert!(IdempotencyKey::parse("a").is_ok());
+        assert!(IdempotencyKey::parse("charge:2026-12-24#1~!").is_ok());
+        assert!(IdempotencyKey::parse(&"k".repeat(128)).is_ok());
+        assert!(IdempotencyKey::parse(&"k".repeat(129)).is_err());
+        assert!(IdempotencyKey::parse("").is_err());
+        assert!(IdempotencyKey::parse("two words").is_err());
+        assert!(IdempotencyKey::parse("tab\there").is_err());
+        assert!(IdempotencyKey::parse("키").is_err());
     }
 }

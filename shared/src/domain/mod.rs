@@ -3,6 +3,10 @@
 pub mod ids;
 pub mod money;
 pub mod queue;
+pub mod seats;
 
-pub use ids::{ConcertDate, ConcertId, Invalid, QueueToken, ReservationId, SeatNo, UserId};
+pub use ids::{
+    ChargeId, ConcertDate, ConcertId, IdempotencyKey, Invalid, QueueToken, ReservationId, SeatNo,
+    UserId,
+};
 pub use money::{Amount, Won};

@@ -68,6 +68,17 @@ impl From<Amount> for u64 {
     }
 }
 
+impl Won {
+    /// The balance after charging `amount`, or `None` when it would pass
+    /// [`Won::BALANCE_LIMIT`] (reaching it exactly is allowed).
+    pub fn charged(self, amount: Amount) -> Option<Won> {
+        self.0
+            .checked_add(amount.0)
+            .map(Won)
+            .filter(|after| *after <= Won::BALANCE_LIMIT)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -79,5 +90,17 @@ mod tests {
         assert!(Amount::new(10_000_000).is_ok());
         assert!(Amount::new(10_000_001).is_err());
         assert!(Amount::new(-5).is_err());
+    }
+
+    #[test]
+    fn a_charge_may_reach_the_balance_limit_but_not_pass_it() {
+        let big = Amount::new(10_000_000).unwrap();
+        assert_eq!(Won::new(990_000_000).charged(big), Some(Won::BALANCE_LIMIT));
+        assert_eq!(Won::new(990_000_001).charged(big), None);
+        assert_eq!(Won::new(u64::MAX).charged(big), None);
+        assert_eq!(
+            Won::ZERO.charged(Amount::new(1).unwrap()),
+            Some(Won::new(1))
+        );
     }
 }

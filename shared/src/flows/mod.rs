@@ -1,3 +1,6 @@
 //! The seed flows' steps: the rules applied through the stores. Handlers call these.
 
+pub mod balance;
+pub mod holds;
 pub mod queue;
+pub mod seats;

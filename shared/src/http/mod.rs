@@ -83,7 +83,8 @@ pub fn body<T: DeserializeOwned>(req: &Request) -> Result<T, ApiError> {
             format!("must be at most {MAX_BODY_BYTES} bytes"),
         ));
     }
-    if bytes.iter().all(u8::is_ascii_whitespace) {
+    // serde would also take an array for a struct; the contract's bodies are objects.
+    if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
         return Err(ApiError::validation("body", "must be a JSON object"));
     }
     let mut de = serde_json::Deserializer::from_slice(bytes);
@@ -203,4 +204,37 @@ impl Caller {
         }
         Ok(())
     }
+}
+
+/// The `Idempotency-Key` header, parsed; `None` when the request has none. Given twice, or
+/// not 1 to 128 visible ASCII characters, it is a 400 naming the header.
+pub fn idempotency_key(req: &Request) -> Result<Option<crate::domain::IdempotencyKey>, ApiError> {
+    const HEADER: &str = "Idempotency-Key";
+    let mut values = req.headers().get_all(HEADER).iter();
+    let Some(value) = values.next() else {
+        return Ok(None);
+    };
+    if values.next().is_some() {
+        return Err(ApiError::validation(HEADER, "must be given once"));
+    }
+    let text = value
+        .to_str()
+        .map_err(|_| ApiError::validation(HEADER, "must contain only visible ASCII characters"))?;
+    crate::domain::IdempotencyKey::parse(text)
+        .map(Some)
+        .map_err(|e| ApiError::validation(HEADER, e.0))
+}
+
+/// A JSON answer whose body is already text: an idempotent replay answers the stored body.
+pub fn json_text(status: u16, body: String) -> Result<HttpResponse, ApiError> {
+    let status = StatusCode::from_u16(status).map_err(|_| {
+        ApiError::Internal(crate::error::StoreError::Unexpected(format!(
+            "a stored answer has the status {status}"
+        )))
+    })?;
+    Ok(Response::builder()
+        .status(status)
+        .header(CONTENT_TYPE, "application/json")
+        .body(Body::Text(body))
+        .expect("static response parts are valid"))
 }

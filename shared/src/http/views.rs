@@ -35,3 +35,51 @@ impl From<&TokenStatus> for TokenView {
         }
     }
 }
+
+/// A reservation, as `POST /reservations` and `GET /reservations/{id}` answer it.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReservationView {
+    pub reservation_id: String,
+    pub user_id: String,
+    pub concert_id: String,
+    pub date: String,
+    pub seat_no: u16,
+    pub price: u64,
+    pub status: crate::store::items::ReservationStatus,
+    pub expires_at: String,
+}
+
+impl From<&crate::store::items::ReservationItem> for ReservationView {
+    fn from(r: &crate::store::items::ReservationItem) -> Self {
+        Self {
+            reservation_id: r.reservation_id.to_string(),
+            user_id: r.user_id.to_string(),
+            concert_id: r.concert_id.to_string(),
+            date: r.date.to_string(),
+            seat_no: r.seat_no.get(),
+            price: r.price.get(),
+            status: r.status,
+            expires_at: DateTime::<Utc>::from_timestamp_millis(r.expires_at)
+                .map(instant)
+                .unwrap_or_default(),
+        }
+    }
+}
+
+/// `GET /users/{userId}/balance` and `POST /users/{userId}/balance/charges`.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BalanceView {
+    pub user_id: String,
+    pub balance: u64,
+}
+
+impl BalanceView {
+    pub fn new(user: &crate::domain::UserId, balance: crate::domain::Won) -> Self {
+        Self {
+            user_id: user.to_string(),
+            balance: balance.get(),
+        }
+    }
+}

@@ -4,7 +4,8 @@ use std::collections::HashMap;
 use std::fmt::Debug;
 
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
-use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, TransactWriteItem, WriteRequest};
 use aws_sdk_dynamodb::Client;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -54,18 +55,94 @@ pub fn from_item<T: DeserializeOwned>(item: Item) -> Result<T, StoreError> {
     Ok(serde_dynamo::from_item(item)?)
 }
 
-/// The table and the client, cheap to clone.
+/// Why one item of a cancelled TransactWriteItems failed, in request order.
+#[derive(Debug, Clone)]
+pub struct Reason {
+    /// `None` (this item was fine), `ConditionalCheckFailed`, `TransactionConflict`, ...
+    pub code: String,
+    /// The item as it was, where the request asked for it on a failed condition.
+    pub old: Option<Item>,
+}
+
+impl Reason {
+    pub fn condition_failed(&self) -> bool {
+        self.code == "ConditionalCheckFailed"
+    }
+    pub fn conflict(&self) -> bool {
+        self.code == "TransactionConflict"
+    }
+}
+
+/// A TransactWriteItems that did not commit.
+#[derive(Debug, thiserror::Error)]
+pub enum TxError {
+    /// Cancelled, with one reason per item. Nothing was written.
+    #[error("transaction cancelled: {0:?}")]
+    Cancelled(Vec<Reason>),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl TxError {
+    /// Cancelled only because another transaction held one of the items (AWS; never locally).
+    pub fn is_conflict(&self) -> bool {
+        match self {
+            TxError::Cancelled(reasons) => {
+                reasons.iter().any(Reason::conflict)
+                    && !reasons.iter().any(Reason::condition_failed)
+            }
+            TxError::Store(_) => false,
+        }
+    }
+    /// The reason of the item at `index`, when cancelled.
+    pub fn reason(&self, index: usize) -> Option<&Reason> {
+        match self {
+            TxError::Cancelled(reasons) => reasons.get(index),
+            TxError::Store(_) => None,
+        }
+    }
+}
+
+/// Bounded retries of a transaction that lost a TransactionConflict, with jittered
+/// exponential backoff. Conditions that failed are not retried: they are answers.
+pub const CONFLICT_ATTEMPTS: u32 = 5;
+
+pub async fn retry_conflicts<T, F, Fut>(mut attempt: F) -> Result<T, TxError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, TxError>>,
+{
+    let mut tries = 0;
+    loop {
+        tries += 1;
+        match attempt().await {
+            Err(e) if e.is_conflict() && tries < CONFLICT_ATTEMPTS => {
+                let cap_ms = 10u64 << tries;
+                let wait = rand::random_range(cap_ms / 2..=cap_ms);
+                tokio::time::sleep(std::time::Duration::from_millis(wait)).await;
+            }
+            other => return other,
+        }
+    }
+}
+
+/// The tables and the client, cheap to clone.
 #[derive(Clone, Debug)]
 pub struct Db {
     pub client: Client,
+    /// Everything but reservations: catalog, hold markers, tokens, balances, ledger. It has
+    /// the stream and the TTL.
     pub table: String,
+    /// Reservations, with the sweep's `HeldByExpiry` index.
+    pub reservations: String,
 }
 
 impl Db {
-    pub fn new(client: Client, table: impl Into<String>) -> Self {
+    pub fn new(client: Client, table: impl Into<String>, reservations: impl Into<String>) -> Self {
         Self {
             client,
             table: table.into(),
+            reservations: reservations.into(),
         }
     }
 
@@ -91,6 +168,41 @@ impl Db {
             .await
             .map_err(|e| sdk_error("GetItem", e))?;
         out.item.map(from_item).transpose()
+    }
+
+    /// One TransactWriteItems; a cancellation comes back with its reasons, item by item.
+    pub async fn transact(&self, items: Vec<TransactWriteItem>) -> Result<(), TxError> {
+        match self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(SdkError::ServiceError(e))
+                if matches!(
+                    e.err(),
+                    TransactWriteItemsError::TransactionCanceledException(_)
+                ) =>
+            {
+                let TransactWriteItemsError::TransactionCanceledException(cancelled) = e.err()
+                else {
+                    unreachable!("matched above")
+                };
+                Err(TxError::Cancelled(
+                    cancelled
+                        .cancellation_reasons()
+                        .iter()
+                        .map(|r| Reason {
+                            code: r.code().unwrap_or("None").to_owned(),
+                            old: r.item().cloned(),
+                        })
+                        .collect(),
+                ))
+            }
+            Err(e) => Err(TxError::Store(sdk_error("TransactWriteItems", e))),
+        }
     }
 
     pub async fn concert_exists(&self, concert: &ConcertId) -> Result<bool, StoreError> {

@@ -9,11 +9,16 @@
 //!   with an expiry and a TTL, or SOLD for good)
 //! - Reservation  `RESERVATION#{reservationId}` / `RESERVATION`
 //! - Token        `TOKEN#{token}` / `TOKEN` (audit of every token issued)
+//! - Balance      `USER#{userId}` / `BALANCE` (what the user holds, in won)
+//! - Ledger       `USER#{userId}` / `LEDGER#{atMillis:013}#{entryId}` (every charge and payment,
+//!   oldest first; the balance is their sum)
+//! - Idempotency  `USER#{userId}` / `IDEMPOTENCY#{scope}#{key}` (a keyed request and its answer)
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use uuid::Uuid;
 
-use crate::domain::{ConcertDate, ConcertId, QueueToken, SeatNo, UserId, Won};
+use crate::domain::{ConcertDate, ConcertId, QueueToken, ReservationId, SeatNo, UserId, Won};
 
 pub mod keys {
     use super::*;
@@ -36,10 +41,36 @@ pub mod keys {
     pub fn hold_sk(seat: SeatNo) -> String {
         format!("SEAT#{:04}#HOLD", seat.get())
     }
+    pub fn reservation_pk(id: &ReservationId) -> String {
+        format!("RESERVATION#{id}")
+    }
+    pub const RESERVATION_SK: &str = "RESERVATION";
+    /// Shards of the sweep index, so a spike of holds spreads over partitions of the index.
+    pub const HELD_SHARDS: u32 = 8;
+    pub fn held_shard(id: &ReservationId) -> String {
+        let n = id.as_uuid().as_u128() % u128::from(HELD_SHARDS);
+        format!("HELD#{n}")
+    }
+    pub fn held_shard_no(n: u32) -> String {
+        format!("HELD#{n}")
+    }
     pub fn token_pk(token: &QueueToken) -> String {
         format!("TOKEN#{token}")
     }
     pub const TOKEN_SK: &str = "TOKEN";
+    /// One partition per user: the balance, its ledger and the user's idempotency records.
+    pub fn user_pk(user: &UserId) -> String {
+        format!("USER#{user}")
+    }
+    pub const BALANCE_SK: &str = "BALANCE";
+    pub const LEDGER_SK_PREFIX: &str = "LEDGER#";
+    /// Zero-padded milliseconds first, so a Query reads the ledger in time order.
+    pub fn ledger_sk(at: DateTime<Utc>, entry: &Uuid) -> String {
+        format!("{LEDGER_SK_PREFIX}{:013}#{entry}", at.timestamp_millis())
+    }
+    pub fn idempotency_sk(scope: IdempotencyScope, key: &crate::domain::IdempotencyKey) -> String {
+        format!("IDEMPOTENCY#{}#{key}", scope.as_str())
+    }
 }
 
 /// Which kind of item this is; also what the stream filter selects on.
@@ -51,6 +82,9 @@ pub enum Entity {
     Hold,
     Reservation,
     Token,
+    Balance,
+    Ledger,
+    Idempotency,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -154,6 +188,275 @@ impl TokenItem {
             user_id: user.clone(),
             concert_id: concert.clone(),
             issued_at,
+        }
+    }
+}
+
+/// The hold marker's state: a live (or lapsed) hold, or a sale that lasts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum HoldStatus {
+    Held,
+    Sold,
+}
+
+/// The seat's lock. A hold is one conditional Put of this item: it succeeds when there is no
+/// marker, or when the marker is a HELD whose `expiresAt` has passed. While HELD it carries
+/// `ttl`, so DynamoDB deletes it after its time and the stream tells `release_hold`.
+/// A payment turns it SOLD and drops `ttl` and `expiresAt`: the sale lasts.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HoldItem {
+    #[serde(rename = "PK")]
+    pub pk: String,
+    #[serde(rename = "SK")]
+    pub sk: String,
+    pub entity: Entity,
+    pub concert_id: ConcertId,
+    pub date: ConcertDate,
+    pub seat_no: SeatNo,
+    pub status: HoldStatus,
+    pub reservation_id: ReservationId,
+    pub user_id: UserId,
+    /// Epoch milliseconds; only while HELD.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<i64>,
+    /// Epoch seconds for DynamoDB TTL; only while HELD.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ttl: Option<i64>,
+}
+
+impl HoldItem {
+    pub fn held(r: &ReservationItem) -> Self {
+        Self {
+            pk: keys::seats_pk(&r.concert_id, &r.date),
+            sk: keys::hold_sk(r.seat_no),
+            entity: Entity::Hold,
+            concert_id: r.concert_id.clone(),
+            date: r.date,
+            seat_no: r.seat_no,
+            status: HoldStatus::Held,
+            reservation_id: r.reservation_id,
+            user_id: r.user_id.clone(),
+            expires_at: Some(r.expires_at),
+            // Rounded up: TTL must never fire before the hold's time is over.
+            ttl: Some((r.expires_at + 999) / 1000),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ReservationStatus {
+    Held,
+    Confirmed,
+    Expired,
+}
+
+/// A reservation's durable record: HELD, then CONFIRMED or EXPIRED. While HELD it carries
+/// `heldShard`, which puts it in the sparse `HeldByExpiry` index the sweep reads.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReservationItem {
+    #[serde(rename = "PK")]
+    pub pk: String,
+    #[serde(rename = "SK")]
+    pub sk: String,
+    pub entity: Entity,
+    pub reservation_id: ReservationId,
+    pub user_id: UserId,
+    pub concert_id: ConcertId,
+    pub date: ConcertDate,
+    pub seat_no: SeatNo,
+    pub price: Won,
+    pub status: ReservationStatus,
+    /// Epoch milliseconds.
+    pub expires_at: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub held_shard: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl ReservationItem {
+    #[allow(clippy::too_many_arguments)]
+    pub fn held(
+        id: ReservationId,
+        user: &UserId,
+        concert: &ConcertId,
+        date: ConcertDate,
+        seat: SeatNo,
+        price: Won,
+        expires_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Self {
+        Self {
+            pk: keys::reservation_pk(&id),
+            sk: keys::RESERVATION_SK.to_owned(),
+            entity: Entity::Reservation,
+            reservation_id: id,
+            user_id: user.clone(),
+            concert_id: concert.clone(),
+            date,
+            seat_no: seat,
+            price,
+            status: ReservationStatus::Held,
+            expires_at: expires_at.timestamp_millis(),
+            held_shard: Some(keys::held_shard(&id)),
+            created_at: now,
+        }
+    }
+}
+
+/// A user's balance. It changes only in a transaction that also writes a ledger entry, under a
+/// condition on the balance it read (or on its absence, for a first charge).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BalanceItem {
+    #[serde(rename = "PK")]
+    pub pk: String,
+    #[serde(rename = "SK")]
+    pub sk: String,
+    pub entity: Entity,
+    pub user_id: UserId,
+    pub balance: Won,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl BalanceItem {
+    /// The attribute the optimistic condition compares.
+    pub const BALANCE_ATTRIBUTE: &str = "balance";
+
+    pub fn new(user: &UserId, balance: Won, now: DateTime<Utc>) -> Self {
+        Self {
+            pk: keys::user_pk(user),
+            sk: keys::BALANCE_SK.to_owned(),
+            entity: Entity::Balance,
+            user_id: user.clone(),
+            balance,
+            updated_at: now,
+        }
+    }
+}
+
+/// What moved a balance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum LedgerKind {
+    Charge,
+    Payment,
+}
+
+/// One movement of a balance, written in the same transaction as the balance itself, so a
+/// user's balance is always the sum of their ledger's `amount`s.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LedgerItem {
+    #[serde(rename = "PK")]
+    pub pk: String,
+    #[serde(rename = "SK")]
+    pub sk: String,
+    pub entity: Entity,
+    pub user_id: UserId,
+    /// The charge ID or the payment ID.
+    pub entry_id: Uuid,
+    pub kind: LedgerKind,
+    /// Signed won: positive for a charge, negative for a payment.
+    pub amount: i64,
+    pub balance_after: Won,
+    pub at: DateTime<Utc>,
+}
+
+impl LedgerItem {
+    /// `amount` is the size of the movement; its sign comes from `kind`.
+    pub fn new(
+        user: &UserId,
+        entry_id: Uuid,
+        kind: LedgerKind,
+        amount: Won,
+        balance_after: Won,
+        at: DateTime<Utc>,
+    ) -> Self {
+        // Charges and prices are at most 10,000,000 won; the clamp is never reached.
+        let size = i64::try_from(amount.get()).unwrap_or(i64::MAX);
+        Self {
+            pk: keys::user_pk(user),
+            sk: keys::ledger_sk(at, &entry_id),
+            entity: Entity::Ledger,
+            user_id: user.clone(),
+            entry_id,
+            kind,
+            amount: match kind {
+                LedgerKind::Charge => size,
+                LedgerKind::Payment => -size,
+            },
+            balance_after,
+            at,
+        }
+    }
+}
+
+/// Which operation an Idempotency-Key belongs to; a key used for a charge and for a payment
+/// names two records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum IdempotencyScope {
+    Charge,
+    Payment,
+}
+
+impl IdempotencyScope {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IdempotencyScope::Charge => "charge",
+            IdempotencyScope::Payment => "payment",
+        }
+    }
+}
+
+/// A keyed request and the answer it got, written in the transaction that did the work (so
+/// it exists if and only if the work was done). A replay with the same `request` gets
+/// `status` and `response` again; another request under the key is refused.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IdempotencyItem {
+    #[serde(rename = "PK")]
+    pub pk: String,
+    #[serde(rename = "SK")]
+    pub sk: String,
+    pub entity: Entity,
+    pub user_id: UserId,
+    pub scope: IdempotencyScope,
+    pub key: crate::domain::IdempotencyKey,
+    /// The parsed request in a canonical form (its JSON, fields in declaration order).
+    pub request: String,
+    /// The HTTP status answered the first time.
+    pub status: u16,
+    /// The JSON body answered the first time.
+    pub response: String,
+    pub created_at: DateTime<Utc>,
+}
+
+impl IdempotencyItem {
+    pub fn new(
+        user: &UserId,
+        scope: IdempotencyScope,
+        key: &crate::domain::IdempotencyKey,
+        request: String,
+        status: u16,
+        response: String,
+        now: DateTime<Utc>,
+    ) -> Self {
+        Self {
+            pk: keys::user_pk(user),
+            sk: keys::idempotency_sk(scope, key),
+            entity: Entity::Idempotency,
+            user_id: user.clone(),
+            scope,
+            key: key.clone(),
+            request,
+            status,
+            response,
+            created_at: now,
         }
     }
 }

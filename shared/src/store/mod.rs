@@ -1,7 +1,9 @@
 //! I/O: DynamoDB and Redis. Nothing above this module builds a key or a script.
 
+pub mod balance;
 pub mod dynamo;
 pub mod items;
 pub mod redis;
 pub mod schema;
 pub mod scripts;
+pub mod seats;

@@ -1,6 +1,7 @@
-//! The table definition, in one place: `create-tables` builds it from here, and a test checks
-//! that template.yaml declares the same keys, index, TTL attribute and stream.
+//! The table definitions, in one place: `create-tables` builds them from here, and a test
+//! checks that template.yaml declares the same keys, index, TTL attribute and stream.
 
+use aws_sdk_dynamodb::error::ProvideErrorMetadata;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
     ProjectionType, ScalarAttributeType, StreamSpecification, StreamViewType,
@@ -9,7 +10,7 @@ use aws_sdk_dynamodb::types::{
 use aws_sdk_dynamodb::Client;
 
 use crate::error::StoreError;
-use crate::store::dynamo::sdk_error;
+use crate::store::dynamo::{sdk_error, Db};
 
 pub const PARTITION_KEY: &str = "PK";
 pub const SORT_KEY: &str = "SK";
@@ -38,8 +39,28 @@ fn attribute(name: &str, kind: ScalarAttributeType) -> AttributeDefinition {
         .expect("attribute definition has both fields")
 }
 
-/// Creates the table with its index, stream and TTL; an existing table is left as it is.
-pub async fn create_table(client: &Client, table: &str) -> Result<(), StoreError> {
+/// Creates both tables; an existing table is left as it is.
+pub async fn create_tables(db: &Db) -> Result<(), StoreError> {
+    create_main_table(&db.client, &db.table).await?;
+    create_reservations_table(&db.client, &db.reservations).await
+}
+
+fn ignore_existing<T, E>(
+    result: Result<T, aws_sdk_dynamodb::error::SdkError<E, aws_smithy_runtime_api::http::Response>>,
+    operation: &'static str,
+) -> Result<(), StoreError>
+where
+    E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    match result {
+        Ok(_) => Ok(()),
+        Err(e) if e.code() == Some("ResourceInUseException") => Ok(()),
+        Err(e) => Err(sdk_error(operation, e)),
+    }
+}
+
+/// Reservations, with the sparse index of HELD ones by expiry. No stream, no TTL.
+async fn create_reservations_table(client: &Client, table: &str) -> Result<(), StoreError> {
     let created = client
         .create_table()
         .table_name(table)
@@ -63,6 +84,22 @@ pub async fn create_table(client: &Client, table: &str) -> Result<(), StoreError
                 .build()
                 .expect("index has a name and keys"),
         )
+        .send()
+        .await;
+    ignore_existing(created, "CreateTable")
+}
+
+/// The main table: the stream (old images) and TTL on the hold markers. No index: DynamoDB
+/// Local never TTL-deletes in a table that has one.
+async fn create_main_table(client: &Client, table: &str) -> Result<(), StoreError> {
+    let created = client
+        .create_table()
+        .table_name(table)
+        .billing_mode(BillingMode::PayPerRequest)
+        .attribute_definitions(attribute(PARTITION_KEY, ScalarAttributeType::S))
+        .attribute_definitions(attribute(SORT_KEY, ScalarAttributeType::S))
+        .key_schema(key(PARTITION_KEY, KeyType::Hash))
+        .key_schema(key(SORT_KEY, KeyType::Range))
         .stream_specification(
             StreamSpecification::builder()
                 .stream_enabled(true)
@@ -72,13 +109,7 @@ pub async fn create_table(client: &Client, table: &str) -> Result<(), StoreError
         )
         .send()
         .await;
-    match created {
-        Ok(_) => {}
-        Err(e)
-            if e.as_service_error()
-                .is_some_and(|s| s.is_resource_in_use_exception()) => {}
-        Err(e) => return Err(sdk_error("CreateTable", e)),
-    }
+    ignore_existing(created, "CreateTable")?;
 
     let ttl = client
         .describe_time_to_live()

@@ -280,3 +280,103 @@ fn parse_live(reply: Vec<String>) -> Result<Option<TokenStatus>, StoreError> {
         standing,
     }))
 }
+
+// ---------------------------------------------------------------------------------------
+// The dates cache (cache-aside). Every change bumps the concert's version; an entry counts
+// only while its version is current, so a reader that computed before a change can never
+// put back a count staler than that change.
+//
+// - `{p}:dates:c`   HASH v (version it was computed at), b (JSON body), expiring
+// - `{p}:dates:c:v` the concert's version counter
+
+/// KEYS[1] entry, KEYS[2] version. Returns {version, body?}.
+const DATES_GET: &str = r#"
+local v = redis.call('GET', KEYS[2]) or '0'
+local e = redis.call('HMGET', KEYS[1], 'v', 'b')
+if e[1] == v and e[2] then return {v, e[2]} end
+return {v}
+"#;
+
+/// KEYS[1] entry, KEYS[2] version. ARGV: version read before computing, body, ttl ms.
+const DATES_PUT: &str = r#"
+if (redis.call('GET', KEYS[2]) or '0') ~= ARGV[1] then return 0 end
+redis.call('HSET', KEYS[1], 'v', ARGV[1], 'b', ARGV[2])
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+return 1
+"#;
+
+static DATES_GET_SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::new(DATES_GET));
+static DATES_PUT_SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::new(DATES_PUT));
+
+/// A cache read: the version to compute against, and the body if it is current.
+pub struct CachedDates {
+    pub version: String,
+    pub body: Option<String>,
+}
+
+pub struct DatesCache<'a> {
+    redis: &'a RedisStore,
+}
+
+impl<'a> DatesCache<'a> {
+    pub fn new(redis: &'a RedisStore) -> Self {
+        Self { redis }
+    }
+
+    fn keys(&self, concert: &ConcertId) -> (String, String) {
+        let entry = format!("{}:dates:{concert}", self.redis.tag());
+        let version = format!("{entry}:v");
+        (entry, version)
+    }
+
+    pub async fn get(&self, concert: &ConcertId) -> Result<CachedDates, StoreError> {
+        let (entry, version) = self.keys(concert);
+        let mut inv = DATES_GET_SCRIPT.key(entry);
+        inv.key(version);
+        let mut reply: Vec<String> = self
+            .redis
+            .run(|mut c| async move { inv.invoke_async(&mut c).await })
+            .await?;
+        let body = (reply.len() > 1).then(|| reply.remove(1));
+        let version = reply.into_iter().next().unwrap_or_else(|| "0".into());
+        Ok(CachedDates { version, body })
+    }
+
+    /// Stores `body` computed at `version`, unless the concert changed since.
+    pub async fn put(
+        &self,
+        concert: &ConcertId,
+        version: &str,
+        body: &str,
+        ttl: std::time::Duration,
+    ) -> Result<(), StoreError> {
+        let (entry, version_key) = self.keys(concert);
+        let mut inv = DATES_PUT_SCRIPT.key(entry);
+        inv.key(version_key)
+            .arg(version)
+            .arg(body)
+            .arg(ttl.as_millis().max(1) as u64);
+        let _: i64 = self
+            .redis
+            .run(|mut c| async move { inv.invoke_async(&mut c).await })
+            .await?;
+        Ok(())
+    }
+
+    /// After a hold, payment or release: no reader sees the count from before it.
+    pub async fn invalidate(&self, concert: &ConcertId) -> Result<(), StoreError> {
+        let (entry, version) = self.keys(concert);
+        self.redis
+            .run(|mut c| async move {
+                redis::pipe()
+                    .atomic()
+                    .incr(version, 1)
+                    .ignore()
+                    .del(entry)
+                    .ignore()
+                    .query_async::<()>(&mut c)
+                    .await
+            })
+            .await
+    }
+}

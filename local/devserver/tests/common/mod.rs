@@ -23,7 +23,10 @@ pub struct TestApp {
 }
 
 pub fn unique(prefix: &str) -> String {
-    format!("{prefix}-{}", &uuid::Uuid::new_v4().simple().to_string()[..12])
+    format!(
+        "{prefix}-{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..12]
+    )
 }
 
 pub async fn spawn_app() -> TestApp {
@@ -41,11 +44,15 @@ pub async fn spawn_app_with(overrides: &[(&str, &str)]) -> TestApp {
     map.entry("TABLE_NAME".into()).or_insert_with(|| {
         std::env::var("TABLE_NAME").unwrap_or_else(|_| "concert-booking-test".into())
     });
-    let settings =
-        Settings::from_lookup(|k| map.get(k).cloned().or_else(|| std::env::var(k).ok()))
-            .expect("test settings are valid");
+    map.entry("RESERVATIONS_TABLE_NAME".into())
+        .or_insert_with(|| {
+            std::env::var("RESERVATIONS_TABLE_NAME")
+                .unwrap_or_else(|_| "concert-booking-test-reservations".into())
+        });
+    let settings = Settings::from_lookup(|k| map.get(k).cloned().or_else(|| std::env::var(k).ok()))
+        .expect("test settings are valid");
     let state = Arc::new(AppState::new(settings).await.expect("state builds"));
-    schema::create_table(&state.db.client, &state.db.table)
+    schema::create_tables(&state.db)
         .await
         .expect("the table exists or is created");
 
@@ -66,7 +73,9 @@ pub async fn spawn_app_with(overrides: &[(&str, &str)]) -> TestApp {
         .expect("the catalog seeds");
 
     let app = devserver::app(state.clone()).expect("the router builds from template.yaml");
-    let addr = devserver::server::spawn(app, 0).await.expect("the server binds");
+    let addr = devserver::server::spawn(app, 0)
+        .await
+        .expect("the server binds");
     TestApp {
         base: format!("http://{addr}"),
         client: reqwest::Client::builder()
@@ -85,14 +94,22 @@ impl TestApp {
     }
 
     pub async fn issue_token(&self, user: &str) -> Response {
-        self.post_json("/queue/tokens", None, &json!({"userId": user, "concertId": self.concert}))
-            .await
+        self.post_json(
+            "/queue/tokens",
+            None,
+            &json!({"userId": user, "concertId": self.concert}),
+        )
+        .await
     }
 
     /// Issues a token and returns it (201 or 200 expected).
     pub async fn token_for(&self, user: &str) -> String {
         let res = self.issue_token(user).await;
-        assert!(res.status().is_success(), "token issue failed: {}", res.status());
+        assert!(
+            res.status().is_success(),
+            "token issue failed: {}",
+            res.status()
+        );
         let body: Value = res.json().await.unwrap();
         body["token"].as_str().unwrap().to_owned()
     }

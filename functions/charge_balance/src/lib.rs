@@ -1,0 +1,23 @@
+//! `POST /users/{userId}/balance/charges`: adds 1 to 10,000,000 won to the caller's balance,
+//! once per `Idempotency-Key`. Round trips: 1 Redis script (the token guard), then 2 DynamoDB
+//! calls: a BatchGetItem and a TransactWriteItems (see `shared::flows::balance`); a replay
+//! needs only the BatchGetItem.
+
+use lambda_http::Request;
+use shared::domain::UserId;
+use shared::flows::balance::{self, ChargeRequest};
+use shared::http::{self, HttpResponse, Need};
+use shared::AppState;
+
+pub async fn handler(state: &AppState, req: Request) -> Result<HttpResponse, lambda_http::Error> {
+    http::respond(async {
+        let caller = http::guard(state, &req, Need::Live).await?;
+        let user = http::path(&req, "userId", UserId::parse)?;
+        caller.must_be_user(&user)?;
+        let key = http::idempotency_key(&req)?;
+        let body: ChargeRequest = http::body(&req)?;
+        let answer = balance::charge(state, &user, &body, key.as_ref()).await?;
+        http::json_text(answer.status, answer.body)
+    })
+    .await
+}

@@ -1,0 +1,37 @@
+//! `GET /concerts/{concertId}/dates/{date}/seats`: every seat of the date with its state.
+//! Round trips: the guard's Redis script and one DynamoDB Query.
+
+use lambda_http::http::StatusCode;
+use lambda_http::Request;
+use serde::Serialize;
+use shared::domain::{ConcertDate, ConcertId};
+use shared::flows::seats::SeatView;
+use shared::http::{self, HttpResponse, Need};
+use shared::{flows, AppState};
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SeatsView {
+    concert_id: ConcertId,
+    date: ConcertDate,
+    seats: Vec<SeatView>,
+}
+
+pub async fn handler(state: &AppState, req: Request) -> Result<HttpResponse, lambda_http::Error> {
+    http::respond(async {
+        let concert = http::path(&req, "concertId", ConcertId::parse)?;
+        let date = http::path(&req, "date", ConcertDate::parse)?;
+        let caller = http::guard(state, &req, Need::Active).await?;
+        caller.must_be_concert(&concert)?;
+        let seats = flows::seats::seat_map(state, &concert, &date).await?;
+        Ok(http::json(
+            StatusCode::OK,
+            &SeatsView {
+                concert_id: concert,
+                date,
+                seats,
+            },
+        ))
+    })
+    .await
+}

@@ -1,0 +1,247 @@
+//! The AWS event sources, played locally: the DynamoDB stream into `release_hold` (as an event
+//! source mapping would, with the template's filter applied) and the schedule into
+//! `sweep_holds`. They call the very handlers the Lambda binaries run.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use aws_lambda_events::event::dynamodb::Event;
+use aws_sdk_dynamodbstreams::types::{Record, ShardIteratorType};
+use lambda_runtime::{Context, LambdaEvent};
+use serde_json::{json, Value};
+use serde_yaml::Value as Yaml;
+use shared::AppState;
+
+use crate::routes::TEMPLATE;
+
+/// The release function's stream filter patterns, from template.yaml (any one must match).
+pub fn template_filters() -> Result<Vec<Value>, String> {
+    let doc: Yaml = serde_yaml::from_str(TEMPLATE).map_err(|e| e.to_string())?;
+    let events = doc["Resources"]["ReleaseHoldFunction"]["Properties"]["Events"]
+        .as_mapping()
+        .ok_or("ReleaseHoldFunction has no Events")?;
+    let mut patterns = Vec::new();
+    for event in events.values() {
+        if event["Type"].as_str() != Some("DynamoDB") {
+            continue;
+        }
+        let filters = event["Properties"]["FilterCriteria"]["Filters"]
+            .as_sequence()
+            .ok_or("the stream event has no FilterCriteria")?;
+        for f in filters {
+            let text = f["Pattern"].as_str().ok_or("a filter without Pattern")?;
+            patterns.push(serde_json::from_str(text).map_err(|e| format!("filter pattern: {e}"))?);
+        }
+    }
+    Ok(patterns)
+}
+
+/// Lambda event filtering for what our patterns use: nested objects, and arrays of exact
+/// values (one must equal the record's).
+pub fn matches(pattern: &Value, record: &Value) -> bool {
+    match pattern {
+        Value::Object(fields) => fields
+            .iter()
+            .all(|(k, p)| record.get(k).is_some_and(|v| matches(p, v))),
+        Value::Array(options) => options.iter().any(|o| o == record),
+        _ => false,
+    }
+}
+
+/// A stream record in the shape Lambda hands a function. DynamoDB Local names a TTL deletion
+/// `UNKNOWN_TO_SDK_VERSION` and leaves out `userIdentity`; in AWS it is a REMOVE by the
+/// DynamoDB service, and that is what the function and the filter are written for.
+pub fn to_lambda_record(record: &Record, stream_arn: &str, region: &str) -> Value {
+    let change = record.dynamodb();
+    let image = |m: Option<&HashMap<String, aws_sdk_dynamodbstreams::types::AttributeValue>>| {
+        m.map(|m| serde_json::to_value(serde_dynamo::Item::from(m.clone())).unwrap_or(Value::Null))
+    };
+    let raw_name = record
+        .event_name()
+        .map(|n| n.as_str().to_owned())
+        .unwrap_or_default();
+    let ttl_deletion = !matches!(raw_name.as_str(), "INSERT" | "MODIFY" | "REMOVE");
+    let mut out = json!({
+        "eventID": record.event_id().unwrap_or_default(),
+        "eventName": if ttl_deletion { "REMOVE" } else { raw_name.as_str() },
+        "eventVersion": record.event_version().unwrap_or("1.1"),
+        "eventSource": "aws:dynamodb",
+        "awsRegion": region,
+        "eventSourceARN": stream_arn,
+        "dynamodb": {
+            "ApproximateCreationDateTime": change
+                .and_then(|c| c.approximate_creation_date_time())
+                .map(|t| t.as_secs_f64())
+                .unwrap_or_default(),
+            "Keys": image(change.and_then(|c| c.keys.as_ref())),
+            "SequenceNumber": change.and_then(|c| c.sequence_number()),
+            "SizeBytes": change.and_then(|c| c.size_bytes()).unwrap_or_default(),
+            "StreamViewType": change.and_then(|c| c.stream_view_type()).map(|v| v.as_str().to_owned()),
+        }
+    });
+    if let Some(old) = image(change.and_then(|c| c.old_image.as_ref())) {
+        out["dynamodb"]["OldImage"] = old;
+    }
+    if let Some(new) = image(change.and_then(|c| c.new_image.as_ref())) {
+        out["dynamodb"]["NewImage"] = new;
+    }
+    if ttl_deletion {
+        out["userIdentity"] = json!({"type": "Service", "principalId": "dynamodb.amazonaws.com"});
+    } else if let Some(id) = record.user_identity() {
+        out["userIdentity"] = json!({"type": id.r#type(), "principalId": id.principal_id()});
+    }
+    out
+}
+
+/// Reads every shard of the table's stream from its start, batches what passes the filter,
+/// and hands each batch to `release_hold`; records it reports as failed are delivered again
+/// (up to 5 times), as the event source mapping would.
+pub async fn run_stream(state: Arc<AppState>) {
+    let filters = match template_filters() {
+        Ok(f) => f,
+        Err(e) => {
+            tracing::error!(error = %e, "no stream filter; the stream release is off");
+            return;
+        }
+    };
+    let sdk = aws_config::load_from_env().await;
+    let mut config = aws_sdk_dynamodbstreams::config::Builder::from(&sdk);
+    // The streams API lives on the same endpoint as DynamoDB Local.
+    if let Ok(url) = std::env::var("AWS_ENDPOINT_URL_DYNAMODB") {
+        config = config.endpoint_url(url);
+    }
+    let streams = aws_sdk_dynamodbstreams::Client::from_conf(config.build());
+    let region = sdk.region().map(|r| r.to_string()).unwrap_or_default();
+
+    let mut iterators: HashMap<String, Option<String>> = HashMap::new();
+    let mut retries: Vec<(Value, u32)> = Vec::new();
+    let mut tick = tokio::time::interval(Duration::from_millis(250));
+    loop {
+        tick.tick().await;
+        let arn = match state
+            .db
+            .client
+            .describe_table()
+            .table_name(&state.db.table)
+            .send()
+            .await
+        {
+            Ok(t) => t
+                .table()
+                .and_then(|t| t.latest_stream_arn())
+                .map(str::to_owned),
+            Err(e) => {
+                tracing::debug!(error = %e, "describe table failed");
+                None
+            }
+        };
+        let Some(arn) = arn else { continue };
+
+        if let Ok(desc) = streams.describe_stream().stream_arn(&arn).send().await {
+            for shard in desc
+                .stream_description()
+                .map(|d| d.shards())
+                .unwrap_or_default()
+            {
+                let Some(id) = shard.shard_id() else { continue };
+                if iterators.contains_key(id) {
+                    continue;
+                }
+                let it = streams
+                    .get_shard_iterator()
+                    .stream_arn(&arn)
+                    .shard_id(id)
+                    .shard_iterator_type(ShardIteratorType::TrimHorizon)
+                    .send()
+                    .await
+                    .ok()
+                    .and_then(|o| o.shard_iterator);
+                iterators.insert(id.to_owned(), it);
+            }
+        }
+
+        let mut batch: Vec<(Value, u32)> = std::mem::take(&mut retries);
+        for it in iterators.values_mut() {
+            let Some(current) = it.clone() else { continue };
+            match streams
+                .get_records()
+                .shard_iterator(current)
+                .limit(1000)
+                .send()
+                .await
+            {
+                Ok(out) => {
+                    *it = out.next_shard_iterator().map(str::to_owned);
+                    for record in out.records() {
+                        let shaped = to_lambda_record(record, &arn, &region);
+                        tracing::trace!(record = %shaped, "stream record");
+                        if filters.iter().any(|f| matches(f, &shaped)) {
+                            batch.push((shaped, 0));
+                        }
+                    }
+                }
+                Err(e) => {
+                    tracing::debug!(error = %e, "get records failed; the shard iterator is dropped");
+                    *it = None;
+                }
+            }
+        }
+        for chunk in batch.chunks(100) {
+            retries.extend(deliver(&state, chunk).await);
+        }
+    }
+}
+
+/// Hands one batch to the release function; returns what it reported as failed.
+async fn deliver(state: &AppState, batch: &[(Value, u32)]) -> Vec<(Value, u32)> {
+    let event: Event = match serde_json::from_value(json!({
+        "Records": batch.iter().map(|(r, _)| r.clone()).collect::<Vec<_>>()
+    })) {
+        Ok(e) => e,
+        Err(e) => {
+            tracing::error!(error = %e, "a stream record does not parse as a Lambda event");
+            return Vec::new();
+        }
+    };
+    match release_hold::handler(state, LambdaEvent::new(event, Context::default())).await {
+        Ok(response) => {
+            let failed: Vec<String> = response
+                .batch_item_failures
+                .iter()
+                .filter_map(|f| f.item_identifier.clone())
+                .collect();
+            batch
+                .iter()
+                .filter(|(r, _)| {
+                    r["dynamodb"]["SequenceNumber"]
+                        .as_str()
+                        .is_some_and(|s| failed.iter().any(|f| f == s))
+                })
+                .filter(|(_, tries)| *tries < 5)
+                .map(|(r, tries)| (r.clone(), tries + 1))
+                .collect()
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "release_hold failed the whole batch");
+            batch
+                .iter()
+                .filter(|(_, tries)| *tries < 5)
+                .map(|(r, tries)| (r.clone(), tries + 1))
+                .collect()
+        }
+    }
+}
+
+/// Runs `sweep_holds` every SWEEP_INTERVAL_SECONDS, as the EventBridge schedule would.
+pub async fn run_sweeps(state: Arc<AppState>) {
+    let mut tick = tokio::time::interval(state.settings.sweep_interval);
+    tick.tick().await;
+    loop {
+        tick.tick().await;
+        let event = LambdaEvent::new(json!({"source": "local.schedule"}), Context::default());
+        if let Err(e) = sweep_holds::handler(&state, event).await {
+            tracing::warn!(error = %e, "sweep failed");
+        }
+    }
+}

@@ -1,0 +1,171 @@
+//! Flows 3 and 6: the seat hold and its release. A hold is one DynamoDB round trip (the price
+//! comes from the process's catalog cache); the release is one transaction, run by the stream
+//! function for TTL deletions and by the sweep for holds TTL has not deleted yet.
+
+use chrono::{Duration, Utc};
+
+use crate::domain::{ConcertDate, ConcertId, ReservationId, SeatNo, UserId};
+use crate::error::ApiError;
+use crate::flows::seats::{invalidate_dates, prices};
+use crate::state::AppState;
+use crate::store::dynamo::{retry_conflicts, TxError};
+use crate::store::items::{keys, HoldItem, ReservationItem, ReservationStatus};
+use crate::store::seats::HoldRef;
+
+pub struct HoldRequest {
+    pub user: UserId,
+    pub concert: ConcertId,
+    pub date: ConcertDate,
+    pub seat: SeatNo,
+}
+
+/// Holds the seat for HOLD_TTL_SECONDS. Of any number of concurrent requests for one seat,
+/// exactly one wins: the marker's conditional put decides.
+pub async fn hold(state: &AppState, req: HoldRequest) -> Result<ReservationItem, ApiError> {
+    let missing =
+        || ApiError::NotFound(format!("seat {} on {} does not exist", req.seat, req.date));
+    let prices = prices(state, &req.concert, &req.date)
+        .await?
+        .ok_or_else(missing)?;
+    let price = *prices
+        .get(usize::from(req.seat.get()) - 1)
+        .ok_or_else(missing)?;
+
+    let now = Utc::now();
+    let ttl = Duration::from_std(state.settings.hold_ttl).expect("hold TTL fits");
+    let reservation = ReservationItem::held(
+        ReservationId::generate(),
+        &req.user,
+        &req.concert,
+        req.date,
+        req.seat,
+        price,
+        now + ttl,
+        now,
+    );
+    let marker = HoldItem::held(&reservation);
+    match state
+        .db
+        .put_hold(&marker, &reservation, now.timestamp_millis())
+        .await
+    {
+        Ok(()) => {}
+        // Someone else holds or bought it. In AWS a TransactionConflict on the marker means
+        // another hold is committing on it right now: the same answer.
+        Err(e)
+            if e.reason(0)
+                .is_some_and(|r| r.condition_failed() || r.conflict()) =>
+        {
+            return Err(ApiError::SeatUnavailable(format!(
+                "seat {} on {} is held or sold",
+                req.seat, req.date
+            )));
+        }
+        Err(e) => return Err(tx_error(e)),
+    }
+    invalidate_dates(state, &req.concert).await;
+    Ok(reservation)
+}
+
+/// A transaction that failed for a reason that is not an answer: 503 or 500.
+pub fn tx_error(e: TxError) -> ApiError {
+    match e {
+        TxError::Store(e) => e.into(),
+        // Throttled, or conflicts outlasted their retries: come back later.
+        TxError::Cancelled(reasons) => ApiError::Unavailable(crate::StoreError::Unexpected(
+            format!("transaction cancelled: {reasons:?}"),
+        )),
+    }
+}
+
+/// The reservation as its owner may see it; EXPIRED as soon as its time ran out.
+pub async fn reservation(
+    state: &AppState,
+    id: &ReservationId,
+) -> Result<ReservationItem, ApiError> {
+    let mut r = state
+        .db
+        .get_reservation(id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("reservation {id} does not exist")))?;
+    if r.status == ReservationStatus::Held && r.expires_at <= Utc::now().timestamp_millis() {
+        r.status = ReservationStatus::Expired;
+    }
+    Ok(r)
+}
+
+/// What a release did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Released {
+    /// The seat is free again and the reservation EXPIRED.
+    Released,
+    /// Someone holds the seat since; only the reservation was marked EXPIRED.
+    ExpiredOnly,
+    /// Paid, already released, or not yet due: nothing to do.
+    Nothing,
+}
+
+/// Releases a hold whose time ran out. Idempotent: a second delivery changes nothing, and a
+/// payment or a newer hold is never undone.
+pub async fn release(state: &AppState, hold: &HoldRef) -> Result<Released, ApiError> {
+    let now = Utc::now().timestamp_millis();
+    let outcome = match retry_conflicts(|| state.db.release_hold(hold, now)).await {
+        Ok(()) => Released::Released,
+        Err(e) if e.reason(1).is_some_and(|r| r.condition_failed()) => Released::Nothing,
+        Err(e) if e.reason(0).is_some_and(|r| r.condition_failed()) => {
+            if state.db.expire_reservation_only(hold, now).await? {
+                Released::ExpiredOnly
+            } else {
+                Released::Nothing
+            }
+        }
+        Err(e) => return Err(tx_error(e)),
+    };
+    if outcome != Released::Nothing {
+        invalidate_dates(state, &hold.concert_id).await;
+    }
+    Ok(outcome)
+}
+
+/// What one sweep did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct SweepReport {
+    pub found: usize,
+    pub released: usize,
+    pub failed: usize,
+}
+
+/// Releases HELD reservations whose time ran out, found through the `HeldByExpiry` index
+/// (never a scan), with the same release as the stream.
+pub async fn sweep(state: &AppState) -> Result<SweepReport, ApiError> {
+    const PAGE: i32 = 100;
+    let now = Utc::now().timestamp_millis();
+    let mut report = SweepReport::default();
+    for shard in 0..keys::HELD_SHARDS {
+        // Each pass releases what it found, so the next page starts past it.
+        for _ in 0..50 {
+            let due = state.db.expired_holds(shard, now, PAGE).await?;
+            report.found += due.len();
+            let results =
+                futures::future::join_all(due.iter().map(|hold| release(state, hold))).await;
+            let mut progressed = false;
+            for (hold, result) in due.iter().zip(results) {
+                match result {
+                    Ok(Released::Nothing) => {}
+                    Ok(_) => {
+                        report.released += 1;
+                        progressed = true;
+                    }
+                    Err(e) => {
+                        report.failed += 1;
+                        tracing::warn!(error = %e, reservation = %hold.reservation_id, "sweep release failed");
+                    }
+                }
+            }
+            if due.len() < PAGE as usize || !progressed {
+                break;
+            }
+        }
+    }
+    Ok(report)
+}

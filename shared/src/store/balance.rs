@@ -1,0 +1,216 @@
+//! DynamoDB I/O for balances, their ledger and idempotency records. One round trip per call.
+//!
+//! A balance moves only in a TransactWriteItems that also writes its ledger entry, under an
+//! optimistic condition on the balance that was read. The transaction's items are always in
+//! the order [`TX_BALANCE`], [`TX_LEDGER`], then [`TX_IDEMPOTENCY`] when a key is recorded, so
+//! a cancellation's reasons can be read by position.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::types::{
+    AttributeValue, KeysAndAttributes, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
+    Update,
+};
+use serde::Serialize;
+
+use crate::domain::{IdempotencyKey, UserId, Won};
+use crate::error::StoreError;
+use crate::store::dynamo::{from_item, sdk_error, to_item, Db, Item, TxError};
+use crate::store::items::{keys, BalanceItem, IdempotencyItem, IdempotencyScope, LedgerItem};
+
+/// Position of the balance write in a balance transaction.
+pub const TX_BALANCE: usize = 0;
+/// Position of the ledger entry.
+pub const TX_LEDGER: usize = 1;
+/// Position of the idempotency record, when there is one.
+pub const TX_IDEMPOTENCY: usize = 2;
+
+/// BatchGetItem returns keys it could not read under throttling; they are asked again this many
+/// times at most, then the read answers 503.
+const BATCH_GET_ATTEMPTS: u32 = 4;
+
+/// What the first round trip of a charge found.
+#[derive(Debug, Clone, Default)]
+pub struct BalanceRead {
+    /// `None`: never charged.
+    pub balance: Option<BalanceItem>,
+    pub idempotency: Option<IdempotencyItem>,
+}
+
+/// A BatchGetItem that kept leaving keys unprocessed: the table is throttling.
+#[derive(Debug, thiserror::Error)]
+#[error("BatchGetItem left keys unprocessed {BATCH_GET_ATTEMPTS} times")]
+struct Unprocessed;
+
+fn key(pk: String, sk: String) -> Item {
+    HashMap::from([
+        ("PK".to_owned(), AttributeValue::S(pk)),
+        ("SK".to_owned(), AttributeValue::S(sk)),
+    ])
+}
+
+fn attribute<T: Serialize>(value: &T) -> Result<AttributeValue, StoreError> {
+    Ok(serde_dynamo::to_attribute_value(value)?)
+}
+
+impl Db {
+    async fn get_item(&self, key: Item) -> Result<Option<Item>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| sdk_error("GetItem", e))?;
+        Ok(out.item)
+    }
+
+    /// A user's balance item, `None` if they never charged: one consistent GetItem.
+    pub async fn balance(&self, user: &UserId) -> Result<Option<BalanceItem>, StoreError> {
+        self.get_item(key(keys::user_pk(user), keys::BALANCE_SK.to_owned()))
+            .await?
+            .map(from_item)
+            .transpose()
+    }
+
+    /// An idempotency record: one consistent GetItem.
+    pub async fn idempotency_record(
+        &self,
+        user: &UserId,
+        scope: IdempotencyScope,
+        idem: &IdempotencyKey,
+    ) -> Result<Option<IdempotencyItem>, StoreError> {
+        self.get_item(key(keys::user_pk(user), keys::idempotency_sk(scope, idem)))
+            .await?
+            .map(from_item)
+            .transpose()
+    }
+
+    /// The balance and, when a key is given, its record: one consistent BatchGetItem. (Keys
+    /// left unprocessed, which happens only under throttling, are asked again.)
+    pub async fn balance_and_record(
+        &self,
+        user: &UserId,
+        record: Option<(IdempotencyScope, &IdempotencyKey)>,
+    ) -> Result<BalanceRead, StoreError> {
+        let mut wanted = vec![key(keys::user_pk(user), keys::BALANCE_SK.to_owned())];
+        if let Some((scope, idem)) = record {
+            wanted.push(key(keys::user_pk(user), keys::idempotency_sk(scope, idem)));
+        }
+        let mut pending = KeysAndAttributes::builder()
+            .set_keys(Some(wanted))
+            .consistent_read(true)
+            .build()
+            .map_err(|e| StoreError::Unexpected(e.to_string()))?;
+        let mut read = BalanceRead::default();
+        for attempt in 0..BATCH_GET_ATTEMPTS {
+            let out = self
+                .client
+                .batch_get_item()
+                .request_items(&self.table, pending)
+                .send()
+                .await
+                .map_err(|e| sdk_error("BatchGetItem", e))?;
+            for item in out
+                .responses
+                .and_then(|mut r| r.remove(&self.table))
+                .unwrap_or_default()
+            {
+                match item.get("SK") {
+                    Some(AttributeValue::S(sk)) if sk == keys::BALANCE_SK => {
+                        read.balance = Some(from_item(item)?);
+                    }
+                    _ => read.idempotency = Some(from_item(item)?),
+                }
+            }
+            match out.unprocessed_keys.and_then(|mut u| u.remove(&self.table)) {
+                Some(rest) if !rest.keys().is_empty() => pending = rest,
+                _ => return Ok(read),
+            }
+            let wait = rand::random_range(25u64..=50) << attempt;
+            tokio::time::sleep(std::time::Duration::from_millis(wait)).await;
+        }
+        Err(StoreError::Dynamo {
+            operation: "BatchGetItem",
+            retryable: true,
+            source: Box::new(Unprocessed),
+        })
+    }
+
+    /// Moves a balance: one TransactWriteItems of, in this order, the balance (conditioned on
+    /// still being `old`, or on not existing when `old` is `None`), the ledger entry, and the
+    /// idempotency record (conditioned on not existing). A failed condition comes back with
+    /// the item as it was (ALL_OLD), so the caller needs no read to learn what beat it.
+    pub async fn move_balance(
+        &self,
+        old: Option<Won>,
+        new: &BalanceItem,
+        entry: &LedgerItem,
+        record: Option<&IdempotencyItem>,
+    ) -> Result<(), TxError> {
+        let mut items = vec![self.balance_write(old, new)?, self.put_new(entry)?];
+        if let Some(record) = record {
+            items.push(self.put_new(record)?);
+        }
+        self.transact(items).await
+    }
+
+    /// An Update that writes every attribute of `new`, under the optimistic condition on
+    /// `old`. (An Update rather than a Put, so attributes other writers add would survive.)
+    pub fn balance_write(
+        &self,
+        old: Option<Won>,
+        new: &BalanceItem,
+    ) -> Result<TransactWriteItem, StoreError> {
+        let mut attributes: Vec<(String, AttributeValue)> = to_item(new)?.into_iter().collect();
+        attributes.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut item_key = Item::new();
+        let mut names = HashMap::new();
+        let mut values = HashMap::new();
+        let mut sets = Vec::new();
+        for (name, value) in attributes {
+            if name == "PK" || name == "SK" {
+                item_key.insert(name, value);
+                continue;
+            }
+            let i = sets.len();
+            sets.push(format!("#a{i} = :a{i}"));
+            names.insert(format!("#a{i}"), name);
+            values.insert(format!(":a{i}"), value);
+        }
+        let condition = match old {
+            None => "attribute_not_exists(PK)",
+            Some(old) => {
+                names.insert("#old".to_owned(), BalanceItem::BALANCE_ATTRIBUTE.to_owned());
+                values.insert(":old".to_owned(), attribute(&old)?);
+                "#old = :old"
+            }
+        };
+        let update = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(item_key))
+            .update_expression(format!("SET {}", sets.join(", ")))
+            .condition_expression(condition)
+            .set_expression_attribute_names(Some(names))
+            .set_expression_attribute_values(Some(values))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .build()
+            .map_err(|e| StoreError::Unexpected(e.to_string()))?;
+        Ok(TransactWriteItem::builder().update(update).build())
+    }
+
+    /// A Put of an item that must not exist yet; on a failed condition the existing item comes
+    /// back (ALL_OLD).
+    pub fn put_new<T: Serialize>(&self, item: &T) -> Result<TransactWriteItem, StoreError> {
+        let put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(to_item(item)?))
+            .condition_expression("attribute_not_exists(PK)")
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .build()
+            .map_err(|e| StoreError::Unexpected(e.to_string()))?;
+        Ok(TransactWriteItem::builder().put(put).build())
+    }
+}

@@ -1,0 +1,294 @@
+//! DynamoDB I/O for the catalog, holds and reservations. One round trip per call.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::types::{
+    AttributeValue, Delete, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
+};
+
+use crate::domain::{ConcertDate, ConcertId, ReservationId, SeatNo};
+use crate::error::StoreError;
+use crate::store::dynamo::{from_item, sdk_error, to_item, Db, Item, TxError};
+use crate::store::items::{keys, DateItem, Entity, HoldItem, ReservationItem, SeatItem};
+use crate::store::schema::HELD_BY_EXPIRY_INDEX;
+
+/// A seat of the catalog with its lock, if it has one.
+#[derive(Debug, Clone)]
+pub struct SeatRow {
+    pub seat: SeatItem,
+    pub hold: Option<HoldItem>,
+}
+
+/// A reservation's hold, as the release needs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HoldRef {
+    pub reservation_id: ReservationId,
+    pub concert_id: ConcertId,
+    pub date: ConcertDate,
+    pub seat_no: SeatNo,
+}
+
+fn s(v: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(v.into())
+}
+fn n(v: i64) -> AttributeValue {
+    AttributeValue::N(v.to_string())
+}
+fn key(pk: String, sk: String) -> Item {
+    HashMap::from([("PK".to_owned(), s(pk)), ("SK".to_owned(), s(sk))])
+}
+fn entity_of(item: &Item) -> Option<Entity> {
+    item.get("entity")
+        .and_then(|v| serde_dynamo::from_attribute_value(v.clone()).ok())
+}
+
+impl Db {
+    /// Every item of one partition, following pages.
+    async fn query_partition(&self, pk: String) -> Result<Vec<Item>, StoreError> {
+        let mut items = Vec::new();
+        let mut start = None;
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("PK = :pk")
+                .expression_attribute_values(":pk", s(pk.clone()))
+                .consistent_read(true)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|e| sdk_error("Query", e))?;
+            items.extend(out.items.unwrap_or_default());
+            match out.last_evaluated_key {
+                Some(k) if !k.is_empty() => start = Some(k),
+                _ => return Ok(items),
+            }
+        }
+    }
+
+    /// A date's seat map: one Query of the date's partition, seats and their locks together.
+    /// Empty when the concert or date does not exist.
+    pub async fn seat_map(
+        &self,
+        concert: &ConcertId,
+        date: &ConcertDate,
+    ) -> Result<Vec<SeatRow>, StoreError> {
+        let mut seats: Vec<SeatItem> = Vec::new();
+        let mut holds: HashMap<SeatNo, HoldItem> = HashMap::new();
+        for item in self.query_partition(keys::seats_pk(concert, date)).await? {
+            match entity_of(&item) {
+                Some(Entity::Seat) => seats.push(from_item(item)?),
+                Some(Entity::Hold) => {
+                    let hold: HoldItem = from_item(item)?;
+                    holds.insert(hold.seat_no, hold);
+                }
+                _ => {}
+            }
+        }
+        seats.sort_by_key(|seat| seat.seat_no);
+        Ok(seats
+            .into_iter()
+            .map(|seat| SeatRow {
+                hold: holds.remove(&seat.seat_no),
+                seat,
+            })
+            .collect())
+    }
+
+    /// The concert's dates, or None when the concert does not exist. One Query.
+    pub async fn concert_dates(
+        &self,
+        concert: &ConcertId,
+    ) -> Result<Option<Vec<DateItem>>, StoreError> {
+        let mut found = false;
+        let mut dates = Vec::new();
+        for item in self.query_partition(keys::concert_pk(concert)).await? {
+            match entity_of(&item) {
+                Some(Entity::Concert) => found = true,
+                Some(Entity::Date) => dates.push(from_item::<DateItem>(item)?),
+                _ => {}
+            }
+        }
+        dates.sort_by_key(|d| d.date);
+        Ok(found.then_some(dates))
+    }
+
+    /// The hold: one TransactWriteItems of two items. The marker's condition is the lock: no
+    /// marker, or a HELD one whose time is over. The reservation is written with it.
+    pub async fn put_hold(
+        &self,
+        hold: &HoldItem,
+        reservation: &ReservationItem,
+        now_ms: i64,
+    ) -> Result<(), TxError> {
+        let marker = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(to_item(hold)?))
+            .condition_expression(
+                "attribute_not_exists(PK) OR (#status = :held AND expiresAt < :now)",
+            )
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":held", s("HELD"))
+            .expression_attribute_values(":now", n(now_ms))
+            .build()
+            .map_err(|e| StoreError::Unexpected(e.to_string()))?;
+        let record = Put::builder()
+            .table_name(&self.reservations)
+            .set_item(Some(to_item(reservation)?))
+            .condition_expression("attribute_not_exists(PK)")
+            .build()
+            .map_err(|e| StoreError::Unexpected(e.to_string()))?;
+        self.transact(vec![
+            TransactWriteItem::builder().put(marker).build(),
+            TransactWriteItem::builder().put(record).build(),
+        ])
+        .await
+    }
+
+    pub async fn get_reservation(
+        &self,
+        id: &ReservationId,
+    ) -> Result<Option<ReservationItem>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.reservations)
+            .set_key(Some(key(
+                keys::reservation_pk(id),
+                keys::RESERVATION_SK.into(),
+            )))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| sdk_error("GetItem", e))?;
+        out.item.map(from_item).transpose()
+    }
+
+    fn expire_reservation(&self, hold: &HoldRef, now_ms: i64) -> Result<Update, StoreError> {
+        Update::builder()
+            .table_name(&self.reservations)
+            .set_key(Some(key(
+                keys::reservation_pk(&hold.reservation_id),
+                keys::RESERVATION_SK.into(),
+            )))
+            .update_expression("SET #status = :expired REMOVE heldShard")
+            .condition_expression("#status = :held AND expiresAt <= :now")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":expired", s("EXPIRED"))
+            .expression_attribute_values(":held", s("HELD"))
+            .expression_attribute_values(":now", n(now_ms))
+            .build()
+            .map_err(|e| StoreError::Unexpected(e.to_string()))
+    }
+
+    /// Releases the seat and marks the reservation EXPIRED in one transaction, conditional on
+    /// the seat still being held by that reservation (a marker TTL already deleted counts).
+    pub async fn release_hold(&self, hold: &HoldRef, now_ms: i64) -> Result<(), TxError> {
+        let marker = Delete::builder()
+            .table_name(&self.table)
+            .set_key(Some(key(
+                keys::seats_pk(&hold.concert_id, &hold.date),
+                keys::hold_sk(hold.seat_no),
+            )))
+            .condition_expression(
+                "attribute_not_exists(PK) OR (reservationId = :rid AND #status = :held AND expiresAt <= :now)",
+            )
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":rid", s(hold.reservation_id.to_string()))
+            .expression_attribute_values(":held", s("HELD"))
+            .expression_attribute_values(":now", n(now_ms))
+            .build()
+            .map_err(|e| StoreError::Unexpected(e.to_string()))?;
+        self.transact(vec![
+            TransactWriteItem::builder().delete(marker).build(),
+            TransactWriteItem::builder()
+                .update(self.expire_reservation(hold, now_ms)?)
+                .build(),
+        ])
+        .await
+    }
+
+    /// Marks a reservation EXPIRED whose seat someone else holds since (its marker was
+    /// overwritten after its time). Ok(false) when it is already CONFIRMED or EXPIRED.
+    pub async fn expire_reservation_only(
+        &self,
+        hold: &HoldRef,
+        now_ms: i64,
+    ) -> Result<bool, StoreError> {
+        let update = self.expire_reservation(hold, now_ms)?;
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.reservations)
+            .set_key(Some(update.key))
+            .update_expression(update.update_expression)
+            .set_condition_expression(update.condition_expression)
+            .set_expression_attribute_names(update.expression_attribute_names)
+            .set_expression_attribute_values(update.expression_attribute_values)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::None)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(sdk_error("UpdateItem", e)),
+        }
+    }
+
+    /// HELD reservations of one index shard whose time ran out, oldest first; one Query page.
+    pub async fn expired_holds(
+        &self,
+        shard: u32,
+        now_ms: i64,
+        limit: i32,
+    ) -> Result<Vec<HoldRef>, StoreError> {
+        let out = self
+            .client
+            .query()
+            .table_name(&self.reservations)
+            .index_name(HELD_BY_EXPIRY_INDEX)
+            .key_condition_expression("heldShard = :shard AND expiresAt <= :now")
+            .expression_attribute_values(":shard", s(keys::held_shard_no(shard)))
+            .expression_attribute_values(":now", n(now_ms))
+            .limit(limit)
+            .send()
+            .await
+            .map_err(|e| sdk_error("Query", e))?;
+        out.items
+            .unwrap_or_default()
+            .into_iter()
+            .map(|item| {
+                let r: ReservationItem = from_item(item)?;
+                Ok(HoldRef::from(&r))
+            })
+            .collect()
+    }
+}
+
+impl From<&ReservationItem> for HoldRef {
+    fn from(r: &ReservationItem) -> Self {
+        Self {
+            reservation_id: r.reservation_id,
+            concert_id: r.concert_id.clone(),
+            date: r.date,
+            seat_no: r.seat_no,
+        }
+    }
+}
+
+impl From<&HoldItem> for HoldRef {
+    fn from(h: &HoldItem) -> Self {
+        Self {
+            reservation_id: h.reservation_id,
+            concert_id: h.concert_id.clone(),
+            date: h.date,
+            seat_no: h.seat_no,
+        }
+    }
+}
