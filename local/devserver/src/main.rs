@@ -63,7 +63,9 @@ async fn serve(state: AppState) -> Result<(), String> {
     let demo = catalog::demo();
     catalog::seed(&state, &demo).await.map_err(store)?;
     let state = Arc::new(state);
-    tokio::spawn(devserver::events::run_stream(state.clone()));
+    let ttl = devserver::events::TtlLog::default();
+    tokio::spawn(devserver::events::run_ttl(state.clone(), ttl.clone()));
+    tokio::spawn(devserver::events::run_stream(state.clone(), ttl));
     tokio::spawn(devserver::events::run_sweeps(state.clone()));
     let app = devserver::app(state.clone())?;
     let addr = devserver::server::spawn(app, port)

@@ -209,6 +209,43 @@ impl Db {
         .await
     }
 
+    /// What DynamoDB's TTL does to a hold marker, for the local stack that plays it: deletes
+    /// the marker if it is still this reservation's HELD marker and its `ttl` (epoch seconds)
+    /// has passed. Returns its key when it deleted it.
+    pub async fn delete_expired_marker(
+        &self,
+        hold: &HoldRef,
+        now_s: i64,
+    ) -> Result<Option<(String, String)>, StoreError> {
+        let (pk, sk) = (
+            keys::seats_pk(&hold.concert_id, &hold.date),
+            keys::hold_sk(hold.seat_no),
+        );
+        let result = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(key(pk.clone(), sk.clone())))
+            .condition_expression("reservationId = :rid AND #status = :held AND #ttl < :now")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_names("#ttl", "ttl")
+            .expression_attribute_values(":rid", s(hold.reservation_id.to_string()))
+            .expression_attribute_values(":held", s("HELD"))
+            .expression_attribute_values(":now", n(now_s))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(Some((pk, sk))),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
+            {
+                Ok(None)
+            }
+            Err(e) => Err(sdk_error("DeleteItem", e)),
+        }
+    }
+
     /// Marks a reservation EXPIRED whose seat someone else holds since (its marker was
     /// overwritten after its time). Ok(false) when it is already CONFIRMED or EXPIRED.
     pub async fn expire_reservation_only(
