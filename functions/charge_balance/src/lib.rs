@@ -11,11 +11,12 @@ use shared::AppState;
 
 pub async fn handler(state: &AppState, req: Request) -> Result<HttpResponse, lambda_http::Error> {
     http::respond(async {
-        let caller = http::guard(state, &req, Need::Live).await?;
+        // Parsed before the guard: a refused request touches no store.
         let user = http::path(&req, "userId", UserId::parse)?;
-        caller.must_be_user(&user)?;
         let key = http::idempotency_key(&req)?;
         let body: ChargeRequest = http::body(&req)?;
+        let caller = http::guard(state, &req, Need::Live).await?;
+        caller.must_be_user(&user)?;
         let answer = balance::charge(state, &user, &body, key.as_ref()).await?;
         http::json_text(answer.status, answer.body)
     })

@@ -10,8 +10,8 @@ use shared::AppState;
 
 pub async fn handler(state: &AppState, req: Request) -> Result<HttpResponse, lambda_http::Error> {
     http::respond(async {
-        let caller = http::guard(state, &req, Need::Live).await?;
         let user = http::path(&req, "userId", UserId::parse)?;
+        let caller = http::guard(state, &req, Need::Live).await?;
         caller.must_be_user(&user)?;
         let held = balance::get(state, &user).await?;
         Ok(http::json(StatusCode::OK, &BalanceView::new(&user, held)))

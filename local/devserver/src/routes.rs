@@ -41,6 +41,7 @@ http_functions!(
     get_reservation,
     charge_balance,
     get_balance,
+    pay,
 );
 
 /// One HttpApi route of the template.

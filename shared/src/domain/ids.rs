@@ -131,6 +131,18 @@ uuid_id!(
     /// One charge of a balance, and its ledger entry.
     ChargeId
 );
+uuid_id!(
+    /// A payment. Derived from its reservation, so a reservation can have only one.
+    PaymentId
+);
+
+impl PaymentId {
+    /// The one payment ID a reservation can have: a name-based (v5) UUID of it.
+    pub fn of(reservation: &ReservationId) -> Self {
+        const NAMESPACE: Uuid = Uuid::from_u128(0x6f1c_2a7e_4b3d_4e8a_9c5f_0d2b_7a61_e934);
+        Self(Uuid::new_v5(&NAMESPACE, reservation.as_uuid().as_bytes()))
+    }
+}
 
 /// A performance date, `YYYY-MM-DD`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]

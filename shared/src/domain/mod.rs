@@ -6,7 +6,7 @@ pub mod queue;
 pub mod seats;
 
 pub use ids::{
-    ChargeId, ConcertDate, ConcertId, IdempotencyKey, Invalid, QueueToken, ReservationId, SeatNo,
-    UserId,
+    ChargeId, ConcertDate, ConcertId, IdempotencyKey, Invalid, PaymentId, QueueToken,
+    ReservationId, SeatNo, UserId,
 };
 pub use money::{Amount, Won};

@@ -2,5 +2,6 @@
 
 pub mod balance;
 pub mod holds;
+pub mod payments;
 pub mod queue;
 pub mod seats;

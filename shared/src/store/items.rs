@@ -18,7 +18,9 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::domain::{ConcertDate, ConcertId, QueueToken, ReservationId, SeatNo, UserId, Won};
+use crate::domain::{
+    ConcertDate, ConcertId, PaymentId, QueueToken, ReservationId, SeatNo, UserId, Won,
+};
 
 pub mod keys {
     use super::*;
@@ -45,6 +47,8 @@ pub mod keys {
         format!("RESERVATION#{id}")
     }
     pub const RESERVATION_SK: &str = "RESERVATION";
+    /// A reservation's payment sits beside it, under the same key: there can be only one.
+    pub const PAYMENT_SK: &str = "PAYMENT";
     /// Shards of the sweep index, so a spike of holds spreads over partitions of the index.
     pub const HELD_SHARDS: u32 = 8;
     pub fn held_shard(id: &ReservationId) -> String {
@@ -85,6 +89,7 @@ pub enum Entity {
     Balance,
     Ledger,
     Idempotency,
+    Payment,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -275,6 +280,11 @@ pub struct ReservationItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub held_shard: Option<String>,
     pub created_at: DateTime<Utc>,
+    /// Set when CONFIRMED.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payment_id: Option<PaymentId>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub paid_at: Option<DateTime<Utc>>,
 }
 
 impl ReservationItem {
@@ -303,6 +313,8 @@ impl ReservationItem {
             expires_at: expires_at.timestamp_millis(),
             held_shard: Some(keys::held_shard(&id)),
             created_at: now,
+            payment_id: None,
+            paid_at: None,
         }
     }
 }
@@ -457,6 +469,39 @@ impl IdempotencyItem {
             status,
             response,
             created_at: now,
+        }
+    }
+}
+
+/// A completed payment, in the reservations table beside its reservation.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PaymentItem {
+    #[serde(rename = "PK")]
+    pub pk: String,
+    #[serde(rename = "SK")]
+    pub sk: String,
+    pub entity: Entity,
+    pub payment_id: PaymentId,
+    pub reservation_id: ReservationId,
+    pub user_id: UserId,
+    pub amount: Won,
+    pub balance_after: Won,
+    pub paid_at: DateTime<Utc>,
+}
+
+impl PaymentItem {
+    pub fn new(r: &ReservationItem, balance_after: Won, paid_at: DateTime<Utc>) -> Self {
+        Self {
+            pk: keys::reservation_pk(&r.reservation_id),
+            sk: keys::PAYMENT_SK.to_owned(),
+            entity: Entity::Payment,
+            payment_id: PaymentId::of(&r.reservation_id),
+            reservation_id: r.reservation_id,
+            user_id: r.user_id.clone(),
+            amount: r.price,
+            balance_after,
+            paid_at,
         }
     }
 }

@@ -3,6 +3,7 @@
 pub mod balance;
 pub mod dynamo;
 pub mod items;
+pub mod payments;
 pub mod redis;
 pub mod schema;
 pub mod scripts;
