@@ -1,6 +1,6 @@
 # The two commands: `make run` serves the API on 127.0.0.1:3000 (PORT), `make test` runs
 # every check and test. Both install what is missing first.
-.PHONY: run test seed clean validate
+.PHONY: run test seed clean validate bench
 
 run:
 	bash local/run.sh
@@ -17,3 +17,8 @@ validate:
 
 clean:
 	bash local/stack.sh clean
+
+# DynamoDB round trips per operation, and each write flow's throughput next to its bare
+# transaction, against an in-memory stack of its own.
+bench:
+	bash local/bench.sh

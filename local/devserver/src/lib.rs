@@ -1,6 +1,7 @@
 //! The local stack's Rust side: the development server ([`server`]), the route table read from
 //! template.yaml ([`routes`]) and the catalog commands ([`catalog`]).
 
+pub mod bench;
 pub mod catalog;
 pub mod events;
 pub mod routes;

@@ -35,6 +35,10 @@ async fn run(args: &[String]) -> Result<(), String> {
             );
         }
         "serve" => serve(state).await?,
+        "bench" => {
+            let scale = rest.first().and_then(|n| n.parse().ok()).unwrap_or(1000);
+            devserver::bench::run(state.settings.clone(), scale).await?;
+        }
         _ => return Err(USAGE.into()),
     }
     Ok(())
