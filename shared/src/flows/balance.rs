@@ -143,7 +143,7 @@ pub async fn charge(
 }
 
 /// The first answer again for the same request; 422 for another request under the key.
-fn replay(record: IdempotencyItem, canonical: &str) -> Result<Answer, ApiError> {
+pub(crate) fn replay(record: IdempotencyItem, canonical: &str) -> Result<Answer, ApiError> {
     if record.request == canonical {
         Ok(Answer {
             status: record.status,

@@ -24,6 +24,13 @@ pub struct HoldRequest {
 pub async fn hold(state: &AppState, req: HoldRequest) -> Result<ReservationItem, ApiError> {
     let missing =
         || ApiError::NotFound(format!("seat {} on {} does not exist", req.seat, req.date));
+    // A performance that is over is not for sale, though its seat map stays readable.
+    if req.date < ConcertDate::today_utc() {
+        return Err(ApiError::NotFound(format!(
+            "the performance on {} is over",
+            req.date
+        )));
+    }
     let prices = prices(state, &req.concert, &req.date)
         .await?
         .ok_or_else(missing)?;

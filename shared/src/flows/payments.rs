@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::domain::{IdempotencyKey, PaymentId, QueueToken, ReservationId, UserId, Won};
 use crate::error::{ApiError, StoreError};
-use crate::flows::balance::Answer;
+use crate::flows::balance::{replay, Answer};
 use crate::flows::holds::tx_error;
 use crate::flows::seats::invalidate_dates;
 use crate::state::AppState;
@@ -187,17 +187,6 @@ async fn after_commit(state: &AppState, token: &QueueToken, r: &ReservationItem)
         tracing::warn!(error = %e, "spending the token after a payment failed; it expires on its own");
     }
     invalidate_dates(state, &r.concert_id).await;
-}
-
-fn replay(record: IdempotencyItem, canonical: &str) -> Result<Answer, ApiError> {
-    if record.request == canonical {
-        Ok(Answer {
-            status: record.status,
-            body: record.response,
-        })
-    } else {
-        Err(ApiError::IdempotencyKeyReused)
-    }
 }
 
 enum Retry {
