@@ -4,12 +4,9 @@
 //! Redis calls, building items). Run by `make bench` against its own in-memory stack.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Instant;
 
-use aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef;
-use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
-use aws_sdk_dynamodb::error::BoxError;
 use chrono::Utc;
 use futures::stream::{self, StreamExt};
 use shared::domain::{
@@ -19,53 +16,12 @@ use shared::flows::balance::{self, ChargeRequest};
 use shared::flows::holds::{self, HoldRequest};
 use shared::flows::payments::{self, PayRequest};
 use shared::settings::Settings;
-use shared::store::dynamo::Db;
 use shared::store::items::{
     BalanceItem, HoldItem, LedgerItem, LedgerKind, PaymentItem, ReservationItem,
 };
 use shared::store::payments::PaymentWrite;
 use shared::store::scripts::Issued;
 use shared::AppState;
-
-/// Counts DynamoDB requests by operation, as they leave the client.
-#[derive(Debug, Default)]
-struct Counter(Mutex<Vec<String>>);
-
-#[derive(Debug)]
-struct Counting(Arc<Counter>);
-
-impl Intercept for Counting {
-    fn name(&self) -> &'static str {
-        "Counting"
-    }
-    fn read_before_transmit(
-        &self,
-        context: &BeforeTransmitInterceptorContextRef<'_>,
-        _: &RuntimeComponents,
-        _: &mut ConfigBag,
-    ) -> Result<(), BoxError> {
-        let op = context
-            .request()
-            .headers()
-            .get("x-amz-target")
-            .and_then(|t| t.rsplit('.').next())
-            .unwrap_or("?")
-            .to_owned();
-        if let Ok(mut calls) = self.0 .0.lock() {
-            calls.push(op);
-        }
-        Ok(())
-    }
-}
-
-impl Counter {
-    fn take(&self) -> Vec<String> {
-        self.0
-            .lock()
-            .map(|mut c| std::mem::take(&mut *c))
-            .unwrap_or_default()
-    }
-}
 
 const CONCURRENCY: usize = 32;
 
@@ -107,26 +63,10 @@ fn line(name: &str, flow: (f64, usize), raw: (f64, usize), n: usize) {
 }
 
 pub async fn run(settings: Settings, scale: usize) -> Result<(), String> {
-    let base = AppState::new(settings.clone())
+    let (state, counter) = crate::counting::counted_state(settings).await?;
+    shared::store::schema::create_tables(&state.db)
         .await
         .map_err(|e| e.to_string())?;
-    shared::store::schema::create_tables(&base.db)
-        .await
-        .map_err(|e| e.to_string())?;
-    let counter = Arc::new(Counter::default());
-    let config = base
-        .db
-        .client
-        .config()
-        .to_builder()
-        .interceptor(Counting(counter.clone()))
-        .build();
-    let mut state = AppState::new(settings).await.map_err(|e| e.to_string())?;
-    state.db = Db::new(
-        aws_sdk_dynamodb::Client::from_conf(config),
-        base.db.table.clone(),
-        base.db.reservations.clone(),
-    );
     let state = Arc::new(state);
     let run = uuid_tag();
 

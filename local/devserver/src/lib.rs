@@ -3,6 +3,7 @@
 
 pub mod bench;
 pub mod catalog;
+pub mod counting;
 pub mod events;
 pub mod routes;
 pub mod server;

@@ -7,11 +7,10 @@ mod common;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
+
+use devserver::counting::Counter;
 use std::time::Instant;
 
-use aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef;
-use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
-use aws_sdk_dynamodb::error::BoxError;
 use aws_sdk_dynamodb::types::AttributeValue;
 use common::{assert_problem, spawn_app_with, unique, TestApp};
 use futures::future::join_all;
@@ -20,7 +19,7 @@ use reqwest::{Response, StatusCode};
 use serde_json::{json, Value};
 use shared::domain::{Amount, IdempotencyKey, QueueToken, UserId};
 use shared::flows::balance::{self, ChargeRequest};
-use shared::store::dynamo::{from_item, Db, Item};
+use shared::store::dynamo::{from_item, Item};
 use shared::store::items::{LedgerItem, LedgerKind};
 use shared::AppState;
 
@@ -633,65 +632,11 @@ async fn a_hundred_concurrent_charges_of_one_won_make_a_balance_of_100_and_100_l
 
 // ------------------------------------------------------------------ round trips
 
-/// Counts the DynamoDB requests a client sends (every attempt, retries included).
-#[derive(Debug, Default)]
-struct Counter {
-    calls: std::sync::Mutex<Vec<String>>,
-}
-
-#[derive(Debug)]
-struct Counting(Arc<Counter>);
-
-impl Intercept for Counting {
-    fn name(&self) -> &'static str {
-        "Counting"
-    }
-    fn read_before_transmit(
-        &self,
-        context: &BeforeTransmitInterceptorContextRef<'_>,
-        _runtime_components: &RuntimeComponents,
-        _cfg: &mut ConfigBag,
-    ) -> Result<(), BoxError> {
-        let target = context
-            .request()
-            .headers()
-            .get("x-amz-target")
-            .unwrap_or("?")
-            .rsplit('.')
-            .next()
-            .unwrap_or("?")
-            .to_owned();
-        self.0.calls.lock().unwrap().push(target);
-        Ok(())
-    }
-}
-
-impl Counter {
-    fn take(&self) -> Vec<String> {
-        std::mem::take(&mut self.calls.lock().unwrap())
-    }
-}
-
 /// The app's state with a DynamoDB client that counts its requests.
 async fn counted_state(app: &TestApp) -> (AppState, Arc<Counter>) {
-    let counter = Arc::new(Counter::default());
-    let config = app
-        .state
-        .db
-        .client
-        .config()
-        .to_builder()
-        .interceptor(Counting(counter.clone()))
-        .build();
-    let mut state = AppState::new(app.state.settings.clone())
+    devserver::counting::counted_state(app.state.settings.clone())
         .await
-        .expect("state builds");
-    state.db = Db::new(
-        aws_sdk_dynamodb::Client::from_conf(config),
-        app.state.db.table.clone(),
-        app.state.db.reservations.clone(),
-    );
-    (state, counter)
+        .expect("state builds")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,0 +1,269 @@
+//! Flow 6 end to end through the stream: the local stack's TTL (`run_ttl`) deletes an expired
+//! hold marker, the stream poller (`run_stream`) hands the REMOVE to `release_hold` as Lambda's
+//! event source mapping would, and the release marks the reservation EXPIRED. No sweep runs.
+//! A paid hold is never released that way.
+//!
+//! The poller reads the table's stream from its start (TRIM_HORIZON), and the table is shared
+//! by every test, so its first pass can take a while: the deadlines allow for it. The two tests
+//! take turns, so only one poller reads the stream at a time.
+
+mod common;
+
+use std::collections::HashMap;
+use std::sync::LazyLock;
+use std::time::{Duration, Instant};
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use chrono::Utc;
+use common::{spawn_app_with, unique, TestApp};
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use shared::domain::{ConcertDate, ConcertId, ReservationId, SeatNo};
+use shared::store::items::{keys, ReservationItem, ReservationStatus};
+use tokio::task::JoinHandle;
+
+type Item = HashMap<String, AttributeValue>;
+
+/// One stream poller at a time.
+static POLLER: LazyLock<tokio::sync::Mutex<()>> = LazyLock::new(|| tokio::sync::Mutex::new(()));
+
+/// How long the stream may take to release an expired hold: the hold time, a TTL tick, and a
+/// first pass over a busy stream.
+const RELEASE_WITHIN: Duration = Duration::from_secs(120);
+
+// ------------------------------------------------------------------ helpers
+
+/// The local TTL and the stream poller, stopped when dropped.
+struct Pollers(Vec<JoinHandle<()>>);
+
+impl Pollers {
+    fn start(app: &TestApp) -> Self {
+        let log = devserver::events::TtlLog::default();
+        Self(vec![
+            tokio::spawn(devserver::events::run_ttl(app.state.clone(), log.clone())),
+            tokio::spawn(devserver::events::run_stream(app.state.clone(), log)),
+        ])
+    }
+}
+
+impl Drop for Pollers {
+    fn drop(&mut self) {
+        for task in &self.0 {
+            task.abort();
+        }
+    }
+}
+
+async fn answer(res: reqwest::Response) -> (StatusCode, Value) {
+    let status = res.status();
+    let body = res.json().await.expect("a JSON body");
+    (status, body)
+}
+
+/// A new user with an ACTIVE token: (user, token).
+async fn active_user(app: &TestApp) -> (String, String) {
+    let user = unique("u");
+    let (status, view) = answer(app.issue_token(&user).await).await;
+    assert!(status.is_success(), "{status}: {view}");
+    assert_eq!(view["status"], "ACTIVE", "{view}");
+    (user, view["token"].as_str().unwrap().to_owned())
+}
+
+async fn hold(app: &TestApp, token: &str, user: &str, date: &str, seat: u16) -> ReservationId {
+    let (status, body) = answer(
+        app.post_json(
+            "/reservations",
+            Some(token),
+            &json!({"userId": user, "concertId": app.concert, "date": date, "seatNo": seat}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "hold of seat {seat}: {body}");
+    ReservationId::parse(body["reservationId"].as_str().unwrap()).unwrap()
+}
+
+async fn stored(app: &TestApp, id: &ReservationId) -> ReservationItem {
+    app.state
+        .db
+        .get_reservation(id)
+        .await
+        .expect("DynamoDB answers")
+        .expect("the reservation is stored")
+}
+
+async fn get_raw(app: &TestApp, table: &str, pk: String, sk: String) -> Option<Item> {
+    app.state
+        .db
+        .client
+        .get_item()
+        .table_name(table)
+        .key("PK", AttributeValue::S(pk))
+        .key("SK", AttributeValue::S(sk))
+        .consistent_read(true)
+        .send()
+        .await
+        .expect("DynamoDB answers")
+        .item
+}
+
+/// The seat's hold marker, if there is one.
+async fn marker(app: &TestApp, date: &str, seat: u16) -> Option<Item> {
+    let concert = ConcertId::parse(&app.concert).unwrap();
+    let date = ConcertDate::parse(date).unwrap();
+    get_raw(
+        app,
+        &app.state.db.table,
+        keys::seats_pk(&concert, &date),
+        keys::hold_sk(SeatNo::new(i64::from(seat)).unwrap()),
+    )
+    .await
+}
+
+fn text(item: &Item, name: &str) -> String {
+    match item.get(name) {
+        Some(AttributeValue::S(s)) => s.clone(),
+        other => panic!("{name} is not a string in {item:?}: {other:?}"),
+    }
+}
+
+/// The seat's status in the seat map, seen with `token`.
+async fn seat_status(app: &TestApp, token: &str, date: &str, seat: u16) -> String {
+    let (status, body) = answer(
+        app.get(
+            &format!("/concerts/{}/dates/{date}/seats", app.concert),
+            Some(token),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let found = body["seats"]
+        .as_array()
+        .expect("seats")
+        .iter()
+        .find(|s| s["seatNo"] == seat)
+        .unwrap_or_else(|| panic!("seat {seat} is listed: {body}"))
+        .clone();
+    found["status"].as_str().unwrap().to_owned()
+}
+
+/// Waits until the stream released the hold: the stored reservation EXPIRED, its marker gone
+/// and the seat AVAILABLE in the seat map. Returns how long it took.
+async fn await_release(
+    app: &TestApp,
+    token: &str,
+    id: &ReservationId,
+    date: &str,
+    seat: u16,
+) -> Duration {
+    let started = Instant::now();
+    loop {
+        let r = stored(app, id).await;
+        let m = marker(app, date, seat).await;
+        if r.status == ReservationStatus::Expired && m.is_none() {
+            assert_eq!(seat_status(app, token, date, seat).await, "AVAILABLE");
+            assert!(r.held_shard.is_none(), "a released hold leaves the index");
+            return started.elapsed();
+        }
+        assert_ne!(r.status, ReservationStatus::Confirmed, "nobody paid {id}");
+        assert!(
+            started.elapsed() < RELEASE_WITHIN,
+            "not released within {RELEASE_WITHIN:?}: {r:?}, marker {m:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+// ------------------------------------------------------------------ tests
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_a_2_second_hold_ttl_the_stream_releases_an_expired_hold_the_reservation_expires_the_marker_goes_and_the_seat_is_available(
+) {
+    let _turn = POLLER.lock().await;
+    let app = spawn_app_with(&[("HOLD_TTL_SECONDS", "2")]).await;
+    let _pollers = Pollers::start(&app);
+    let date = app.dates[0].clone();
+    let (user, token) = active_user(&app).await;
+
+    let id = hold(&app, &token, &user, &date, 5).await;
+    let r = stored(&app, &id).await;
+    assert_eq!(r.status, ReservationStatus::Held);
+    assert!(r.expires_at > Utc::now().timestamp_millis());
+    let m = marker(&app, &date, 5).await.expect("the hold's marker");
+    assert_eq!(text(&m, "status"), "HELD");
+    assert_eq!(text(&m, "reservationId"), id.to_string());
+    assert_eq!(seat_status(&app, &token, &date, 5).await, "HELD");
+
+    let took = await_release(&app, &token, &id, &date, 5).await;
+    eprintln!("the stream released the hold {took:?} after the hold answered");
+    // The seat can be held again.
+    let again = hold(&app, &token, &user, &date, 5).await;
+    assert_ne!(again, id);
+    assert_eq!(seat_status(&app, &token, &date, 5).await, "HELD");
+    assert_eq!(stored(&app, &id).await.status, ReservationStatus::Expired);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_a_2_second_hold_ttl_the_stream_never_releases_a_paid_hold() {
+    let _turn = POLLER.lock().await;
+    let app = spawn_app_with(&[("HOLD_TTL_SECONDS", "2")]).await;
+    let _pollers = Pollers::start(&app);
+    let date = app.dates[1].clone();
+    let (user, token) = active_user(&app).await;
+
+    let (status, body) = answer(
+        app.post_json(
+            &format!("/users/{user}/balance/charges"),
+            Some(&token),
+            &json!({ "amount": 50_000 }),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    // Seat 7 is paid; seat 8, held at the same time and left to expire, shows when the
+    // stream has caught up.
+    let paid = hold(&app, &token, &user, &date, 7).await;
+    let witness = hold(&app, &token, &user, &date, 8).await;
+    let (status, body) = answer(
+        app.post_json(
+            "/payments",
+            Some(&token),
+            &json!({"userId": user, "reservationId": paid.to_string()}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let expires_at = stored(&app, &paid).await.expires_at;
+
+    // The payment spent the token; a new one looks at the seat map.
+    let (_, token) = active_user(&app).await;
+    let took = await_release(&app, &token, &witness, &date, 8).await;
+    eprintln!("the stream released the unpaid hold after {took:?}");
+    // Well past the paid hold's time and a few TTL ticks more.
+    let until = expires_at + 4_000;
+    while Utc::now().timestamp_millis() < until {
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+
+    let r = stored(&app, &paid).await;
+    assert_eq!(r.status, ReservationStatus::Confirmed, "{r:?}");
+    assert!(r.payment_id.is_some());
+    let m = marker(&app, &date, 7)
+        .await
+        .expect("the sold seat's marker");
+    assert_eq!(text(&m, "status"), "SOLD");
+    assert_eq!(text(&m, "reservationId"), paid.to_string());
+    assert!(!m.contains_key("ttl"), "a sale has no TTL: {m:?}");
+    assert_eq!(seat_status(&app, &token, &date, 7).await, "SOLD");
+    let payment = get_raw(
+        &app,
+        &app.state.db.reservations,
+        keys::reservation_pk(&paid),
+        keys::PAYMENT_SK.to_owned(),
+    )
+    .await;
+    assert!(payment.is_some(), "the payment stays");
+}
