@@ -51,27 +51,28 @@ pub async fn hold(state: &AppState, req: HoldRequest) -> Result<ReservationItem,
         now,
     );
     let marker = HoldItem::held(&reservation);
-    match state
+    state
         .db
         .put_hold(&marker, &reservation, now.timestamp_millis())
         .await
-    {
-        Ok(()) => {}
-        // Someone else holds or bought it. In AWS a TransactionConflict on the marker means
-        // another hold is committing on it right now: the same answer.
-        Err(e)
-            if e.reason(0)
-                .is_some_and(|r| r.condition_failed() || r.conflict()) =>
-        {
-            return Err(ApiError::SeatUnavailable(format!(
-                "seat {} on {} is held or sold",
-                req.seat, req.date
-            )));
-        }
-        Err(e) => return Err(tx_error(e)),
-    }
+        .map_err(|e| hold_refusal(e, &req))?;
     invalidate_dates(state, &req.concert).await;
     Ok(reservation)
+}
+
+/// Why a hold was not written. The marker's failed condition means someone else holds or
+/// bought the seat. So does a TransactionConflict on it (AWS only, never DynamoDB Local):
+/// another hold is committing on that marker right now.
+fn hold_refusal(e: TxError, req: &HoldRequest) -> ApiError {
+    if e.reason(0)
+        .is_some_and(|r| r.condition_failed() || r.conflict())
+    {
+        return ApiError::SeatUnavailable(format!(
+            "seat {} on {} is held or sold",
+            req.seat, req.date
+        ));
+    }
+    tx_error(e)
 }
 
 /// A transaction that failed for a reason that is not an answer: 503 or 500.
@@ -175,4 +176,50 @@ pub async fn sweep(state: &AppState) -> Result<SweepReport, ApiError> {
         }
     }
     Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::dynamo::Reason;
+
+    fn request() -> HoldRequest {
+        HoldRequest {
+            user: UserId::parse("u").unwrap(),
+            concert: ConcertId::parse("c").unwrap(),
+            date: ConcertDate::parse("2026-12-24").unwrap(),
+            seat: SeatNo::new(7).unwrap(),
+        }
+    }
+
+    fn cancelled(codes: &[&str]) -> TxError {
+        TxError::Cancelled(
+            codes
+                .iter()
+                .map(|c| Reason {
+                    code: (*c).to_owned(),
+                    old: None,
+                })
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn a_transaction_conflict_on_the_marker_means_someone_else_got_there_first() {
+        let err = hold_refusal(cancelled(&["TransactionConflict", "None"]), &request());
+        assert_eq!(err.problem().code, "SEAT_UNAVAILABLE");
+        assert_eq!(err.problem().status, 409);
+    }
+
+    #[test]
+    fn a_failed_marker_condition_is_seat_unavailable() {
+        let err = hold_refusal(cancelled(&["ConditionalCheckFailed", "None"]), &request());
+        assert_eq!(err.problem().code, "SEAT_UNAVAILABLE");
+    }
+
+    #[test]
+    fn throttling_is_503_not_a_refusal_of_the_seat() {
+        let err = hold_refusal(cancelled(&["ThrottlingError", "None"]), &request());
+        assert_eq!(err.problem().code, "SERVICE_UNAVAILABLE");
+    }
 }
