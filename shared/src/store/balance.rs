@@ -15,7 +15,7 @@ use serde::Serialize;
 
 use crate::domain::{IdempotencyKey, UserId, Won};
 use crate::error::StoreError;
-use crate::store::dynamo::{from_item, sdk_error, to_item, Db, Item, TxError};
+use crate::store::dynamo::{from_item, key, sdk_error, to_item, Db, Item, TxError};
 use crate::store::items::{keys, BalanceItem, IdempotencyItem, IdempotencyScope, LedgerItem};
 
 /// Position of the balance write in a balance transaction.
@@ -41,13 +41,6 @@ pub struct BalanceRead {
 #[derive(Debug, thiserror::Error)]
 #[error("BatchGetItem left keys unprocessed {BATCH_GET_ATTEMPTS} times")]
 struct Unprocessed;
-
-fn key(pk: String, sk: String) -> Item {
-    HashMap::from([
-        ("PK".to_owned(), AttributeValue::S(pk)),
-        ("SK".to_owned(), AttributeValue::S(sk)),
-    ])
-}
 
 fn attribute<T: Serialize>(value: &T) -> Result<AttributeValue, StoreError> {
     Ok(serde_dynamo::to_attribute_value(value)?)

@@ -47,6 +47,29 @@ where
 
 pub type Item = HashMap<String, AttributeValue>;
 
+/// An item's primary key.
+pub fn key(pk: impl Into<String>, sk: impl Into<String>) -> Item {
+    HashMap::from([
+        ("PK".to_owned(), AttributeValue::S(pk.into())),
+        ("SK".to_owned(), AttributeValue::S(sk.into())),
+    ])
+}
+
+/// A string value for an expression.
+pub fn s(v: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(v.into())
+}
+
+/// A number value for an expression.
+pub fn n(v: i64) -> AttributeValue {
+    AttributeValue::N(v.to_string())
+}
+
+/// An SDK builder's result: a missing required field is our bug.
+pub fn built<T, E: std::fmt::Display>(r: Result<T, E>) -> Result<T, StoreError> {
+    r.map_err(|e| StoreError::Unexpected(e.to_string()))
+}
+
 pub fn to_item<T: Serialize>(value: &T) -> Result<Item, StoreError> {
     Ok(serde_dynamo::to_item(value)?)
 }
@@ -146,13 +169,6 @@ impl Db {
         }
     }
 
-    fn key(pk: String, sk: impl Into<String>) -> Item {
-        HashMap::from([
-            ("PK".to_owned(), AttributeValue::S(pk)),
-            ("SK".to_owned(), AttributeValue::S(sk.into())),
-        ])
-    }
-
     async fn get<T: DeserializeOwned>(
         &self,
         pk: String,
@@ -162,7 +178,7 @@ impl Db {
             .client
             .get_item()
             .table_name(&self.table)
-            .set_key(Some(Self::key(pk, sk)))
+            .set_key(Some(key(pk, sk)))
             .consistent_read(true)
             .send()
             .await

@@ -13,7 +13,7 @@ use aws_sdk_dynamodb::types::{
 
 use crate::domain::{IdempotencyKey, ReservationId, UserId, Won};
 use crate::error::StoreError;
-use crate::store::dynamo::{from_item, sdk_error, to_item, Db, Item, TxError};
+use crate::store::dynamo::{built, from_item, key, n, s, sdk_error, to_item, Db, TxError};
 use crate::store::items::{
     keys, BalanceItem, IdempotencyItem, IdempotencyScope, LedgerItem, PaymentItem, ReservationItem,
 };
@@ -43,22 +43,6 @@ pub struct PaymentWrite<'a> {
     pub payment: &'a PaymentItem,
     pub entry: &'a LedgerItem,
     pub record: Option<&'a IdempotencyItem>,
-}
-
-fn key(pk: String, sk: String) -> Item {
-    HashMap::from([
-        ("PK".to_owned(), AttributeValue::S(pk)),
-        ("SK".to_owned(), AttributeValue::S(sk)),
-    ])
-}
-fn s(v: impl Into<String>) -> AttributeValue {
-    AttributeValue::S(v.into())
-}
-fn n(v: i64) -> AttributeValue {
-    AttributeValue::N(v.to_string())
-}
-fn built<T, E: std::fmt::Display>(r: Result<T, E>) -> Result<T, StoreError> {
-    r.map_err(|e| StoreError::Unexpected(e.to_string()))
 }
 
 impl Db {

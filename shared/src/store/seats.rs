@@ -3,12 +3,12 @@
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::{
-    AttributeValue, Delete, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
+    Delete, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
 };
 
 use crate::domain::{ConcertDate, ConcertId, ReservationId, SeatNo};
 use crate::error::StoreError;
-use crate::store::dynamo::{from_item, sdk_error, to_item, Db, Item, TxError};
+use crate::store::dynamo::{from_item, key, n, s, sdk_error, to_item, Db, Item, TxError};
 use crate::store::items::{keys, DateItem, Entity, HoldItem, ReservationItem, SeatItem};
 use crate::store::schema::HELD_BY_EXPIRY_INDEX;
 
@@ -28,15 +28,6 @@ pub struct HoldRef {
     pub seat_no: SeatNo,
 }
 
-fn s(v: impl Into<String>) -> AttributeValue {
-    AttributeValue::S(v.into())
-}
-fn n(v: i64) -> AttributeValue {
-    AttributeValue::N(v.to_string())
-}
-fn key(pk: String, sk: String) -> Item {
-    HashMap::from([("PK".to_owned(), s(pk)), ("SK".to_owned(), s(sk))])
-}
 fn entity_of(item: &Item) -> Option<Entity> {
     item.get("entity")
         .and_then(|v| serde_dynamo::from_attribute_value(v.clone()).ok())
@@ -154,10 +145,7 @@ impl Db {
             .client
             .get_item()
             .table_name(&self.reservations)
-            .set_key(Some(key(
-                keys::reservation_pk(id),
-                keys::RESERVATION_SK.into(),
-            )))
+            .set_key(Some(key(keys::reservation_pk(id), keys::RESERVATION_SK)))
             .consistent_read(true)
             .send()
             .await
@@ -170,7 +158,7 @@ impl Db {
             .table_name(&self.reservations)
             .set_key(Some(key(
                 keys::reservation_pk(&hold.reservation_id),
-                keys::RESERVATION_SK.into(),
+                keys::RESERVATION_SK,
             )))
             .update_expression("SET #status = :expired REMOVE heldShard")
             .condition_expression("#status = :held AND expiresAt <= :now")
