@@ -5,6 +5,7 @@ pub mod bench;
 pub mod catalog;
 pub mod counting;
 pub mod events;
+pub mod invariants;
 pub mod routes;
 pub mod server;
 

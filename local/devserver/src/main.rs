@@ -35,6 +35,19 @@ async fn run(args: &[String]) -> Result<(), String> {
             );
         }
         "serve" => serve(state).await?,
+        "check-invariants" => {
+            let filter = devserver::invariants::Filter::parse(rest)?;
+            let report = devserver::invariants::check(&state.db, &filter, chrono::Utc::now())
+                .await
+                .map_err(store)?;
+            print!("{report}");
+            if !report.is_clean() {
+                return Err(format!(
+                    "{} invariant violation(s)",
+                    report.violations.len()
+                ));
+            }
+        }
         "bench" => {
             let scale = rest.first().and_then(|n| n.parse().ok()).unwrap_or(1000);
             devserver::bench::run(state.settings.clone(), scale).await?;
@@ -44,7 +57,7 @@ async fn run(args: &[String]) -> Result<(), String> {
     Ok(())
 }
 
-const USAGE: &str = "usage: devserver serve | create-tables | seed --concert-id ID --dates D1,D2 [--seats 50] [--price 50000]";
+const USAGE: &str = "usage: devserver serve | create-tables | seed --concert-id ID --dates D1,D2 [--seats 50] [--price 50000] | check-invariants [--user-prefix P] [--concert-prefix C]";
 
 fn store(e: shared::StoreError) -> String {
     let mut out = e.to_string();

@@ -24,6 +24,17 @@ use crate::routes::{Matched, Router};
 /// refuses anything over its own limit.
 const MAX_READ_BYTES: usize = 1024 * 1024;
 
+/// API Gateway's HTTP API takes at most 10,240 bytes of request line and header values; the
+/// local server refuses more as a 400 naming `headers` (names are counted too, so a flood of
+/// empty headers is refused as well).
+pub const MAX_HEAD_BYTES: usize = 10_240;
+
+/// hyper's own limits sit far above [`MAX_HEAD_BYTES`], so an oversized head reaches
+/// [`handle`] and gets problem+json. Only one past these (over 1,024 headers, or a head over
+/// 64 KiB) is refused by hyper itself, with a bare 431 or 414, before any handler is involved.
+const MAX_HEADERS_READ: usize = 1024;
+const MAX_HEAD_READ: usize = 64 * 1024;
+
 pub struct App {
     pub state: Arc<AppState>,
     pub router: Router,
@@ -48,7 +59,8 @@ pub async fn serve(listener: TcpListener, app: Arc<App>) {
                 async move { Ok::<_, Infallible>(handle(&app, req).await) }
             });
             let _ = http1::Builder::new()
-                .max_buf_size(64 * 1024)
+                .max_buf_size(MAX_HEAD_READ)
+                .max_headers(MAX_HEADERS_READ)
                 .serve_connection(TokioIo::new(stream), service)
                 .await;
         });
@@ -65,6 +77,13 @@ pub async fn spawn(app: Arc<App>, port: u16) -> std::io::Result<SocketAddr> {
 
 async fn handle(app: &App, req: hyper::Request<Incoming>) -> hyper::Response<Full<Bytes>> {
     let (parts, body) = req.into_parts();
+    if head_bytes(&parts) > MAX_HEAD_BYTES {
+        let err = ApiError::validation(
+            "headers",
+            format!("the request line and headers must total at most {MAX_HEAD_BYTES} bytes"),
+        );
+        return to_hyper(problem(&err));
+    }
     let (handler, params) = match app.router.find(parts.method.as_str(), parts.uri.path()) {
         Matched::Found { handler, params } => (handler, params),
         Matched::NotFound => {
@@ -101,6 +120,21 @@ async fn handle(app: &App, req: hyper::Request<Incoming>) -> hyper::Response<Ful
             to_hyper(problem(&err))
         }
     }
+}
+
+/// The request line and every header's name and value, as API Gateway counts its limit.
+fn head_bytes(parts: &http::request::Parts) -> usize {
+    let target = parts
+        .uri
+        .path_and_query()
+        .map_or(parts.uri.path().len(), |pq| pq.as_str().len());
+    let line = parts.method.as_str().len() + target;
+    let headers: usize = parts
+        .headers
+        .iter()
+        .map(|(name, value)| name.as_str().len() + value.len())
+        .sum();
+    line + headers
 }
 
 fn to_hyper(response: HttpResponse) -> hyper::Response<Full<Bytes>> {

@@ -1,0 +1,518 @@
+//! `devserver check-invariants [--user-prefix P] [--concert-prefix C]`: reads both tables
+//! whole and reports every broken invariant of the data model (README, "Data model"):
+//!
+//! - **Sale**: a SOLD hold marker has exactly one CONFIRMED reservation for its seat, the one it
+//!   names, and that reservation exactly one payment (`RESERVATION#{id}` / `PAYMENT`); a
+//!   CONFIRMED reservation's seat marker is SOLD by it; a payment's reservation is CONFIRMED.
+//! - **Hold**: no seat is held twice. The marker's key makes two markers for one seat
+//!   impossible, so what is checked is that a live (HELD, unexpired) reservation still owns its
+//!   seat: its marker exists and names it, not another reservation that is live too (an
+//!   unexpired HELD, or SOLD).
+//! - **Balance**: a user's balance is the sum of the `amount`s of their ledger entries (no
+//!   balance item counts as 0).
+//!
+//! An item of one of these entities that does not read as its shape (`shared::store::items`)
+//! is reported too, as **shape**.
+//!
+//! This is an offline audit tool, so it Scans: every item of both tables, once, strongly
+//! consistent. No request path may ever do this. Run it on a quiet stack: a hold or a payment
+//! that commits between the two scans can show up as a violation that is not one.
+//!
+//! The filters choose which users and concerts are checked (so a test can audit its own data in
+//! a shared table); the lookups behind each check always see everything.
+
+use std::collections::HashMap;
+use std::fmt;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use chrono::{DateTime, Utc};
+use serde::de::DeserializeOwned;
+use shared::domain::{ConcertDate, ConcertId, ReservationId, SeatNo, UserId};
+use shared::store::dynamo::{from_item, sdk_error, Db, Item};
+use shared::store::items::{
+    BalanceItem, HoldItem, HoldStatus, LedgerItem, PaymentItem, ReservationItem, ReservationStatus,
+};
+use shared::StoreError;
+
+/// Which users and concerts to check: by ID prefix, each optional.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Filter {
+    pub user_prefix: Option<String>,
+    pub concert_prefix: Option<String>,
+}
+
+impl Filter {
+    /// `--user-prefix P --concert-prefix C`, both optional.
+    pub fn parse(args: &[String]) -> Result<Self, String> {
+        let mut filter = Filter::default();
+        let mut it = args.iter();
+        while let Some(flag) = it.next() {
+            let value = it.next().ok_or_else(|| format!("{flag} needs a value"))?;
+            match flag.as_str() {
+                "--user-prefix" => filter.user_prefix = Some(value.clone()),
+                "--concert-prefix" => filter.concert_prefix = Some(value.clone()),
+                other => return Err(format!("unknown option {other}")),
+            }
+        }
+        Ok(filter)
+    }
+
+    fn user(&self, user: &UserId) -> bool {
+        self.user_prefix
+            .as_deref()
+            .is_none_or(|p| user.as_str().starts_with(p))
+    }
+
+    fn concert(&self, concert: &ConcertId) -> bool {
+        self.concert_prefix
+            .as_deref()
+            .is_none_or(|p| concert.as_str().starts_with(p))
+    }
+
+    /// An item that has both a user and a concert.
+    fn both(&self, user: &UserId, concert: &ConcertId) -> bool {
+        self.user(user) && self.concert(concert)
+    }
+
+    /// An item as stored, for one that does not read as its shape: its `userId` must match
+    /// the user prefix (one without any matches none), its `concertId`, where it has one, the
+    /// concert prefix.
+    fn raw(&self, item: &Item) -> bool {
+        let user = text(item, "userId");
+        let concert = text(item, "concertId");
+        self.user_prefix
+            .as_deref()
+            .is_none_or(|p| user.starts_with(p))
+            && self
+                .concert_prefix
+                .as_deref()
+                .is_none_or(|p| concert.is_empty() || concert.starts_with(p))
+    }
+}
+
+/// Which invariant a violation breaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Invariant {
+    Sale,
+    Hold,
+    Balance,
+    /// An item of a known entity that does not read as its shape.
+    Shape,
+}
+
+impl fmt::Display for Invariant {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Invariant::Sale => "sale",
+            Invariant::Hold => "hold",
+            Invariant::Balance => "balance",
+            Invariant::Shape => "shape",
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Violation {
+    pub invariant: Invariant,
+    /// The user concerned, where there is one.
+    pub user: Option<String>,
+    pub detail: String,
+}
+
+impl fmt::Display for Violation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "[{}] {}", self.invariant, self.detail)
+    }
+}
+
+/// How much was checked.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Counts {
+    pub items_scanned: usize,
+    pub markers: usize,
+    pub sold_markers: usize,
+    pub reservations: usize,
+    pub confirmed: usize,
+    pub live_holds: usize,
+    pub payments: usize,
+    pub balances: usize,
+    pub ledger_entries: usize,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Report {
+    pub counts: Counts,
+    pub violations: Vec<Violation>,
+}
+
+impl Report {
+    pub fn is_clean(&self) -> bool {
+        self.violations.is_empty()
+    }
+
+    fn violation(&mut self, invariant: Invariant, user: Option<&UserId>, detail: String) {
+        self.violations.push(Violation {
+            invariant,
+            user: user.map(|u| u.to_string()),
+            detail,
+        });
+    }
+}
+
+impl fmt::Display for Report {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let c = &self.counts;
+        writeln!(f, "scanned {} items", c.items_scanned)?;
+        writeln!(
+            f,
+            "checked {} hold markers ({} SOLD), {} reservations ({} CONFIRMED, {} live HELD), {} payments",
+            c.markers, c.sold_markers, c.reservations, c.confirmed, c.live_holds, c.payments
+        )?;
+        writeln!(
+            f,
+            "checked {} balances against {} ledger entries",
+            c.balances, c.ledger_entries
+        )?;
+        for v in &self.violations {
+            writeln!(f, "violation {v}")?;
+        }
+        if self.violations.is_empty() {
+            writeln!(f, "no violations")
+        } else {
+            writeln!(f, "{} violation(s)", self.violations.len())
+        }
+    }
+}
+
+type SeatKey = (ConcertId, ConcertDate, SeatNo);
+
+fn seat_name((concert, date, seat): &SeatKey) -> String {
+    format!("{concert}/{date}/seat {seat}")
+}
+
+/// Every item of a table, page by page.
+async fn scan(db: &Db, table: &str) -> Result<Vec<Item>, StoreError> {
+    let mut items = Vec::new();
+    let mut start: Option<Item> = None;
+    loop {
+        let page = db
+            .client
+            .scan()
+            .table_name(table)
+            .consistent_read(true)
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .map_err(|e| sdk_error("Scan", e))?;
+        items.extend(page.items.unwrap_or_default());
+        match page.last_evaluated_key {
+            Some(key) if !key.is_empty() => start = Some(key),
+            _ => return Ok(items),
+        }
+    }
+}
+
+fn text<'a>(item: &'a Item, name: &str) -> &'a str {
+    match item.get(name) {
+        Some(AttributeValue::S(s)) => s,
+        _ => "",
+    }
+}
+
+/// The tables, read into the shapes the checks need.
+#[derive(Default)]
+struct Data {
+    markers: HashMap<SeatKey, HoldItem>,
+    reservations: HashMap<ReservationId, ReservationItem>,
+    payments: HashMap<ReservationId, Vec<PaymentItem>>,
+    balances: HashMap<UserId, BalanceItem>,
+    ledger: HashMap<UserId, Vec<LedgerItem>>,
+}
+
+impl Data {
+    fn read<T: DeserializeOwned>(filter: &Filter, report: &mut Report, item: Item) -> Option<T> {
+        let at = format!("{} / {}", text(&item, "PK"), text(&item, "SK"));
+        let selected = filter.raw(&item);
+        match from_item::<T>(item) {
+            Ok(value) => Some(value),
+            Err(_) if !selected => None,
+            Err(e) => {
+                let cause = std::error::Error::source(&e)
+                    .map(|c| format!(": {c}"))
+                    .unwrap_or_default();
+                report.violation(
+                    Invariant::Shape,
+                    None,
+                    format!("{at} does not read as its entity: {e}{cause}"),
+                );
+                None
+            }
+        }
+    }
+
+    fn load(&mut self, filter: &Filter, report: &mut Report, items: Vec<Item>) {
+        for item in items {
+            report.counts.items_scanned += 1;
+            // Entities the checks do not concern (catalog, tokens, idempotency records) are
+            // skipped unread.
+            match text(&item, "entity") {
+                "Hold" => {
+                    if let Some(h) = Self::read::<HoldItem>(filter, report, item) {
+                        self.markers
+                            .insert((h.concert_id.clone(), h.date, h.seat_no), h);
+                    }
+                }
+                "Reservation" => {
+                    if let Some(r) = Self::read::<ReservationItem>(filter, report, item) {
+                        self.reservations.insert(r.reservation_id, r);
+                    }
+                }
+                "Payment" => {
+                    if let Some(p) = Self::read::<PaymentItem>(filter, report, item) {
+                        self.payments.entry(p.reservation_id).or_default().push(p);
+                    }
+                }
+                "Balance" => {
+                    if let Some(b) = Self::read::<BalanceItem>(filter, report, item) {
+                        self.balances.insert(b.user_id.clone(), b);
+                    }
+                }
+                "Ledger" => {
+                    if let Some(l) = Self::read::<LedgerItem>(filter, report, item) {
+                        self.ledger.entry(l.user_id.clone()).or_default().push(l);
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+}
+
+/// Scans both tables and checks every invariant for the users and concerts `filter` selects.
+/// `now` decides which holds are live.
+pub async fn check(db: &Db, filter: &Filter, now: DateTime<Utc>) -> Result<Report, StoreError> {
+    let mut report = Report::default();
+    let mut data = Data::default();
+    // Reservations first: a hold commits its marker and its reservation together, so one
+    // that lands between the scans leaves at most a marker without its reservation, not the
+    // reverse (which would read as a live hold that lost its seat).
+    let reservations = scan(db, &db.reservations).await?;
+    let main = scan(db, &db.table).await?;
+    data.load(filter, &mut report, reservations);
+    data.load(filter, &mut report, main);
+    check_sales(&data, filter, &mut report);
+    check_holds(&data, filter, now.timestamp_millis(), &mut report);
+    check_balances(&data, filter, &mut report);
+    Ok(report)
+}
+
+fn seat_of(r: &ReservationItem) -> SeatKey {
+    (r.concert_id.clone(), r.date, r.seat_no)
+}
+
+/// SOLD markers, CONFIRMED reservations and payments agree with each other.
+fn check_sales(data: &Data, filter: &Filter, report: &mut Report) {
+    let mut confirmed_by_seat: HashMap<SeatKey, Vec<&ReservationItem>> = HashMap::new();
+    for r in data.reservations.values() {
+        if r.status == ReservationStatus::Confirmed {
+            confirmed_by_seat.entry(seat_of(r)).or_default().push(r);
+        }
+    }
+
+    for (seat, marker) in &data.markers {
+        if !filter.both(&marker.user_id, &marker.concert_id) {
+            continue;
+        }
+        report.counts.markers += 1;
+        if marker.status != HoldStatus::Sold {
+            continue;
+        }
+        report.counts.sold_markers += 1;
+        let name = seat_name(seat);
+        let confirmed = confirmed_by_seat
+            .get(seat)
+            .map(Vec::as_slice)
+            .unwrap_or(&[]);
+        match confirmed {
+            [only] if only.reservation_id == marker.reservation_id => {}
+            [] => report.violation(
+                Invariant::Sale,
+                Some(&marker.user_id),
+                format!(
+                    "{name} is SOLD by reservation {}, but no reservation of the seat is CONFIRMED (it is {})",
+                    marker.reservation_id,
+                    data.reservations
+                        .get(&marker.reservation_id)
+                        .map_or("missing", |r| reservation_status(r.status))
+                ),
+            ),
+            many => report.violation(
+                Invariant::Sale,
+                Some(&marker.user_id),
+                format!(
+                    "{name} is SOLD by reservation {}, but the CONFIRMED reservations of the seat are {}",
+                    marker.reservation_id,
+                    many.iter()
+                        .map(|r| r.reservation_id.to_string())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            ),
+        }
+        let payments = data
+            .payments
+            .get(&marker.reservation_id)
+            .map_or(0, Vec::len);
+        if payments != 1 {
+            report.violation(
+                Invariant::Sale,
+                Some(&marker.user_id),
+                format!(
+                    "{name} is SOLD by reservation {}, which has {payments} payments, not 1",
+                    marker.reservation_id
+                ),
+            );
+        }
+    }
+
+    for r in data.reservations.values() {
+        if !filter.both(&r.user_id, &r.concert_id) {
+            continue;
+        }
+        report.counts.reservations += 1;
+        if r.status != ReservationStatus::Confirmed {
+            continue;
+        }
+        report.counts.confirmed += 1;
+        let sold_by_it = data
+            .markers
+            .get(&seat_of(r))
+            .is_some_and(|m| m.status == HoldStatus::Sold && m.reservation_id == r.reservation_id);
+        if !sold_by_it {
+            let marker = match data.markers.get(&seat_of(r)) {
+                None => "no marker".to_owned(),
+                Some(m) => format!("a {} marker of {}", hold_status(m.status), m.reservation_id),
+            };
+            report.violation(
+                Invariant::Sale,
+                Some(&r.user_id),
+                format!(
+                    "reservation {} is CONFIRMED, but {} has {marker}, not a SOLD one of it",
+                    r.reservation_id,
+                    seat_name(&seat_of(r))
+                ),
+            );
+        }
+    }
+
+    for (reservation, payments) in &data.payments {
+        for p in payments {
+            if !filter.user(&p.user_id) {
+                continue;
+            }
+            report.counts.payments += 1;
+            match data.reservations.get(reservation) {
+                Some(r) if r.status == ReservationStatus::Confirmed => {}
+                other => report.violation(
+                    Invariant::Sale,
+                    Some(&p.user_id),
+                    format!(
+                        "payment {} is for reservation {reservation}, which is {}",
+                        p.payment_id,
+                        other.map_or("missing", |r| reservation_status(r.status))
+                    ),
+                ),
+            }
+        }
+    }
+}
+
+/// A live hold still owns its seat.
+fn check_holds(data: &Data, filter: &Filter, now_ms: i64, report: &mut Report) {
+    for r in data.reservations.values() {
+        if !filter.both(&r.user_id, &r.concert_id) {
+            continue;
+        }
+        if r.status != ReservationStatus::Held || r.expires_at <= now_ms {
+            continue;
+        }
+        report.counts.live_holds += 1;
+        let seat = seat_of(r);
+        let name = seat_name(&seat);
+        match data.markers.get(&seat) {
+            None => report.violation(
+                Invariant::Hold,
+                Some(&r.user_id),
+                format!(
+                    "reservation {} holds {name} until {}, but the seat has no marker",
+                    r.reservation_id, r.expires_at
+                ),
+            ),
+            // Its own marker; a SOLD one with the reservation still HELD is check_sales's.
+            Some(m) if m.reservation_id == r.reservation_id => {}
+            Some(m) => {
+                let other_live =
+                    m.status == HoldStatus::Sold || m.expires_at.is_some_and(|at| at > now_ms);
+                report.violation(
+                    Invariant::Hold,
+                    Some(&r.user_id),
+                    format!(
+                        "reservation {} holds {name} until {}, but the seat's marker is {} {}, of reservation {}",
+                        r.reservation_id,
+                        r.expires_at,
+                        if other_live { "a live" } else { "an expired" },
+                        hold_status(m.status),
+                        m.reservation_id
+                    ),
+                );
+            }
+        }
+    }
+}
+
+fn hold_status(s: HoldStatus) -> &'static str {
+    match s {
+        HoldStatus::Held => "HELD",
+        HoldStatus::Sold => "SOLD",
+    }
+}
+
+fn reservation_status(s: ReservationStatus) -> &'static str {
+    match s {
+        ReservationStatus::Held => "HELD",
+        ReservationStatus::Confirmed => "CONFIRMED",
+        ReservationStatus::Expired => "EXPIRED",
+    }
+}
+
+/// Every balance is the sum of its ledger.
+fn check_balances(data: &Data, filter: &Filter, report: &mut Report) {
+    let mut users: Vec<&UserId> = data
+        .balances
+        .keys()
+        .chain(data.ledger.keys())
+        .filter(|u| filter.user(u))
+        .collect();
+    users.sort();
+    users.dedup();
+    for user in users {
+        let entries = data.ledger.get(user).map(Vec::as_slice).unwrap_or(&[]);
+        let sum: i128 = entries.iter().map(|e| i128::from(e.amount)).sum();
+        let balance = data.balances.get(user).map(|b| b.balance.get());
+        if balance.is_some() {
+            report.counts.balances += 1;
+        }
+        report.counts.ledger_entries += entries.len();
+        if i128::from(balance.unwrap_or(0)) != sum {
+            report.violation(
+                Invariant::Balance,
+                Some(user),
+                format!(
+                    "user {user} has a balance of {} won, but the {} entries of the ledger add up to {sum}",
+                    balance.map_or("no".to_owned(), |b| b.to_string()),
+                    entries.len()
+                ),
+            );
+        }
+    }
+}

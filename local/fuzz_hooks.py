@@ -1,0 +1,183 @@
+"""Schemathesis hooks for `make fuzz` (local/fuzz.sh): how the fuzzer gets past the token
+guard and into the flows, so it reaches more than 401/403/404.
+
+- Auth: the queue token of the user `fuzz` for the demo concert, fetched from
+  POST /queue/tokens (`fuzz` is the demo concert's only user, so it is ACTIVE at once). A
+  payment spends the token; the 401 that follows makes schemathesis fetch a new one and replay
+  the request.
+- Data: two positive cases in three get the IDs that exist (user `fuzz`, concert `demo`, one of
+  its dates, seats 1 to 50, a reservation `fuzz` holds), so holds, charges, payments and
+  reservation reads succeed; the rest keep what was generated and exercise the refusals.
+  POST /queue/tokens gets the concert `fuzz-line` instead and a user of its own (the generated
+  ID with a number appended), so new tokens are issued, ACTIVE until the concert's active
+  slots (QUEUE_ACTIVE_LIMIT) are full and WAITING after; every fifth call then presents such a
+  WAITING token instead of the `fuzz` one.
+  Reservations come from the run's own successful holds, and from a few holds this module
+  takes itself when it has none yet (payments may be fuzzed before holds are).
+  Only values that were valid already are replaced, and only in positive cases, so a
+  generated violation is never repaired. Which cases are steered is a hash of the generated
+  values, not a random draw; what a value becomes (a reservation held, a user's number) depends
+  on what the run did before, as the server's answers do anyway.
+"""
+
+import datetime
+import itertools
+import json
+import os
+import re
+import threading
+import urllib.error
+import urllib.request
+import zlib
+
+import schemathesis
+
+BASE = os.environ.get("FUZZ_BASE_URL", "http://127.0.0.1:3400")
+USER = os.environ.get("FUZZ_USER", "fuzz")
+CONCERT = os.environ.get("FUZZ_CONCERT", "demo")
+# Where generated users take their place in line, away from `fuzz`'s own concert.
+LINE_CONCERT = os.environ.get("FUZZ_LINE_CONCERT", "fuzz-line")
+SEATS = 50
+
+ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+UUID = re.compile(r"^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$")
+
+# Reservations the run held as `fuzz`, for the reads and payments to find.
+_held: list[str] = []
+_held_lock = threading.Lock()
+_next_seat = 0  # where _hold_some looks for a free seat next
+# WAITING tokens the run was issued on LINE_CONCERT.
+_waiting: list[str] = []
+_users = itertools.count(1)  # numbers the users who line up
+_calls = itertools.count(1)  # numbers the calls, to send every fifth with a WAITING token
+
+
+def _demo_dates() -> list[str]:
+    # The demo concert plays today and the next two days (UTC), as `devserver serve` seeds it.
+    today = datetime.datetime.now(datetime.timezone.utc).date()
+    return [(today + datetime.timedelta(days=d)).isoformat() for d in range(3)]
+
+
+def _post(path: str, body: dict, token: str | None = None) -> tuple[int, dict]:
+    headers = {"Content-Type": "application/json"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    request = urllib.request.Request(
+        f"{BASE}{path}", data=json.dumps(body).encode(), headers=headers, method="POST"
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, json.load(response)
+    except urllib.error.HTTPError as e:
+        return e.code, json.load(e)
+
+
+def _token() -> str:
+    status, view = _post("/queue/tokens", {"userId": USER, "concertId": CONCERT})
+    if status not in (200, 201) or view.get("status") != "ACTIVE":
+        raise RuntimeError(f"the fuzz token is not ACTIVE: {status} {view}")
+    return view["token"]
+
+
+def _hold_some(wanted: int = 5, tries: int = 30) -> None:
+    """Holds up to `wanted` free seats as `fuzz`; the caller holds `_held_lock`."""
+    global _next_seat
+    token = _token()
+    dates = _demo_dates()
+    for _ in range(tries):
+        if wanted == 0:
+            return
+        n = _next_seat % (SEATS * len(dates))
+        _next_seat += 1
+        body = {"userId": USER, "concertId": CONCERT, "date": dates[n // SEATS], "seatNo": 1 + n % SEATS}
+        status, view = _post("/reservations", body, token)
+        if status == 201:
+            _held.append(view["reservationId"])
+            wanted -= 1
+
+
+def _pick(value: object) -> int:
+    return zlib.crc32(json.dumps(value, sort_keys=True, default=str).encode())
+
+
+def _valid_date(value: object) -> bool:
+    if not isinstance(value, str) or not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", value):
+        return False
+    try:
+        datetime.date.fromisoformat(value)
+    except ValueError:
+        return False
+    return True
+
+
+def _is(case, method: str, path: str) -> bool:
+    return case.operation.method.upper() == method and case.operation.path == path
+
+
+def _steer(name: str, value: object, seed: int, issuing: bool) -> object:
+    """The existing counterpart of a valid generated value; anything else is left as it is."""
+    if name == "userId" and isinstance(value, str) and ID.match(value):
+        return f"{value[:48]}-{next(_users)}" if issuing else USER
+    if name == "concertId" and isinstance(value, str) and ID.match(value):
+        return LINE_CONCERT if issuing else CONCERT
+    if name == "date" and _valid_date(value):
+        dates = _demo_dates()
+        return dates[seed % len(dates)]
+    if name == "seatNo" and type(value) is int and 1 <= value <= 9999:
+        return 1 + value % SEATS
+    if name == "reservationId" and isinstance(value, str) and UUID.match(value):
+        with _held_lock:
+            if not _held:
+                _hold_some()
+            if _held:
+                return _held[seed % len(_held)]
+    return value
+
+
+@schemathesis.auth(refresh_interval=120)
+class QueueToken:
+    def get(self, case, context):
+        return _token()
+
+    def set(self, case, data, context):
+        with _held_lock:
+            n = next(_calls)
+            if _waiting and n % 5 == 0:
+                data = _waiting[n % len(_waiting)]
+        case.headers = dict(case.headers or {})
+        case.headers["Authorization"] = f"Bearer {data}"
+
+
+@schemathesis.hook
+def map_case(context, case):
+    meta = case.meta
+    if meta is not None and meta.generation.mode.is_negative:
+        return case
+    seed = _pick([case.path_parameters, case.body if isinstance(case.body, dict) else None])
+    if seed % 3 == 0:
+        return case
+    issuing = _is(case, "POST", "/queue/tokens")
+    if case.path_parameters:
+        case.path_parameters = {k: _steer(k, v, seed, issuing) for k, v in case.path_parameters.items()}
+    if isinstance(case.body, dict):
+        case.body = {k: _steer(k, v, seed, issuing) for k, v in case.body.items()}
+    return case
+
+
+@schemathesis.hook
+def after_call(context, case, response):
+    if response.status_code not in (200, 201):
+        return
+    try:
+        view = json.loads(response.content)
+    except ValueError:
+        return
+    if not isinstance(view, dict):
+        return
+    with _held_lock:
+        if _is(case, "POST", "/reservations") and "reservationId" in view:
+            _held.append(view["reservationId"])
+            del _held[:-50]
+        if _is(case, "POST", "/queue/tokens") and view.get("status") == "WAITING":
+            _waiting.append(view["token"])
+            del _waiting[:-50]

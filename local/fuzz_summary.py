@@ -1,0 +1,47 @@
+"""What a `make fuzz` run reached: every operation's answers, by status and code, from the HAR
+file schemathesis wrote. Usage: fuzz_summary.py RUN.har"""
+
+import collections
+import json
+import re
+import sys
+
+TEMPLATES = (
+    (r"^/concerts/[^/]+/dates/[^/]+/seats$", "/concerts/{concertId}/dates/{date}/seats"),
+    (r"^/concerts/[^/]+/dates$", "/concerts/{concertId}/dates"),
+    (r"^/users/[^/]+/balance/charges$", "/users/{userId}/balance/charges"),
+    (r"^/users/[^/]+/balance$", "/users/{userId}/balance"),
+    (r"^/reservations/[^/]+$", "/reservations/{reservationId}"),
+)
+
+
+def main(path: str) -> None:
+    with open(path) as f:
+        entries = json.load(f)["log"]["entries"]
+    seen: dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
+    for entry in entries:
+        request, response = entry["request"], entry["response"]
+        target = re.sub(r"^https?://[^/]+", "", request["url"]).split("?")[0]
+        for pattern, template in TEMPLATES:
+            if re.match(pattern, target):
+                target = template
+                break
+        try:
+            body = json.loads(response["content"].get("text") or "null")
+        except ValueError:
+            body = None
+        detail = ""
+        if isinstance(body, dict):
+            detail = str(body.get("code") or body.get("status") or "")
+        seen[f"{request['method']} {target}"][f"{response['status']} {detail}".strip()] += 1
+    print(f"{len(entries)} requests:")
+    for op in sorted(seen, key=lambda o: (-sum(seen[o].values()), o)):
+        total = sum(seen[op].values())
+        if total < 10:
+            continue  # a method the path does not have, tried once by the unsupported-method probe
+        answers = ", ".join(f"{k} x{v}" for k, v in sorted(seen[op].items()))
+        print(f"  {op} ({total}): {answers}")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])
