@@ -39,7 +39,14 @@ impl AppState {
     /// One aws-config load (credentials, region, and AWS_ENDPOINT_URL_DYNAMODB locally), one
     /// DynamoDB client, one Redis connection manager (connected on first use).
     pub async fn new(settings: Settings) -> Result<Self, StartupError> {
-        let sdk = aws_config::defaults(BehaviorVersion::latest())
+        let sdk = Self::sdk_loader(&settings).load().await;
+        Self::with_dynamodb(settings, aws_sdk_dynamodb::Client::new(&sdk))
+    }
+
+    /// The aws-config loader with the store timeout and retries every DynamoDB call gets, so a
+    /// caller that must add to it (the fault tests: their own endpoint) keeps them.
+    pub fn sdk_loader(settings: &Settings) -> aws_config::ConfigLoader {
+        aws_config::defaults(BehaviorVersion::latest())
             .timeout_config(
                 TimeoutConfig::builder()
                     .operation_attempt_timeout(settings.store_timeout)
@@ -48,9 +55,13 @@ impl AppState {
                     .build(),
             )
             .retry_config(RetryConfig::standard().with_max_attempts(3))
-            .load()
-            .await;
-        let client = aws_sdk_dynamodb::Client::new(&sdk);
+    }
+
+    /// The state around a DynamoDB client built elsewhere (from [`AppState::sdk_loader`]).
+    pub fn with_dynamodb(
+        settings: Settings,
+        client: aws_sdk_dynamodb::Client,
+    ) -> Result<Self, StartupError> {
         let redis = RedisStore::new(
             &settings.redis_url,
             &settings.redis_key_prefix,

@@ -1,15 +1,63 @@
 //! Structured JSON logs through `tracing`, one line per event, as CloudWatch wants them.
+//!
+//! No log line holds a queue token or a whole request or response body. Our own events log
+//! codes, IDs and error causes only; the dependencies that log whole payloads at TRACE (the
+//! Lambda runtime: the raw API Gateway event, Authorization header and body included; the AWS
+//! SDK: every DynamoDB request and response, token audit items and idempotency records with
+//! their bodies) are held at DEBUG whatever RUST_LOG says.
 
-use tracing_subscriber::EnvFilter;
+use tracing::Level;
+use tracing_subscriber::filter::{filter_fn, EnvFilter};
+use tracing_subscriber::prelude::*;
+
+/// Target prefixes whose TRACE events carry whole payloads.
+const PAYLOAD_TARGETS: &[&str] = &["lambda_runtime", "lambda_http", "aws_smithy", "aws_sigv4"];
+
+/// Whether an event of this target and level may carry a whole request or response.
+pub fn carries_payload(target: &str, level: &Level) -> bool {
+    *level == Level::TRACE && PAYLOAD_TARGETS.iter().any(|t| target.starts_with(t))
+}
 
 /// Sets up logging once per process; RUST_LOG filters (default `info`).
 pub fn init() {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
-        .json()
-        .with_env_filter(filter)
-        .with_current_span(false)
-        .with_target(true)
-        .without_time()
+    let _ = tracing_subscriber::registry()
+        .with(filter)
+        .with(filter_fn(|meta| {
+            !carries_payload(meta.target(), meta.level())
+        }))
+        .with(
+            tracing_subscriber::fmt::layer()
+                .json()
+                .with_current_span(false)
+                .with_target(true)
+                .without_time(),
+        )
         .try_init();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn payload_logging_dependencies_are_held_below_trace() {
+        assert!(carries_payload(
+            "lambda_runtime::layers::api_response",
+            &Level::TRACE
+        ));
+        assert!(carries_payload(
+            "aws_smithy_runtime::client::orchestrator",
+            &Level::TRACE
+        ));
+        assert!(carries_payload(
+            "aws_sigv4::http_request::sign",
+            &Level::TRACE
+        ));
+        assert!(!carries_payload(
+            "aws_smithy_runtime::client::orchestrator",
+            &Level::DEBUG
+        ));
+        assert!(!carries_payload("shared::http", &Level::TRACE));
+    }
 }

@@ -239,7 +239,13 @@ pub async fn run_stream(state: Arc<AppState>, ttl: TtlLog) {
                         if ttl.claims(&shaped) {
                             mark_as_ttl_deletion(&mut shaped);
                         }
-                        tracing::trace!(record = %shaped, "stream record");
+                        // Not the record itself: its keys can hold a queue token
+                        // (`TOKEN#...`), its image a stored request body.
+                        tracing::trace!(
+                            event_id = %shaped["eventID"],
+                            event_name = %shaped["eventName"],
+                            "stream record"
+                        );
                         if filters.iter().any(|f| matches(f, &shaped)) {
                             batch.push((shaped, 0));
                         }

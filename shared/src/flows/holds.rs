@@ -80,9 +80,9 @@ pub fn tx_error(e: TxError) -> ApiError {
     match e {
         TxError::Store(e) => e.into(),
         // Throttled, or conflicts outlasted their retries: come back later.
-        TxError::Cancelled(reasons) => ApiError::Unavailable(crate::StoreError::Unexpected(
-            format!("transaction cancelled: {reasons:?}"),
-        )),
+        cancelled @ TxError::Cancelled(_) => {
+            ApiError::Unavailable(crate::StoreError::Unexpected(cancelled.to_string()))
+        }
     }
 }
 
@@ -221,5 +221,29 @@ mod tests {
     fn throttling_is_503_not_a_refusal_of_the_seat() {
         let err = hold_refusal(cancelled(&["ThrottlingError", "None"]), &request());
         assert_eq!(err.problem().code, "SERVICE_UNAVAILABLE");
+    }
+
+    #[test]
+    fn a_cancelled_transaction_is_logged_by_its_codes_never_its_item_images() {
+        let image = crate::store::dynamo::key("USER#u", "IDEMPOTENCY#payment#k");
+        let err = tx_error(TxError::Cancelled(vec![
+            Reason {
+                code: "ThrottlingError".to_owned(),
+                old: None,
+            },
+            Reason {
+                code: "ConditionalCheckFailed".to_owned(),
+                old: Some(image),
+            },
+        ]));
+        let ApiError::Unavailable(cause) = &err else {
+            panic!("503 expected, got {err:?}");
+        };
+        let logged = cause.to_string();
+        assert!(
+            logged.contains("[ThrottlingError, ConditionalCheckFailed]"),
+            "{logged}"
+        );
+        assert!(!logged.contains("IDEMPOTENCY"), "{logged}");
     }
 }

@@ -99,11 +99,18 @@ impl Reason {
 /// A TransactWriteItems that did not commit.
 #[derive(Debug, thiserror::Error)]
 pub enum TxError {
-    /// Cancelled, with one reason per item. Nothing was written.
-    #[error("transaction cancelled: {0:?}")]
+    /// Cancelled, with one reason per item. Nothing was written. Shown by its codes only: an
+    /// item's image may hold a stored request body, which no log may.
+    #[error("transaction cancelled: {}", codes(.0))]
     Cancelled(Vec<Reason>),
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+/// `[ConditionalCheckFailed, None]`: the reasons' codes, in request order.
+fn codes(reasons: &[Reason]) -> String {
+    let codes: Vec<&str> = reasons.iter().map(|r| r.code.as_str()).collect();
+    format!("[{}]", codes.join(", "))
 }
 
 impl TxError {
