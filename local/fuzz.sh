@@ -150,7 +150,8 @@ if grep -q 'panicked' "$SERVER_LOG"; then
   rc=1
 fi
 if ((rc == 0)); then
-  say "passed: ${cases:-?} test cases, no failures (junit: $RUN_DIR/fuzz-junit.xml)"
+  say "junit report: $RUN_DIR/fuzz-junit.xml"
+  echo "fuzz: ${cases:-0} passed, 0 failed"
 else
   say "FAILED (exit $rc) after ${cases:-?} test cases; see $ST_LOG"
 fi
