@@ -1,6 +1,6 @@
 # The two commands: `make run` serves the API on 127.0.0.1:3000 (PORT), `make test` runs
 # every check and test. Both install what is missing first.
-.PHONY: run test seed clean validate bench build deploy sam-build smoke fuzz check-invariants
+.PHONY: run test seed clean validate bench build deploy sam-build smoke fuzz check-invariants load
 
 run:
 	bash local/run.sh
@@ -18,21 +18,29 @@ validate:
 clean:
 	bash local/stack.sh clean
 
-# DynamoDB round trips per operation, and each write flow's throughput next to its bare
-# transaction, against an in-memory stack of its own.
+# DynamoDB round trips per operation, each write flow's throughput next to its bare
+# transaction and 10,000 holds on 50 seats (own in-memory stack, 8200/6381), then `make load`.
 bench:
 	bash local/bench.sh
+	bash local/load.sh
+
+# A ticket-opening spike over HTTP (LOAD_USERS, default 3000) with its invariant check, then the
+# poll in-process vs raw EVALSHA, our HTTP layer vs a bare server, and each Lambda binary's cold
+# start and size (LOAD_PROFILE=local|release), on a stack of its own (8600/6386, server on 3600).
+load:
+	bash local/load.sh
 
 # Every function for Lambda (arm64, release) with cargo-lambda, installed first where missing;
 # prints each binary's size and zip size.
 build:
 	bash local/build.sh
 
-# `sam build` then `sam deploy` (--guided while there is no samconfig.toml).
+# `sam build` then `sam deploy` (--guided while there is no samconfig.toml); ARGS go to sam
+# deploy, e.g. ARGS='--parameter-overrides DeletionProtection=false' before `sam delete`.
 deploy:
-	bash local/deploy.sh
+	bash local/deploy.sh $(ARGS)
 
-# `sam build` alone (offline): what deploy uploads, in .aws-sam/build.
+# `sam build` alone (offline): what deploy uploads, in target/sam/build.
 sam-build:
 	bash local/deploy.sh --build-only
 

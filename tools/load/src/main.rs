@@ -1,0 +1,120 @@
+//! `load`: a ticket-opening spike against the local server, and the micro-benchmarks that
+//! isolate our own overhead. `make load` (local/load.sh) runs them all against a stack of its
+//! own; each prints markdown.
+//!
+//! ```text
+//! load spike --concert C [--url U] [--users 3000] [--connections 256] [--hot 5] [--poll-ms 500]
+//!            [--attempts 10] [--user-prefix P] [--devserver PATH]
+//! load poll [--concurrency 128] [--seconds 2]          (in-process; the stores' environment)
+//! load http --concert C [--url U] [--concurrency 64] [--seconds 3]
+//! load cold-start --bin-dir DIR [--runs 5] [--profile NAME] [--only f1,f2]
+//! load bare-server --body TEXT                          (used by `load http`)
+//! ```
+//!
+//! Exit 1 when an invariant breaks or a target is missed, 2 on a usage or setup error.
+
+mod api;
+mod cold;
+mod micro;
+mod spike;
+mod stats;
+
+use std::process::ExitCode;
+use std::sync::OnceLock;
+
+const USAGE: &str = "usage: load spike --concert C [--url U] [--users N] [--connections N] [--hot N] [--poll-ms MS] [--attempts N] [--user-prefix P] [--devserver PATH]
+       load poll [--concurrency N] [--seconds S]
+       load http --concert C [--url U] [--concurrency N] [--seconds S]
+       load cold-start --bin-dir DIR [--runs N] [--profile NAME] [--only f1,f2]
+       load bare-server --body TEXT";
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let mut all: Vec<String> = std::env::args().skip(1).collect();
+    if all.is_empty() {
+        eprintln!("{USAGE}");
+        return ExitCode::from(2);
+    }
+    let command = all.remove(0);
+    let mut args = Args(all);
+    let result = match command.as_str() {
+        "spike" => match spike::Spike::parse(&mut args) {
+            Ok(s) => match args.done() {
+                Ok(()) => spike::run(s).await,
+                Err(e) => Err(e),
+            },
+            Err(e) => Err(e),
+        },
+        "poll" => micro::poll(&mut args).await,
+        "http" => micro::http(&mut args).await,
+        "cold-start" => cold::run(&mut args).await,
+        "bare-server" => micro::bare_server(&mut args).await.map(|()| true),
+        _ => Err(USAGE.to_owned()),
+    };
+    match result {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
+        Err(message) => {
+            eprintln!("load {command}: {message}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// A short tag that keeps this run's IDs apart from every other run's.
+pub fn tag() -> &'static str {
+    static TAG: OnceLock<String> = OnceLock::new();
+    TAG.get_or_init(|| uuid::Uuid::new_v4().simple().to_string()[..8].to_owned())
+}
+
+/// `--name value` pairs, taken one by one; whatever is left over is an error.
+pub struct Args(Vec<String>);
+
+impl Args {
+    pub fn optional(&mut self, name: &str) -> Option<String> {
+        let i = self.0.iter().position(|a| a == name)?;
+        if i + 1 >= self.0.len() {
+            return None;
+        }
+        let value = self.0.remove(i + 1);
+        self.0.remove(i);
+        Some(value)
+    }
+
+    pub fn required(&mut self, name: &str) -> Result<String, String> {
+        self.optional(name)
+            .ok_or_else(|| format!("{name} is required\n{USAGE}"))
+    }
+
+    pub fn text(&mut self, name: &str, default: &str) -> String {
+        self.optional(name).unwrap_or_else(|| default.to_owned())
+    }
+
+    pub fn number(&mut self, name: &str, default: usize) -> Result<usize, String> {
+        match self.optional(name) {
+            None => Ok(default),
+            Some(v) => v
+                .parse()
+                .map_err(|_| format!("{name} must be a whole number, not {v:?}")),
+        }
+    }
+
+    pub fn float(&mut self, name: &str, default: f64) -> Result<f64, String> {
+        match self.optional(name) {
+            None => Ok(default),
+            Some(v) => v
+                .parse::<f64>()
+                .ok()
+                .filter(|f| *f > 0.0)
+                .ok_or_else(|| format!("{name} must be a positive number, not {v:?}")),
+        }
+    }
+
+    pub fn done(&self) -> Result<(), String> {
+        if self.0.is_empty() {
+            Ok(())
+        } else {
+            Err(format!("unexpected arguments {:?}\n{USAGE}", self.0))
+        }
+    }
+}

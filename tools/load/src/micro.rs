@@ -1,0 +1,546 @@
+//! Micro-benchmarks that isolate our own overhead, each as a ratio at equal concurrency:
+//!
+//! - `load poll`: the `GET /queue/status` handler called in-process (a `lambda_http::Request`
+//!   built in memory, no HTTP) against a raw EVALSHA of the very same Lua script with the same
+//!   arguments, on the same Redis connection manager;
+//! - `load http`: the local server answering polls against a bare hyper server (same tokio and
+//!   hyper, `load bare-server`, its own process like the devserver) answering a constant body of
+//!   the same bytes, both driven by the same lean HTTP/1.1 client (one hyper connection per
+//!   worker, keep-alive).
+//!
+//! Each side runs twice, interleaved, and keeps its better run: the machine is shared.
+
+use std::future::Future;
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use hdrhistogram::Histogram;
+use http_body_util::{BodyExt, Empty, Full};
+use hyper_util::rt::TokioIo;
+use shared::domain::{ConcertDate, ConcertId, QueueToken, UserId, Won};
+use shared::store::scripts::Issued;
+use shared::AppState;
+use tokio::net::{TcpListener, TcpStream};
+
+use crate::stats::{fmt_us, histogram, micros};
+use crate::Args;
+
+/// What `workers` concurrent loops did in a fixed time.
+pub struct Run {
+    pub ok: u64,
+    pub failed: u64,
+    pub secs: f64,
+    pub hist: Histogram<u64>,
+}
+
+impl Run {
+    pub fn rate(&self) -> f64 {
+        self.ok as f64 / self.secs
+    }
+
+    fn p(&self, q: f64) -> u64 {
+        self.hist.value_at_quantile(q)
+    }
+
+    fn row(&self, name: &str) -> String {
+        format!(
+            "| {name} | {:.0}/s | {} | {} | {} | {} |",
+            self.rate(),
+            fmt_us(self.p(0.5)),
+            fmt_us(self.p(0.99)),
+            fmt_us(self.hist.max()),
+            self.failed
+        )
+    }
+}
+
+/// The better of two runs, by rate.
+fn best(a: Run, b: Run) -> Run {
+    if b.rate() > a.rate() {
+        b
+    } else {
+        a
+    }
+}
+
+/// `workers` loops calling `op(worker)` until `secs` are up; `op` answers whether the call
+/// succeeded.
+async fn closed_loop<F, Fut>(workers: usize, secs: f64, op: F) -> Run
+where
+    F: Fn(usize) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = bool> + Send,
+{
+    let op = Arc::new(op);
+    let start = Instant::now();
+    let deadline = start + Duration::from_secs_f64(secs);
+    let tasks: Vec<_> = (0..workers)
+        .map(|worker| {
+            let op = op.clone();
+            tokio::spawn(async move {
+                let (mut hist, mut ok, mut failed) = (histogram(), 0u64, 0u64);
+                while Instant::now() < deadline {
+                    let t = Instant::now();
+                    let good = op(worker).await;
+                    let _ = hist.record(micros(t.elapsed()));
+                    if good {
+                        ok += 1;
+                    } else {
+                        failed += 1;
+                    }
+                }
+                (hist, ok, failed)
+            })
+        })
+        .collect();
+    let mut run = Run {
+        ok: 0,
+        failed: 0,
+        secs: 0.0,
+        hist: histogram(),
+    };
+    for t in tasks {
+        if let Ok((h, ok, failed)) = t.await {
+            let _ = run.hist.add(&h);
+            run.ok += ok;
+            run.failed += failed;
+        }
+    }
+    run.secs = start.elapsed().as_secs_f64();
+    run
+}
+
+// ------------------------------------------------------------------ poll in-process vs EVALSHA
+
+/// The STATUS script exactly as `shared::store::scripts` builds it (`QUEUE_LIB` then `STATUS`),
+/// read from its source. `SCRIPT EXISTS` below proves the copy is byte-identical: Redis knows
+/// it only because the handler loaded it.
+fn status_script_source() -> Result<String, String> {
+    const SOURCE: &str = include_str!("../../../shared/src/store/scripts.rs");
+    let raw = |name: &str| -> Result<&str, String> {
+        let start = format!("const {name}: &str = r#\"");
+        let from = SOURCE
+            .find(&start)
+            .ok_or_else(|| format!("scripts.rs has no {name} raw string"))?
+            + start.len();
+        let len = SOURCE[from..]
+            .find("\"#;")
+            .ok_or_else(|| format!("scripts.rs: {name} does not end"))?;
+        Ok(&SOURCE[from..from + len])
+    };
+    Ok(format!("{}{}", raw("QUEUE_LIB")?, raw("STATUS")?))
+}
+
+/// A concert of its own, one date, one seat: only its existence matters to the queue.
+pub async fn own_concert(state: &AppState, name: &str) -> Result<(ConcertId, ConcertDate), String> {
+    let concert =
+        ConcertId::parse(&format!("{name}-{}", crate::tag())).map_err(|e| e.to_string())?;
+    let date = ConcertDate::from_naive(ConcertDate::today_utc().naive() + chrono::Days::new(1));
+    state
+        .db
+        .seed_catalog(&concert, &[date], 50, Won::new(1_000))
+        .await
+        .map_err(|e| format!("seeding {concert}: {e}"))?;
+    Ok((concert, date))
+}
+
+pub async fn issue(
+    state: &AppState,
+    user: &str,
+    concert: &ConcertId,
+) -> Result<QueueToken, String> {
+    let user = UserId::parse(user).map_err(|e| e.to_string())?;
+    match shared::flows::queue::issue(state, &user, concert)
+        .await
+        .map_err(|e| format!("issuing a token: {e}"))?
+    {
+        Issued::New(s) | Issued::Existing(s) => Ok(s.token),
+    }
+}
+
+pub async fn poll(args: &mut Args) -> Result<bool, String> {
+    let workers = args.number("--concurrency", 128)?;
+    let secs = args.float("--seconds", 2.0)?;
+    args.done()?;
+    let state = Arc::new(
+        AppState::from_env()
+            .await
+            .map_err(|e| format!("cannot build the state: {e}"))?,
+    );
+    let (concert, _) = own_concert(&state, "poll").await?;
+    let script = Arc::new(redis::Script::new(&status_script_source()?));
+    // The connection manager the handler uses, taken out of the store.
+    let conn = connection(&state).await?;
+
+    let handler_run = |token: QueueToken| {
+        let state = state.clone();
+        let auth = format!("Bearer {token}");
+        closed_loop(workers, secs, move |_| {
+            let state = state.clone();
+            let req = http::Request::builder()
+                .method("GET")
+                .uri("/queue/status")
+                .header(http::header::AUTHORIZATION, auth.as_str())
+                .body(lambda_http::Body::Empty)
+                .expect("a valid request");
+            async move { matches!(queue_status::handler(&state, req).await, Ok(r) if r.status() == 200) }
+        })
+    };
+    let raw_run = |token: QueueToken| {
+        let raw = Arc::new(RawPoll::new(
+            &state,
+            script.clone(),
+            conn.clone(),
+            &token.to_string(),
+        ));
+        closed_loop(workers, secs, move |_| {
+            let raw = raw.clone();
+            async move { raw.call().await }
+        })
+    };
+    // Warm up (and load the script through the handler), then prove the copy is the same.
+    let user = |n: &str| format!("poll-{}-{n}", crate::tag());
+    let warm = issue(&state, &user("warm"), &concert).await?;
+    handler_run(warm).await;
+    let exists: Vec<bool> = state
+        .redis
+        .run(|mut c| {
+            let sha = script.get_hash().to_owned();
+            async move {
+                redis::cmd("SCRIPT")
+                    .arg("EXISTS")
+                    .arg(sha)
+                    .query_async(&mut c)
+                    .await
+            }
+        })
+        .await
+        .map_err(|e| format!("SCRIPT EXISTS: {e}"))?;
+    if exists.first() != Some(&true) {
+        return Err("the STATUS script read from scripts.rs is not the one the handler ran".into());
+    }
+    raw_run(warm).await;
+
+    // A fresh ACTIVE token per run, so none expires mid-run.
+    let mut handler_best = handler_run(issue(&state, &user("h1"), &concert).await?).await;
+    let mut raw_best = raw_run(issue(&state, &user("r1"), &concert).await?).await;
+    handler_best = best(
+        handler_best,
+        handler_run(issue(&state, &user("h2"), &concert).await?).await,
+    );
+    raw_best = best(
+        raw_best,
+        raw_run(issue(&state, &user("r2"), &concert).await?).await,
+    );
+
+    let ratio = handler_best.rate() / raw_best.rate();
+    println!(
+        "## Queue poll in-process vs raw EVALSHA, concurrency {workers}, best of 2 × {secs} s\n"
+    );
+    println!(
+        "| call | rate | p50 | p99 | max | failed |\n| --- | ---: | ---: | ---: | ---: | ---: |"
+    );
+    println!(
+        "{}",
+        handler_best.row("`queue_status::handler`, in-process")
+    );
+    println!(
+        "{}",
+        raw_best.row("EVALSHA of the same script, same connection manager")
+    );
+    let pass = ratio >= 0.5 && handler_best.failed == 0 && raw_best.failed == 0;
+    println!(
+        "\nratio {ratio:.2} (target ≥ 0.50): {}\n",
+        if pass { "met" } else { "MISSED" }
+    );
+    Ok(pass)
+}
+
+// ------------------------------------------------------------------ our HTTP layer vs bare hyper
+
+/// The raw EVALSHA of the STATUS script for one token, with the arguments the handler passes.
+#[derive(Clone)]
+struct RawPoll {
+    script: Arc<redis::Script>,
+    conn: redis::aio::ConnectionManager,
+    key: String,
+    args: (String, u32, u64, u64, u64, String),
+}
+
+impl RawPoll {
+    fn new(
+        state: &AppState,
+        script: Arc<redis::Script>,
+        conn: redis::aio::ConnectionManager,
+        token: &str,
+    ) -> Self {
+        let s = &state.settings;
+        Self {
+            script,
+            conn,
+            key: format!("{}:tok:{token}", state.redis.tag()),
+            args: (
+                state.redis.tag().to_owned(),
+                s.queue_active_limit,
+                s.active_token_ttl.as_millis() as u64,
+                s.waiting_token_idle.as_millis() as u64,
+                shared::domain::queue::ADMISSION_WINDOW_MS,
+                token.to_owned(),
+            ),
+        }
+    }
+
+    async fn call(&self) -> bool {
+        let mut conn = self.conn.clone();
+        let a = &self.args;
+        let mut inv = self.script.key(&self.key);
+        inv.arg(&a.0)
+            .arg(a.1)
+            .arg(a.2)
+            .arg(a.3)
+            .arg(a.4)
+            .arg(&a.5)
+            .arg("1");
+        inv.invoke_async::<redis::Value>(&mut conn).await.is_ok()
+    }
+}
+
+/// The Redis connection manager the state's store uses (made on first use).
+async fn connection(state: &AppState) -> Result<redis::aio::ConnectionManager, String> {
+    state
+        .redis
+        .run(|c| async move { Ok(c) })
+        .await
+        .map_err(|e| format!("redis: {e}"))
+}
+
+/// `load bare-server --body TEXT [--evalsha TOKEN]`: a hyper server answering every request
+/// 200 with `TEXT` as `application/json`, built and tuned like the devserver's (tokio's default
+/// runtime, one task per connection, TCP_NODELAY). With `--evalsha`, each request first runs
+/// the raw EVALSHA of the poll's script for TOKEN (the stores' environment). Prints its port,
+/// then serves until it is killed.
+pub async fn bare_server(args: &mut Args) -> Result<(), String> {
+    let body = Bytes::from(args.required("--body")?);
+    let token = args.optional("--evalsha");
+    args.done()?;
+    let raw = match token {
+        Some(token) => {
+            let state = AppState::from_env()
+                .await
+                .map_err(|e| format!("cannot build the state: {e}"))?;
+            let script = Arc::new(redis::Script::new(&status_script_source()?));
+            let conn = connection(&state).await?;
+            Some(RawPoll::new(&state, script, conn, &token))
+        }
+        None => None,
+    };
+    let raw = Arc::new(raw);
+    let listener = TcpListener::bind(("127.0.0.1", 0))
+        .await
+        .map_err(|e| e.to_string())?;
+    let port = listener.local_addr().map_err(|e| e.to_string())?.port();
+    println!("{port}");
+    loop {
+        let Ok((stream, _)) = listener.accept().await else {
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+        let (body, raw) = (body.clone(), raw.clone());
+        tokio::spawn(async move {
+            let service = hyper::service::service_fn(move |_req| {
+                let (body, raw) = (body.clone(), raw.clone());
+                async move {
+                    let status = match raw.as_ref() {
+                        Some(raw) if !raw.call().await => 503,
+                        _ => 200,
+                    };
+                    Ok::<_, std::convert::Infallible>(
+                        hyper::Response::builder()
+                            .status(status)
+                            .header(http::header::CONTENT_TYPE, "application/json")
+                            .body(Full::new(body))
+                            .expect("a valid response"),
+                    )
+                }
+            });
+            let _ = hyper::server::conn::http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
+        });
+    }
+}
+
+/// Starts `load bare-server` with these arguments; its address.
+fn spawn_bare(args: &[&str]) -> Result<(std::process::Child, SocketAddr), String> {
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    let mut child = Command::new(exe)
+        .arg("bare-server")
+        .args(args)
+        .stdout(Stdio::piped())
+        .stdin(Stdio::null())
+        .spawn()
+        .map_err(|e| format!("cannot start the bare server: {e}"))?;
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("piped stdout"))
+        .read_line(&mut line)
+        .map_err(|e| e.to_string())?;
+    match format!("127.0.0.1:{}", line.trim()).parse() {
+        Ok(addr) => Ok((child, addr)),
+        Err(_) => {
+            let _ = child.kill();
+            let _ = child.wait();
+            Err(format!("the bare server said {line:?}"))
+        }
+    }
+}
+
+/// `workers` keep-alive HTTP/1.1 connections, each sending `GET path` back to back.
+async fn hammer(
+    addr: SocketAddr,
+    path: &str,
+    auth: Option<String>,
+    workers: usize,
+    secs: f64,
+) -> Result<Run, String> {
+    let mut senders = Vec::with_capacity(workers);
+    for _ in 0..workers {
+        let stream = TcpStream::connect(addr)
+            .await
+            .map_err(|e| format!("connect {addr}: {e}"))?;
+        let _ = stream.set_nodelay(true);
+        let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+            .await
+            .map_err(|e| format!("handshake {addr}: {e}"))?;
+        tokio::spawn(conn);
+        senders.push(tokio::sync::Mutex::new(sender));
+    }
+    let senders = Arc::new(senders);
+    let path = path.to_owned();
+    // Worker i sends on connection i only (the lock is never contended).
+    Ok(closed_loop(workers, secs, move |i| {
+        let (senders, path, auth) = (senders.clone(), path.clone(), auth.clone());
+        async move {
+            let mut sender = senders[i].lock().await;
+            let mut req = hyper::Request::get(path).header(http::header::HOST, "127.0.0.1");
+            if let Some(a) = auth {
+                req = req.header(http::header::AUTHORIZATION, a);
+            }
+            let Ok(req) = req.body(Empty::<Bytes>::new()) else {
+                return false;
+            };
+            if sender.ready().await.is_err() {
+                return false;
+            }
+            match sender.send_request(req).await {
+                Ok(resp) => {
+                    let ok = resp.status() == 200;
+                    ok & resp.into_body().collect().await.is_ok()
+                }
+                Err(_) => false,
+            }
+        }
+    })
+    .await)
+}
+
+pub async fn http(args: &mut Args) -> Result<bool, String> {
+    let url = args.text("--url", "http://127.0.0.1:3000");
+    let concert = args.required("--concert")?;
+    let workers = args.number("--concurrency", 64)?;
+    let secs = args.float("--seconds", 3.0)?;
+    args.done()?;
+    let addr: SocketAddr = url
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .parse()
+        .map_err(|_| format!("--url must be http://IP:PORT, not {url}"))?;
+    let api = crate::api::Api::new(&url, 4)?;
+    let token = |n: &'static str| {
+        let api = api.clone();
+        let concert = concert.clone();
+        async move {
+            let user = format!("http-{}-{n}", crate::tag());
+            api.issue(&user, &concert)
+                .await
+                .map(|t| format!("Bearer {}", t.token))
+                .map_err(|f| format!("issuing a token: {f}"))
+        }
+    };
+    // The bare server answers exactly the bytes a poll answers.
+    let sample = token("sample").await?;
+    let body = reqwest::Client::new()
+        .get(format!("{}/queue/status", url.trim_end_matches('/')))
+        .header("Authorization", &sample)
+        .send()
+        .await
+        .map_err(|e| e.to_string())?
+        .text()
+        .await
+        .map_err(|e| e.to_string())?;
+    let (mut bare, bare_addr) = spawn_bare(&["--body", &body])?;
+    let script_token = token("evalsha").await?;
+    let script_token = script_token.trim_start_matches("Bearer ").to_owned();
+    let with_script = spawn_bare(&["--body", &body, "--evalsha", &script_token]);
+
+    let result = async {
+        let (_, script_addr) = with_script.as_ref().map_err(Clone::clone)?;
+        let script_addr = *script_addr;
+        let path = "/queue/status";
+        hammer(addr, path, Some(token("warm").await?), workers, 1.0).await?;
+        hammer(bare_addr, path, None, workers, 1.0).await?;
+        hammer(script_addr, path, None, workers, 1.0).await?;
+        let mut ours = hammer(addr, path, Some(token("o1").await?), workers, secs).await?;
+        let mut base = hammer(bare_addr, path, None, workers, secs).await?;
+        let mut scripted = hammer(script_addr, path, None, workers, secs).await?;
+        ours = best(
+            ours,
+            hammer(addr, path, Some(token("o2").await?), workers, secs).await?,
+        );
+        base = best(base, hammer(bare_addr, path, None, workers, secs).await?);
+        scripted = best(
+            scripted,
+            hammer(script_addr, path, None, workers, secs).await?,
+        );
+        Ok::<_, String>((ours, base, scripted))
+    }
+    .await;
+    let _ = bare.kill();
+    let _ = bare.wait();
+    if let Ok((mut child, _)) = with_script {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    let (ours, base, scripted) = result?;
+
+    let ratio = ours.rate() / base.rate();
+    let p99_ms = ours.p(0.99) as f64 / 1000.0;
+    println!(
+        "## Polls over HTTP vs a bare hyper server, {workers} connections, best of 2 × {secs} s\n"
+    );
+    println!(
+        "| server | rate | p50 | p99 | max | failed |\n| --- | ---: | ---: | ---: | ---: | ---: |"
+    );
+    println!(
+        "{}",
+        ours.row("devserver, `GET /queue/status` (Redis script per poll)")
+    );
+    println!(
+        "{}",
+        base.row("bare hyper, constant body of the same bytes")
+    );
+    println!(
+        "{}",
+        scripted.row("bare hyper + the same raw EVALSHA per request (reference)")
+    );
+    let pass = ratio >= 0.7 && p99_ms < 5.0 && ours.failed == 0;
+    println!(
+        "\nratio {ratio:.2} (target ≥ 0.70), p99 {p99_ms:.2} ms (target < 5 ms): {}; \
+         against the bare server making the same Redis call: {:.2}\n",
+        if pass { "met" } else { "MISSED" },
+        ours.rate() / scripted.rate()
+    );
+    Ok(pass)
+}
