@@ -12,6 +12,6 @@ rust_deps
 trap 'bash local/stack.sh down bench' EXIT
 bash local/stack.sh up bench 8200 6381 --in-memory
 cargo build -q --profile local -p devserver
-./target/local/devserver bench "${BENCH_SCALE:-1000}"
+"${CARGO_TARGET_DIR:-target}/local/devserver" bench "${BENCH_SCALE:-1000}"
 # Whatever the bench wrote must still hold together.
-./target/local/devserver check-invariants
+"${CARGO_TARGET_DIR:-target}/local/devserver" check-invariants

@@ -91,7 +91,7 @@ if timeout 2 bash -c "exec 3<>/dev/tcp/127.0.0.1/$PORT" 2>/dev/null; then
 fi
 bash local/stack.sh up fuzz "$DDB_PORT" "$REDIS_PORT" --in-memory
 nice -n 10 cargo build -q --profile local -p devserver
-./target/local/devserver serve >"$SERVER_LOG" 2>&1 &
+"${CARGO_TARGET_DIR:-target}/local/devserver" serve >"$SERVER_LOG" 2>&1 &
 SERVER_PID=$!
 
 # Ready when it answers the token guard (it creates the tables and seeds first).
@@ -106,7 +106,7 @@ for i in $(seq 300); do
 done
 say "devserver on $BASE (pid $SERVER_PID)"
 
-./target/local/devserver seed --concert-id fuzz-line --dates "$(date -u +%F)" --seats 1 >/dev/null
+"${CARGO_TARGET_DIR:-target}/local/devserver" seed --concert-id fuzz-line --dates "$(date -u +%F)" --seats 1 >/dev/null
 
 # A token first, to know the guard lets the fuzz user in, and money for its payments.
 token="$(curl -sf -X POST "$BASE/queue/tokens" -H 'content-type: application/json' \
@@ -140,7 +140,7 @@ set -e
 
 # What the run wrote must still hold together: sales, holds and balances (make check-invariants).
 say "invariant checker over what the run wrote:"
-if ! ./target/local/devserver check-invariants; then
+if ! "${CARGO_TARGET_DIR:-target}/local/devserver" check-invariants; then
   rc=1
 fi
 

@@ -19,4 +19,4 @@ if [[ $external == 0 ]]; then
   bash local/stack.sh up dev "$DDB_PORT" "$REDIS_PORT"
 fi
 cargo build --profile local -p devserver
-./target/local/devserver serve
+"${CARGO_TARGET_DIR:-target}/local/devserver" serve
