@@ -24,7 +24,7 @@ bench:
 	bash local/bench.sh
 	bash local/load.sh
 
-# A ticket-opening spike over HTTP (LOAD_USERS, default 3000) with its invariant check, then the
+# A ticket-opening spike over HTTP (LOAD_USERS, default 1500) with its invariant check, then the
 # poll in-process vs raw EVALSHA, our HTTP layer vs a bare server, and each Lambda binary's cold
 # start and size (LOAD_PROFILE=local|release), on a stack of its own (8600/6386, server on 3600).
 load:

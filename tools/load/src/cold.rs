@@ -523,14 +523,15 @@ pub async fn run(args: &mut Args) -> Result<bool, String> {
         "| function | size | exec → first `/next` | exec → first response | (max) | then warm, same event | answered |\n\
          | --- | ---: | ---: | ---: | ---: | ---: | --- |"
     );
-    let mut pass = true;
+    let (mut all_small, mut all_fast) = (true, true);
     for (f, t) in functions.iter().zip(times.iter_mut()) {
         let size = std::fs::metadata(dir.join(f)).map(|m| m.len()).unwrap_or(0);
         let max = t.first.iter().copied().fold(0.0, f64::max);
         let first = median(&mut t.first);
         let small = size <= 3_000_000;
         let fast = first < 20.0;
-        pass &= small && fast;
+        all_small &= small;
+        all_fast &= fast;
         println!(
             "| {f} | {:.2} MB{} | {:.1} ms | {first:.1} ms{} | {max:.1} ms | {:.1} ms | {} |",
             size as f64 / 1e6,
@@ -541,12 +542,15 @@ pub async fn run(args: &mut Args) -> Result<bool, String> {
             t.answers.join(", "),
         );
     }
+    let verdict = |ok: bool| if ok { "met" } else { "MISSED (✗)" };
     println!(
-        "\nTargets: every binary at most 3 MB (3,000,000 bytes), every cold start under 20 ms \
-         (exec to first response): {}. The warm column is the same event again in the same \
+        "\nCold start under 20 ms (median, exec to first response): {}. Every binary at most \
+         3 MB (3,000,000 bytes): {}. The warm column is the same event again in the same \
          process (a second `pay` of one reservation is refused, so it is cheaper): what the \
          stores take, which the first response pays too.\n",
-        if pass { "met" } else { "MISSED (✗)" }
+        verdict(all_fast),
+        verdict(all_small)
     );
+    let pass = all_small && all_fast;
     Ok(pass)
 }

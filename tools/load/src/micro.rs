@@ -225,6 +225,7 @@ pub async fn poll(args: &mut Args) -> Result<bool, String> {
     raw_run(warm).await;
 
     // A fresh ACTIVE token per run, so none expires mid-run.
+    let before = evalsha_stats().await;
     let mut handler_best = handler_run(issue(&state, &user("h1"), &concert).await?).await;
     let mut raw_best = raw_run(issue(&state, &user("r1"), &concert).await?).await;
     handler_best = best(
@@ -235,6 +236,7 @@ pub async fn poll(args: &mut Args) -> Result<bool, String> {
         raw_best,
         raw_run(issue(&state, &user("r2"), &concert).await?).await,
     );
+    let after = evalsha_stats().await;
 
     let ratio = handler_best.rate() / raw_best.rate();
     println!(
@@ -256,6 +258,16 @@ pub async fn poll(args: &mut Args) -> Result<bool, String> {
         "\nratio {ratio:.2} (target ≥ 0.50): {}\n",
         if pass { "met" } else { "MISSED" }
     );
+    if let (Some((c0, u0)), Some((c1, u1))) = (before, after) {
+        if c1 > c0 {
+            let per_call = (u1 - u0) as f64 / (c1 - c0) as f64;
+            println!(
+                "Redis itself spent {per_call:.1} µs per script call (INFO commandstats): its one \
+                 thread alone caps either side at {:.0}/s.\n",
+                1e6 / per_call
+            );
+        }
+    }
     Ok(pass)
 }
 
@@ -485,6 +497,7 @@ pub async fn http(args: &mut Args) -> Result<bool, String> {
     let script_token = script_token.trim_start_matches("Bearer ").to_owned();
     let with_script = spawn_bare(&["--body", &body, "--evalsha", &script_token]);
 
+    let evalsha_before = evalsha_stats().await;
     let result = async {
         let (_, script_addr) = with_script.as_ref().map_err(Clone::clone)?;
         let script_addr = *script_addr;
@@ -514,6 +527,7 @@ pub async fn http(args: &mut Args) -> Result<bool, String> {
         let _ = child.wait();
     }
     let (ours, base, scripted) = result?;
+    let evalsha_after = evalsha_stats().await;
 
     let ratio = ours.rate() / base.rate();
     let p99_ms = ours.p(0.99) as f64 / 1000.0;
@@ -542,5 +556,38 @@ pub async fn http(args: &mut Args) -> Result<bool, String> {
         if pass { "met" } else { "MISSED" },
         ours.rate() / scripted.rate()
     );
+    if let (Some((c0, u0)), Some((c1, u1))) = (evalsha_before, evalsha_after) {
+        if c1 > c0 {
+            let per_call = (u1 - u0) as f64 / (c1 - c0) as f64;
+            println!(
+                "Redis itself spent {per_call:.1} µs per poll script (INFO commandstats, {} calls): \
+                 its one thread alone would cap polls at {:.0}/s, {:.2} of the bare server's rate, \
+                 before any CPU for the servers and the client.\n",
+                c1 - c0,
+                1e6 / per_call,
+                1e6 / per_call / base.rate()
+            );
+        }
+    }
     Ok(pass)
+}
+
+/// EVALSHA's `calls` and `usec` from Redis's INFO commandstats, where REDIS_URL is set.
+async fn evalsha_stats() -> Option<(u64, u64)> {
+    let url = std::env::var("REDIS_URL").ok()?;
+    let client = redis::Client::open(url).ok()?;
+    let mut conn = client.get_multiplexed_async_connection().await.ok()?;
+    let info: String = redis::cmd("INFO")
+        .arg("commandstats")
+        .query_async(&mut conn)
+        .await
+        .ok()?;
+    let line = info.lines().find(|l| l.starts_with("cmdstat_evalsha:"))?;
+    let field = |name: &str| -> Option<u64> {
+        line.split([':', ','])
+            .find_map(|kv| kv.strip_prefix(name)?.strip_prefix('='))?
+            .parse()
+            .ok()
+    };
+    Some((field("calls")?, field("usec")?))
 }

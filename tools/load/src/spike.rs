@@ -40,7 +40,7 @@ impl Spike {
         Ok(Self {
             url: args.text("--url", "http://127.0.0.1:3000"),
             concert: args.required("--concert")?,
-            users: args.number("--users", 3000)?,
+            users: args.number("--users", 1500)?,
             connections: args.number("--connections", 256)?,
             hot: args.number("--hot", 5)?,
             poll_ms: args.number("--poll-ms", 500)? as u64,
