@@ -7,7 +7,7 @@
 //! their bodies) are held at DEBUG whatever RUST_LOG says.
 
 use tracing::Level;
-use tracing_subscriber::filter::{filter_fn, EnvFilter};
+use tracing_subscriber::filter::{filter_fn, Targets};
 use tracing_subscriber::prelude::*;
 
 /// Target prefixes whose TRACE events carry whole payloads.
@@ -18,9 +18,13 @@ pub fn carries_payload(target: &str, level: &Level) -> bool {
     *level == Level::TRACE && PAYLOAD_TARGETS.iter().any(|t| target.starts_with(t))
 }
 
-/// Sets up logging once per process; RUST_LOG filters (default `info`).
+/// Sets up logging once per process. RUST_LOG filters by level and target prefix, e.g.
+/// `info` or `warn,shared=debug` (default `info`; one that does not parse means `info`).
 pub fn init() {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let filter = std::env::var("RUST_LOG")
+        .ok()
+        .and_then(|v| v.parse::<Targets>().ok())
+        .unwrap_or_else(|| Targets::new().with_default(Level::INFO));
     let _ = tracing_subscriber::registry()
         .with(filter)
         .with(filter_fn(|meta| {

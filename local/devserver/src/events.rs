@@ -166,7 +166,10 @@ pub async fn run_stream(state: Arc<AppState>, ttl: TtlLog) {
             return;
         }
     };
-    let sdk = aws_config::load_from_env().await;
+    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .http_client(shared::state::https_client())
+        .load()
+        .await;
     let mut config = aws_sdk_dynamodbstreams::config::Builder::from(&sdk);
     // The streams API lives on the same endpoint as DynamoDB Local.
     if let Ok(url) = std::env::var("AWS_ENDPOINT_URL_DYNAMODB") {

@@ -6,7 +6,7 @@
 //! own (8700–8799 and 6390–6489, away from `make test`'s 8100/6380), stops and kills them by
 //! PID, and removes its data folder. The app is the real one (`devserver::app`), on the default
 //! settings but `STORE_TIMEOUT_MS=500`, with the SDK timeouts and retries of
-//! `AppState::sdk_loader` and a DynamoDB client pinned to the test's own server, whatever
+//! `AppState::dynamodb_config` and a DynamoDB client pinned to the test's own server, whatever
 //! `AWS_ENDPOINT_URL_DYNAMODB` says (under `make test` it names the shared stack).
 //!
 //! The fourth fault of the list, a release batch in which one record fails reporting only that
@@ -397,13 +397,10 @@ impl Answer {
 /// A DynamoDB client as the app builds it (timeouts and retries from `settings`), pinned to the
 /// stack's DynamoDB Local.
 async fn dynamodb_client(stack: &Stack, settings: &Settings) -> aws_sdk_dynamodb::Client {
-    let sdk = AppState::sdk_loader(settings)
-        .region(Region::new("us-east-1"))
-        .credentials_provider(Credentials::new("local", "local", None, None, "faults"))
-        .load()
-        .await;
     aws_sdk_dynamodb::Client::from_conf(
-        aws_sdk_dynamodb::config::Builder::from(&sdk)
+        AppState::dynamodb_config(settings)
+            .region(Region::new("us-east-1"))
+            .credentials_provider(Credentials::new("local", "local", None, None, "faults"))
             .endpoint_url(stack.dynamodb_url())
             .build(),
     )

@@ -322,6 +322,22 @@ async fn with_an_active_limit_of_two_the_third_token_waits_at_position_1() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_a_deploy_raises_the_active_limit_the_first_waiter_is_admitted_on_its_next_poll() {
+    // Two apps on one Redis queue: the old deploy (limit 1) and the new one (limit 2). Upkeep
+    // runs only when due; a new limit must count as due, since no clock event announces it.
+    let prefix = unique("t");
+    let old = spawn_app_with(&[("QUEUE_ACTIVE_LIMIT", "1"), ("REDIS_KEY_PREFIX", &prefix)]).await;
+    let new = spawn_app_with(&[("QUEUE_ACTIVE_LIMIT", "2"), ("REDIS_KEY_PREFIX", &prefix)]).await;
+    assert_active(&issue_new(&old, &unique("a")).await);
+    let second = issue_new(&old, &unique("b")).await;
+    let third = issue_new(&old, &unique("c")).await;
+    assert_waiting(&poll(&old, &token_of(&second)).await, 1);
+
+    assert_active(&poll(&new, &token_of(&second)).await);
+    assert_waiting(&poll(&new, &token_of(&third)).await, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_active_token_answers_401_token_expired_once_its_ttl_has_passed() {
     let _timing = TIMING.read().await;
     let app = spawn_app_with(&[("ACTIVE_TOKEN_TTL_SECONDS", "2")]).await;
