@@ -190,8 +190,8 @@ fn seat_name((concert, date, seat): &SeatKey) -> String {
     format!("{concert}/{date}/seat {seat}")
 }
 
-/// Every item of a table, page by page.
-async fn scan(db: &Db, table: &str) -> Result<Vec<Item>, StoreError> {
+/// Every item of a table, page by page (strongly consistent).
+pub async fn scan(db: &Db, table: &str) -> Result<Vec<Item>, StoreError> {
     let mut items = Vec::new();
     let mut start: Option<Item> = None;
     loop {

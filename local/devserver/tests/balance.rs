@@ -11,15 +11,14 @@ use std::sync::Arc;
 use devserver::counting::Counter;
 use std::time::Instant;
 
-use aws_sdk_dynamodb::types::AttributeValue;
-use common::{assert_problem, spawn_app_with, unique, TestApp};
+use common::{assert_problem, spawn_app_with, unique, user_items, TestApp};
 use futures::future::join_all;
 use reqwest::header::{HeaderValue, AUTHORIZATION};
 use reqwest::{Response, StatusCode};
 use serde_json::{json, Value};
 use shared::domain::{Amount, IdempotencyKey, QueueToken, UserId};
 use shared::flows::balance::{self, ChargeRequest};
-use shared::store::dynamo::{from_item, Item};
+use shared::store::dynamo::from_item;
 use shared::store::items::{LedgerItem, LedgerKind};
 use shared::AppState;
 
@@ -99,42 +98,8 @@ async fn balance_of(app: &TestApp, c: &Caller) -> u64 {
     body["balance"].as_u64().expect("an integer balance")
 }
 
-/// The user's items whose sort key starts with `prefix` (all of them for ""), read from the
-/// table itself.
-async fn items(app: &TestApp, user: &str, prefix: &str) -> Vec<Item> {
-    let mut found = Vec::new();
-    let mut start = None;
-    loop {
-        let mut query = app
-            .state
-            .db
-            .client
-            .query()
-            .table_name(&app.state.db.table)
-            .expression_attribute_values(":pk", AttributeValue::S(format!("USER#{user}")));
-        query = if prefix.is_empty() {
-            query.key_condition_expression("PK = :pk")
-        } else {
-            query
-                .key_condition_expression("PK = :pk AND begins_with(SK, :prefix)")
-                .expression_attribute_values(":prefix", AttributeValue::S(prefix.to_owned()))
-        };
-        let out = query
-            .consistent_read(true)
-            .set_exclusive_start_key(start)
-            .send()
-            .await
-            .expect("DynamoDB answers");
-        found.extend(out.items.unwrap_or_default());
-        match out.last_evaluated_key {
-            Some(k) if !k.is_empty() => start = Some(k),
-            _ => return found,
-        }
-    }
-}
-
 async fn ledger(app: &TestApp, user: &str) -> Vec<LedgerItem> {
-    items(app, user, "LEDGER#")
+    user_items(app, user, "LEDGER#")
         .await
         .into_iter()
         .map(|i| from_item(i).expect("a ledger item"))
@@ -142,12 +107,12 @@ async fn ledger(app: &TestApp, user: &str) -> Vec<LedgerItem> {
 }
 
 async fn idempotency_records(app: &TestApp, user: &str) -> usize {
-    items(app, user, "IDEMPOTENCY#").await.len()
+    user_items(app, user, "IDEMPOTENCY#").await.len()
 }
 
 /// Everything this user has in the table: balance, ledger, records.
 async fn everything(app: &TestApp, user: &str) -> usize {
-    items(app, user, "").await.len()
+    user_items(app, user, "").await.len()
 }
 
 /// Balance = sum of the ledger, and each entry's `balanceAfter` is the running sum when the

@@ -729,24 +729,9 @@ where
 // ------------------------------------------------------------------ what DynamoDB holds
 
 async fn scan(db: &Db, table: &str) -> Vec<Item> {
-    let mut items = Vec::new();
-    let mut start: Option<Item> = None;
-    loop {
-        let page = db
-            .client
-            .scan()
-            .table_name(table)
-            .consistent_read(true)
-            .set_exclusive_start_key(start)
-            .send()
-            .await
-            .expect("the table scans");
-        items.extend(page.items.unwrap_or_default());
-        match page.last_evaluated_key {
-            Some(key) if !key.is_empty() => start = Some(key),
-            _ => return items,
-        }
-    }
+    devserver::invariants::scan(db, table)
+        .await
+        .expect("the table scans")
 }
 
 /// Both tables, read into their entities.

@@ -20,7 +20,7 @@ use aws_lambda_events::event::dynamodb::Event;
 use aws_lambda_events::event::streams::DynamoDbEventResponse;
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Utc};
-use common::{assert_problem, spawn_app_with, unique, TestApp};
+use common::{assert_problem, get_raw, marker, spawn_app_with, stored, unique, TestApp};
 use futures::future::join_all;
 use lambda_runtime::{Context, LambdaEvent};
 use reqwest::StatusCode;
@@ -229,49 +229,15 @@ fn reservation_id(view: &Value) -> ReservationId {
         .expect("a UUID reservationId")
 }
 
-/// The reservation as stored, whatever the API would make of it.
-async fn stored(app: &TestApp, id: &ReservationId) -> ReservationItem {
-    app.state
-        .db
-        .get_reservation(id)
-        .await
-        .expect("DynamoDB answers")
-        .expect("the reservation is stored")
-}
-
 /// The reservation item as stored, attribute by attribute.
 async fn stored_raw(app: &TestApp, id: &ReservationId) -> Option<Item> {
-    app.state
-        .db
-        .client
-        .get_item()
-        .table_name(&app.state.db.reservations)
-        .key("PK", AttributeValue::S(keys::reservation_pk(id)))
-        .key("SK", AttributeValue::S(keys::RESERVATION_SK.into()))
-        .consistent_read(true)
-        .send()
-        .await
-        .expect("DynamoDB answers")
-        .item
-}
-
-/// The hold marker item `SEATS#{concert}#{date}` / `SEAT#00NN#HOLD`, if there is one.
-async fn marker(app: &TestApp, concert: &str, date: &str, seat: u16) -> Option<Item> {
-    let concert = ConcertId::parse(concert).unwrap();
-    let date = ConcertDate::parse(date).unwrap();
-    let seat = SeatNo::new(i64::from(seat)).unwrap();
-    app.state
-        .db
-        .client
-        .get_item()
-        .table_name(&app.state.db.table)
-        .key("PK", AttributeValue::S(keys::seats_pk(&concert, &date)))
-        .key("SK", AttributeValue::S(keys::hold_sk(seat)))
-        .consistent_read(true)
-        .send()
-        .await
-        .expect("DynamoDB answers")
-        .item
+    get_raw(
+        app,
+        &app.state.db.reservations,
+        keys::reservation_pk(id),
+        keys::RESERVATION_SK,
+    )
+    .await
 }
 
 fn text(item: &Item, name: &str) -> String {

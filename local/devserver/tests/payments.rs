@@ -20,7 +20,9 @@ use std::time::Duration;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Utc};
-use common::{assert_problem, spawn_app_with, unique, TestApp};
+use common::{
+    assert_problem, get_raw, marker, spawn_app_with, stored, unique, user_items, TestApp,
+};
 use futures::future::join_all;
 use reqwest::{Response, StatusCode};
 use serde_json::{json, Value};
@@ -216,30 +218,6 @@ async fn seat_status(app: &TestApp, token: &str, date: &str, seat: u16) -> Strin
     found["status"].as_str().unwrap().to_owned()
 }
 
-async fn get_raw(app: &TestApp, table: &str, pk: String, sk: &str) -> Option<Item> {
-    app.state
-        .db
-        .client
-        .get_item()
-        .table_name(table)
-        .key("PK", AttributeValue::S(pk))
-        .key("SK", AttributeValue::S(sk.to_owned()))
-        .consistent_read(true)
-        .send()
-        .await
-        .expect("DynamoDB answers")
-        .item
-}
-
-async fn stored(app: &TestApp, id: &ReservationId) -> ReservationItem {
-    app.state
-        .db
-        .get_reservation(id)
-        .await
-        .expect("DynamoDB answers")
-        .expect("the reservation is stored")
-}
-
 async fn reservation_raw(app: &TestApp, id: &ReservationId) -> Option<Item> {
     get_raw(
         app,
@@ -261,56 +239,10 @@ async fn payment_item(app: &TestApp, id: &ReservationId) -> Option<Item> {
     .await
 }
 
-/// The seat's hold marker, if there is one.
-async fn marker(app: &TestApp, date: &str, seat: u16) -> Option<Item> {
-    let concert = ConcertId::parse(&app.concert).unwrap();
-    let date = ConcertDate::parse(date).unwrap();
-    get_raw(
-        app,
-        &app.state.db.table,
-        keys::seats_pk(&concert, &date),
-        &keys::hold_sk(SeatNo::new(i64::from(seat)).unwrap()),
-    )
-    .await
-}
-
 fn text(item: &Item, name: &str) -> String {
     match item.get(name) {
         Some(AttributeValue::S(s)) => s.clone(),
         other => panic!("{name} is not a string in {item:?}: {other:?}"),
-    }
-}
-
-/// The user's items in the main table whose sort key starts with `prefix` ("" for all).
-async fn user_items(app: &TestApp, user: &str, prefix: &str) -> Vec<Item> {
-    let mut found = Vec::new();
-    let mut start = None;
-    loop {
-        let mut query = app
-            .state
-            .db
-            .client
-            .query()
-            .table_name(&app.state.db.table)
-            .expression_attribute_values(":pk", AttributeValue::S(format!("USER#{user}")));
-        query = if prefix.is_empty() {
-            query.key_condition_expression("PK = :pk")
-        } else {
-            query
-                .key_condition_expression("PK = :pk AND begins_with(SK, :prefix)")
-                .expression_attribute_values(":prefix", AttributeValue::S(prefix.to_owned()))
-        };
-        let out = query
-            .consistent_read(true)
-            .set_exclusive_start_key(start)
-            .send()
-            .await
-            .expect("DynamoDB answers");
-        found.extend(out.items.unwrap_or_default());
-        match out.last_evaluated_key {
-            Some(k) if !k.is_empty() => start = Some(k),
-            _ => return found,
-        }
     }
 }
 
@@ -349,7 +281,7 @@ async fn snapshot(
     Snapshot {
         user_items: user_items(app, user, "").await,
         reservation: reservation_raw(app, reservation).await,
-        marker: marker(app, date, seat).await,
+        marker: marker(app, &app.concert, date, seat).await,
         payment: payment_item(app, reservation).await,
     }
 }
@@ -450,7 +382,9 @@ async fn a_payment_is_201_and_sells_the_seat_confirms_the_reservation_debits_the
     assert_eq!(&paid[0].entry_id, payment_id.as_uuid());
     assert_eq!(entries.iter().map(|e| e.amount).sum::<i64>(), 0);
 
-    let m = marker(&app, &date, 7).await.expect("the seat's marker");
+    let m = marker(&app, &app.concert, &date, 7)
+        .await
+        .expect("the seat's marker");
     assert_eq!(text(&m, "status"), "SOLD");
     assert_eq!(text(&m, "reservationId"), rid.to_string());
     assert!(!m.contains_key("ttl"), "a sale has no TTL: {m:?}");
@@ -919,7 +853,7 @@ async fn twenty_concurrent_payments_of_one_reservation_succeed_once_and_debit_th
         stored(&app, &rid).await.status,
         ReservationStatus::Confirmed
     );
-    let m = marker(&app, &date, 20).await.unwrap();
+    let m = marker(&app, &app.concert, &date, 20).await.unwrap();
     assert_eq!(text(&m, "status"), "SOLD");
 }
 
@@ -1007,7 +941,7 @@ async fn with_a_1_second_hold_ttl_payments_racing_the_expiry_end_paid_or_expired
             let oks = codes.iter().filter(|c| **c == "OK").count();
             let rid = r.reservation_id;
             let now = stored(&app, &rid).await;
-            let m = marker(&app, &date, *seat).await;
+            let m = marker(&app, &app.concert, &date, *seat).await;
             let sold = m.as_ref().is_some_and(|m| text(m, "status") == "SOLD");
             let payment = payment_item(&app, &rid).await;
             if oks > 0 {

@@ -15,11 +15,11 @@ use std::time::{Duration, Instant};
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::Utc;
-use common::{spawn_app_with, unique, TestApp};
+use common::{get_raw, marker, spawn_app_with, stored, unique, TestApp};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
-use shared::domain::{ConcertDate, ConcertId, ReservationId, SeatNo};
-use shared::store::items::{keys, ReservationItem, ReservationStatus};
+use shared::domain::ReservationId;
+use shared::store::items::{keys, ReservationStatus};
 use tokio::task::JoinHandle;
 
 type Item = HashMap<String, AttributeValue>;
@@ -83,43 +83,6 @@ async fn hold(app: &TestApp, token: &str, user: &str, date: &str, seat: u16) -> 
     ReservationId::parse(body["reservationId"].as_str().unwrap()).unwrap()
 }
 
-async fn stored(app: &TestApp, id: &ReservationId) -> ReservationItem {
-    app.state
-        .db
-        .get_reservation(id)
-        .await
-        .expect("DynamoDB answers")
-        .expect("the reservation is stored")
-}
-
-async fn get_raw(app: &TestApp, table: &str, pk: String, sk: String) -> Option<Item> {
-    app.state
-        .db
-        .client
-        .get_item()
-        .table_name(table)
-        .key("PK", AttributeValue::S(pk))
-        .key("SK", AttributeValue::S(sk))
-        .consistent_read(true)
-        .send()
-        .await
-        .expect("DynamoDB answers")
-        .item
-}
-
-/// The seat's hold marker, if there is one.
-async fn marker(app: &TestApp, date: &str, seat: u16) -> Option<Item> {
-    let concert = ConcertId::parse(&app.concert).unwrap();
-    let date = ConcertDate::parse(date).unwrap();
-    get_raw(
-        app,
-        &app.state.db.table,
-        keys::seats_pk(&concert, &date),
-        keys::hold_sk(SeatNo::new(i64::from(seat)).unwrap()),
-    )
-    .await
-}
-
 fn text(item: &Item, name: &str) -> String {
     match item.get(name) {
         Some(AttributeValue::S(s)) => s.clone(),
@@ -160,7 +123,7 @@ async fn await_release(
     let started = Instant::now();
     loop {
         let r = stored(app, id).await;
-        let m = marker(app, date, seat).await;
+        let m = marker(app, &app.concert, date, seat).await;
         if r.status == ReservationStatus::Expired && m.is_none() {
             assert_eq!(seat_status(app, token, date, seat).await, "AVAILABLE");
             assert!(r.held_shard.is_none(), "a released hold leaves the index");
@@ -190,7 +153,9 @@ async fn with_a_2_second_hold_ttl_the_stream_releases_an_expired_hold_the_reserv
     let r = stored(&app, &id).await;
     assert_eq!(r.status, ReservationStatus::Held);
     assert!(r.expires_at > Utc::now().timestamp_millis());
-    let m = marker(&app, &date, 5).await.expect("the hold's marker");
+    let m = marker(&app, &app.concert, &date, 5)
+        .await
+        .expect("the hold's marker");
     assert_eq!(text(&m, "status"), "HELD");
     assert_eq!(text(&m, "reservationId"), id.to_string());
     assert_eq!(seat_status(&app, &token, &date, 5).await, "HELD");
@@ -251,7 +216,7 @@ async fn with_a_2_second_hold_ttl_the_stream_never_releases_a_paid_hold() {
     let r = stored(&app, &paid).await;
     assert_eq!(r.status, ReservationStatus::Confirmed, "{r:?}");
     assert!(r.payment_id.is_some());
-    let m = marker(&app, &date, 7)
+    let m = marker(&app, &app.concert, &date, 7)
         .await
         .expect("the sold seat's marker");
     assert_eq!(text(&m, "status"), "SOLD");
@@ -262,7 +227,7 @@ async fn with_a_2_second_hold_ttl_the_stream_never_releases_a_paid_hold() {
         &app,
         &app.state.db.reservations,
         keys::reservation_pk(&paid),
-        keys::PAYMENT_SK.to_owned(),
+        keys::PAYMENT_SK,
     )
     .await;
     assert!(payment.is_some(), "the payment stays");

@@ -6,10 +6,13 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use aws_sdk_dynamodb::types::AttributeValue;
 use reqwest::{Response, StatusCode};
 use serde_json::{json, Value};
-use shared::domain::{ConcertDate, ConcertId, Won};
+use shared::domain::{ConcertDate, ConcertId, ReservationId, SeatNo, Won};
 use shared::settings::Settings;
+use shared::store::dynamo::Item;
+use shared::store::items::{keys, ReservationItem};
 use shared::store::schema;
 use shared::AppState;
 
@@ -161,4 +164,79 @@ pub async fn assert_problem(res: Response, status: StatusCode, code: &str) -> Va
     assert_eq!(body["status"], status.as_u16());
     assert!(body["type"].is_string() && body["title"].is_string() && body["detail"].is_string());
     body
+}
+
+// ------------------------------------------------------------------ the tables, read directly
+
+/// The reservation as stored, whatever the API would make of it.
+pub async fn stored(app: &TestApp, id: &ReservationId) -> ReservationItem {
+    app.state
+        .db
+        .get_reservation(id)
+        .await
+        .expect("DynamoDB answers")
+        .expect("the reservation is stored")
+}
+
+/// One item as stored, attribute by attribute (a strongly consistent read).
+pub async fn get_raw(app: &TestApp, table: &str, pk: String, sk: &str) -> Option<Item> {
+    app.state
+        .db
+        .client
+        .get_item()
+        .table_name(table)
+        .key("PK", AttributeValue::S(pk))
+        .key("SK", AttributeValue::S(sk.to_owned()))
+        .consistent_read(true)
+        .send()
+        .await
+        .expect("DynamoDB answers")
+        .item
+}
+
+/// The hold marker item `SEATS#{concert}#{date}` / `SEAT#00NN#HOLD`, if there is one.
+pub async fn marker(app: &TestApp, concert: &str, date: &str, seat: u16) -> Option<Item> {
+    let concert = ConcertId::parse(concert).unwrap();
+    let date = ConcertDate::parse(date).unwrap();
+    let seat = SeatNo::new(i64::from(seat)).unwrap();
+    get_raw(
+        app,
+        &app.state.db.table,
+        keys::seats_pk(&concert, &date),
+        &keys::hold_sk(seat),
+    )
+    .await
+}
+
+/// The user's items in the main table whose sort key starts with `prefix` ("" for all).
+pub async fn user_items(app: &TestApp, user: &str, prefix: &str) -> Vec<Item> {
+    let mut found = Vec::new();
+    let mut start = None;
+    loop {
+        let mut query = app
+            .state
+            .db
+            .client
+            .query()
+            .table_name(&app.state.db.table)
+            .expression_attribute_values(":pk", AttributeValue::S(format!("USER#{user}")));
+        query = if prefix.is_empty() {
+            query.key_condition_expression("PK = :pk")
+        } else {
+            query
+                .key_condition_expression("PK = :pk AND begins_with(SK, :prefix)")
+                .expression_attribute_values(":prefix", AttributeValue::S(prefix.to_owned()))
+        };
+        let out = query
+            .consistent_read(true)
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .expect("DynamoDB answers");
+        found.extend(out.items.unwrap_or_default());
+        match out.last_evaluated_key {
+            Some(k) if !k.is_empty() => start = Some(k),
+            _ => return found,
+        }
+    }
 }
