@@ -72,6 +72,7 @@ deps() {
   command -v node >/dev/null || pkgs+=(nodejs)
   command -v npm >/dev/null || pkgs+=(npm)
   command -v curl >/dev/null || pkgs+=(curl)
+  command -v openssl >/dev/null || pkgs+=(openssl) # the rediss:// test makes its certificates
   command -v ps >/dev/null || pkgs+=(procps) # slim images lack it; up/down need it
 
   if ((${#pkgs[@]})); then
