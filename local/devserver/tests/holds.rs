@@ -20,7 +20,9 @@ use aws_lambda_events::event::dynamodb::Event;
 use aws_lambda_events::event::streams::DynamoDbEventResponse;
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Utc};
-use common::{assert_problem, get_raw, marker, spawn_app_with, stored, unique, TestApp};
+use common::{
+    assert_problem, marker, reservation_raw, spawn_app_with, stored, text, unique, TestApp,
+};
 use futures::future::join_all;
 use lambda_runtime::{Context, LambdaEvent};
 use reqwest::StatusCode;
@@ -227,24 +229,6 @@ async fn get_reservation(app: &TestApp, token: &str, id: &str) -> (StatusCode, V
 fn reservation_id(view: &Value) -> ReservationId {
     ReservationId::parse(view["reservationId"].as_str().expect("a reservationId"))
         .expect("a UUID reservationId")
-}
-
-/// The reservation item as stored, attribute by attribute.
-async fn stored_raw(app: &TestApp, id: &ReservationId) -> Option<Item> {
-    get_raw(
-        app,
-        &app.state.db.reservations,
-        keys::reservation_pk(id),
-        keys::RESERVATION_SK,
-    )
-    .await
-}
-
-fn text(item: &Item, name: &str) -> String {
-    match item.get(name) {
-        Some(AttributeValue::S(s)) => s.clone(),
-        other => panic!("{name} is not a string: {other:?}"),
-    }
 }
 
 async fn put_main(app: &TestApp, item: Item) {
@@ -1442,13 +1426,13 @@ async fn the_sweep_releases_an_expired_hold_ttl_has_not_deleted_and_releasing_it
     );
 
     // A second sweep and a direct release of the same hold change nothing.
-    let before = stored_raw(&app, &r.reservation_id).await;
+    let before = reservation_raw(&app, &r.reservation_id).await;
     sweep(&app.state).await.expect("the sweep runs");
     assert_eq!(
         release(&app.state, &HoldRef::from(&r)).await.unwrap(),
         Released::Nothing
     );
-    assert_eq!(stored_raw(&app, &r.reservation_id).await, before);
+    assert_eq!(reservation_raw(&app, &r.reservation_id).await, before);
     assert_eq!(marker(&app, &app.concert, &date, 32).await, None);
 }
 
@@ -1488,7 +1472,7 @@ async fn releasing_a_hold_that_was_paid_since_changes_nothing() {
     let date = app.dates[0].clone();
     let paid = write_paid_hold(&app, &user, &date, 34).await;
     let marker_before = marker(&app, &app.concert, &date, 34).await;
-    let record_before = stored_raw(&app, &paid.reservation_id).await;
+    let record_before = reservation_raw(&app, &paid.reservation_id).await;
 
     assert_eq!(
         release(&app.state, &HoldRef::from(&paid)).await.unwrap(),
@@ -1498,7 +1482,10 @@ async fn releasing_a_hold_that_was_paid_since_changes_nothing() {
         stored(&app, &paid.reservation_id).await.status,
         ReservationStatus::Confirmed
     );
-    assert_eq!(stored_raw(&app, &paid.reservation_id).await, record_before);
+    assert_eq!(
+        reservation_raw(&app, &paid.reservation_id).await,
+        record_before
+    );
     let m = marker(&app, &app.concert, &date, 34).await;
     assert_eq!(m, marker_before);
     assert_eq!(text(&m.unwrap(), "status"), "SOLD");
@@ -1597,7 +1584,7 @@ async fn the_same_stream_record_delivered_twice_changes_nothing_the_second_time_
 
     let first = deliver(&app, vec![record.clone()]).await;
     assert_eq!(failed_items(&first), Vec::<String>::new());
-    let after_first = stored_raw(&app, &r.reservation_id).await;
+    let after_first = reservation_raw(&app, &r.reservation_id).await;
     assert_eq!(text(after_first.as_ref().unwrap(), "status"), "EXPIRED");
 
     // The seat is taken again meanwhile: the duplicate must not undo that either.
@@ -1608,7 +1595,7 @@ async fn the_same_stream_record_delivered_twice_changes_nothing_the_second_time_
 
     let second = deliver(&app, vec![record.clone(), record]).await;
     assert_eq!(failed_items(&second), Vec::<String>::new());
-    assert_eq!(stored_raw(&app, &r.reservation_id).await, after_first);
+    assert_eq!(reservation_raw(&app, &r.reservation_id).await, after_first);
     assert_eq!(marker(&app, &app.concert, &date, 37).await, newer_marker);
     assert_eq!(
         stored(&app, &reservation_id(&newer)).await.status,
@@ -1625,7 +1612,7 @@ async fn a_stream_record_for_a_hold_that_was_paid_or_held_again_since_is_a_no_op
     // Paid: the record's old image is the HELD marker, the seat is SOLD now.
     let paid = write_paid_hold(&app, &unique("p"), &date, 38).await;
     let paid_marker = marker(&app, &app.concert, &date, 38).await;
-    let paid_before = stored_raw(&app, &paid.reservation_id).await;
+    let paid_before = reservation_raw(&app, &paid.reservation_id).await;
     let paid_old_image = HoldItem::held(&paid);
 
     // Held again: A's lapsed marker was overwritten by B's hold.
@@ -1647,7 +1634,10 @@ async fn a_stream_record_for_a_hold_that_was_paid_or_held_again_since_is_a_no_op
     assert_eq!(failed_items(&response), Vec::<String>::new());
 
     // The sale stands, untouched.
-    assert_eq!(stored_raw(&app, &paid.reservation_id).await, paid_before);
+    assert_eq!(
+        reservation_raw(&app, &paid.reservation_id).await,
+        paid_before
+    );
     assert_eq!(marker(&app, &app.concert, &date, 38).await, paid_marker);
     // B's hold stands; only A's reservation ends, as EXPIRED.
     assert_eq!(marker(&app, &app.concert, &date, 39).await, newer_marker);
@@ -1671,7 +1661,7 @@ async fn stream_records_other_than_the_removal_of_a_held_marker_are_ignored() {
     let user = unique("u");
     let date = app.dates[0].clone();
     let (r, m) = write_lapsed_hold(&app, &user, &date, 40, false).await;
-    let before = stored_raw(&app, &r.reservation_id).await;
+    let before = reservation_raw(&app, &r.reservation_id).await;
     let mut sold = m.clone();
     sold.status = HoldStatus::Sold;
 
@@ -1685,7 +1675,7 @@ async fn stream_records_other_than_the_removal_of_a_held_marker_are_ignored() {
     )
     .await;
     assert_eq!(failed_items(&response), Vec::<String>::new());
-    assert_eq!(stored_raw(&app, &r.reservation_id).await, before);
+    assert_eq!(reservation_raw(&app, &r.reservation_id).await, before);
     assert!(marker(&app, &app.concert, &date, 40).await.is_some());
 }
 
@@ -1699,7 +1689,7 @@ async fn a_batch_reports_only_the_record_whose_release_failed_and_releases_the_o
     let (bad, bad_marker) = write_lapsed_hold(&app, &unique("b"), &date, 42, false).await;
     delete_marker(&app, &bad_marker).await;
     write_unexpirable(&app, &bad).await;
-    let bad_before = stored_raw(&app, &bad.reservation_id).await;
+    let bad_before = reservation_raw(&app, &bad.reservation_id).await;
 
     let (good_seq, bad_seq) = (sequence_number(), sequence_number());
     let response = deliver(
@@ -1715,7 +1705,7 @@ async fn a_batch_reports_only_the_record_whose_release_failed_and_releases_the_o
         stored(&app, &good.reservation_id).await.status,
         ReservationStatus::Expired
     );
-    assert_eq!(stored_raw(&app, &bad.reservation_id).await, bad_before);
+    assert_eq!(reservation_raw(&app, &bad.reservation_id).await, bad_before);
 
     app.state
         .db

@@ -21,7 +21,8 @@ use std::time::Duration;
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Utc};
 use common::{
-    assert_problem, get_raw, marker, spawn_app_with, stored, unique, user_items, TestApp,
+    assert_problem, get_raw, marker, reservation_raw, spawn_app_with, stored, text, unique,
+    user_items, TestApp,
 };
 use futures::future::join_all;
 use reqwest::{Response, StatusCode};
@@ -218,16 +219,6 @@ async fn seat_status(app: &TestApp, token: &str, date: &str, seat: u16) -> Strin
     found["status"].as_str().unwrap().to_owned()
 }
 
-async fn reservation_raw(app: &TestApp, id: &ReservationId) -> Option<Item> {
-    get_raw(
-        app,
-        &app.state.db.reservations,
-        keys::reservation_pk(id),
-        keys::RESERVATION_SK,
-    )
-    .await
-}
-
 /// The payment item `RESERVATION#{rid}` / `PAYMENT` in the reservations table.
 async fn payment_item(app: &TestApp, id: &ReservationId) -> Option<Item> {
     get_raw(
@@ -237,13 +228,6 @@ async fn payment_item(app: &TestApp, id: &ReservationId) -> Option<Item> {
         keys::PAYMENT_SK,
     )
     .await
-}
-
-fn text(item: &Item, name: &str) -> String {
-    match item.get(name) {
-        Some(AttributeValue::S(s)) => s.clone(),
-        other => panic!("{name} is not a string in {item:?}: {other:?}"),
-    }
 }
 
 async fn ledger(app: &TestApp, user: &str) -> Vec<LedgerItem> {

@@ -194,6 +194,25 @@ pub async fn get_raw(app: &TestApp, table: &str, pk: String, sk: &str) -> Option
         .item
 }
 
+/// The reservation item as stored, attribute by attribute.
+pub async fn reservation_raw(app: &TestApp, id: &ReservationId) -> Option<Item> {
+    get_raw(
+        app,
+        &app.state.db.reservations,
+        keys::reservation_pk(id),
+        keys::RESERVATION_SK,
+    )
+    .await
+}
+
+/// A string attribute of a raw item; panics, showing the item, when it is not one.
+pub fn text(item: &Item, name: &str) -> String {
+    match item.get(name) {
+        Some(AttributeValue::S(s)) => s.clone(),
+        other => panic!("{name} is not a string in {item:?}: {other:?}"),
+    }
+}
+
 /// The hold marker item `SEATS#{concert}#{date}` / `SEAT#00NN#HOLD`, if there is one.
 pub async fn marker(app: &TestApp, concert: &str, date: &str, seat: u16) -> Option<Item> {
     let concert = ConcertId::parse(concert).unwrap();
