@@ -52,18 +52,7 @@ async fn post_charge(
     key: Option<HeaderValue>,
     body: String,
 ) -> Response {
-    let mut req = app
-        .client
-        .post(app.url(&charges_path(user)))
-        .header("content-type", "application/json")
-        .body(body);
-    if let Some(t) = token {
-        req = req.bearer_auth(t);
-    }
-    if let Some(k) = key {
-        req = req.header("Idempotency-Key", k);
-    }
-    req.send().await.expect("the server answers")
+    app.post_keyed(&charges_path(user), token, key, body).await
 }
 
 async fn charge(app: &TestApp, c: &Caller, amount: i64, key: Option<&str>) -> Response {

@@ -21,7 +21,7 @@ use aws_lambda_events::event::streams::DynamoDbEventResponse;
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Utc};
 use common::{
-    assert_problem, marker, reservation_raw, spawn_app_with, stored, text, unique, TestApp,
+    answer, assert_problem, marker, reservation_raw, spawn_app_with, stored, text, unique, TestApp,
 };
 use futures::future::join_all;
 use lambda_runtime::{Context, LambdaEvent};
@@ -72,12 +72,6 @@ fn keys_of(value: &Value) -> BTreeSet<String> {
 
 fn set_of(fields: &[&str]) -> BTreeSet<String> {
     fields.iter().map(|f| f.to_string()).collect()
-}
-
-async fn answer(res: reqwest::Response) -> (StatusCode, Value) {
-    let status = res.status();
-    let body = res.json().await.expect("a JSON body");
-    (status, body)
 }
 
 /// An ACTIVE token of `user` for `concert` (a slot must be free).

@@ -21,10 +21,11 @@ use std::time::Duration;
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Utc};
 use common::{
-    assert_problem, get_raw, marker, reservation_raw, spawn_app_with, stored, text, unique,
-    user_items, TestApp,
+    answer, assert_problem, get_raw, marker, reservation_raw, seat_status, spawn_app_with, stored,
+    text, unique, user_items, TestApp,
 };
 use futures::future::join_all;
+use reqwest::header::HeaderValue;
 use reqwest::{Response, StatusCode};
 use serde_json::{json, Value};
 use shared::domain::{
@@ -65,12 +66,6 @@ impl Payer {
     fn queue_token(&self) -> QueueToken {
         QueueToken::parse(&self.token).unwrap()
     }
-}
-
-async fn answer(res: Response) -> (StatusCode, Value) {
-    let status = res.status();
-    let body = res.json().await.expect("a JSON body");
-    (status, body)
 }
 
 /// A new user and a token; its view (for the caller to check ACTIVE or WAITING).
@@ -155,18 +150,8 @@ async fn post_payment(
     key: Option<&str>,
     body: String,
 ) -> Response {
-    let mut req = app
-        .client
-        .post(app.url("/payments"))
-        .header("content-type", "application/json")
-        .body(body);
-    if let Some(t) = token {
-        req = req.bearer_auth(t);
-    }
-    if let Some(k) = key {
-        req = req.header("Idempotency-Key", k);
-    }
-    req.send().await.expect("the server answers")
+    let key = key.map(|k| HeaderValue::from_str(k).expect("a header-safe key"));
+    app.post_keyed("/payments", token, key, body).await
 }
 
 /// `POST /payments` with `token` for `user` and `reservation`.
@@ -198,25 +183,6 @@ fn code_of(result: &Result<Answer, ApiError>) -> &'static str {
         Ok(_) => "OK",
         Err(e) => e.parts().1,
     }
-}
-
-/// The seat's status in the seat map, seen with `token`.
-async fn seat_status(app: &TestApp, token: &str, date: &str, seat: u16) -> String {
-    let (status, body) = answer(
-        app.get(
-            &format!("/concerts/{}/dates/{date}/seats", app.concert),
-            Some(token),
-        )
-        .await,
-    )
-    .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    let seats = body["seats"].as_array().expect("seats");
-    let found = seats
-        .iter()
-        .find(|s| s["seatNo"] == seat)
-        .unwrap_or_else(|| panic!("seat {seat} is listed: {body}"));
-    found["status"].as_str().unwrap().to_owned()
 }
 
 /// The payment item `RESERVATION#{rid}` / `PAYMENT` in the reservations table.

@@ -9,20 +9,16 @@
 
 mod common;
 
-use std::collections::HashMap;
 use std::sync::LazyLock;
 use std::time::{Duration, Instant};
 
-use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::Utc;
-use common::{get_raw, marker, spawn_app_with, stored, unique, TestApp};
+use common::{answer, get_raw, marker, seat_status, spawn_app_with, stored, text, unique, TestApp};
 use reqwest::StatusCode;
-use serde_json::{json, Value};
+use serde_json::json;
 use shared::domain::ReservationId;
 use shared::store::items::{keys, ReservationStatus};
 use tokio::task::JoinHandle;
-
-type Item = HashMap<String, AttributeValue>;
 
 /// One stream poller at a time.
 static POLLER: LazyLock<tokio::sync::Mutex<()>> = LazyLock::new(|| tokio::sync::Mutex::new(()));
@@ -54,12 +50,6 @@ impl Drop for Pollers {
     }
 }
 
-async fn answer(res: reqwest::Response) -> (StatusCode, Value) {
-    let status = res.status();
-    let body = res.json().await.expect("a JSON body");
-    (status, body)
-}
-
 /// A new user with an ACTIVE token: (user, token).
 async fn active_user(app: &TestApp) -> (String, String) {
     let user = unique("u");
@@ -81,34 +71,6 @@ async fn hold(app: &TestApp, token: &str, user: &str, date: &str, seat: u16) -> 
     .await;
     assert_eq!(status, StatusCode::CREATED, "hold of seat {seat}: {body}");
     ReservationId::parse(body["reservationId"].as_str().unwrap()).unwrap()
-}
-
-fn text(item: &Item, name: &str) -> String {
-    match item.get(name) {
-        Some(AttributeValue::S(s)) => s.clone(),
-        other => panic!("{name} is not a string in {item:?}: {other:?}"),
-    }
-}
-
-/// The seat's status in the seat map, seen with `token`.
-async fn seat_status(app: &TestApp, token: &str, date: &str, seat: u16) -> String {
-    let (status, body) = answer(
-        app.get(
-            &format!("/concerts/{}/dates/{date}/seats", app.concert),
-            Some(token),
-        )
-        .await,
-    )
-    .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    let found = body["seats"]
-        .as_array()
-        .expect("seats")
-        .iter()
-        .find(|s| s["seatNo"] == seat)
-        .unwrap_or_else(|| panic!("seat {seat} is listed: {body}"))
-        .clone();
-    found["status"].as_str().unwrap().to_owned()
 }
 
 /// Waits until the stream released the hold: the stored reservation EXPIRED, its marker gone

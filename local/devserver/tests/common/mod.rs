@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use aws_sdk_dynamodb::types::AttributeValue;
+use reqwest::header::HeaderValue;
 use reqwest::{Response, StatusCode};
 use serde_json::{json, Value};
 use shared::domain::{ConcertDate, ConcertId, ReservationId, SeatNo, Won};
@@ -134,6 +135,18 @@ impl TestApp {
     }
 
     pub async fn post_raw(&self, path: &str, token: Option<&str>, body: String) -> Response {
+        self.post_keyed(path, token, None, body).await
+    }
+
+    /// A POST of a raw JSON body with, optionally, a token and an `Idempotency-Key` (a header
+    /// value, so tests can send one that is not text).
+    pub async fn post_keyed(
+        &self,
+        path: &str,
+        token: Option<&str>,
+        key: Option<HeaderValue>,
+        body: String,
+    ) -> Response {
         let mut req = self
             .client
             .post(self.url(path))
@@ -142,8 +155,38 @@ impl TestApp {
         if let Some(t) = token {
             req = req.bearer_auth(t);
         }
+        if let Some(k) = key {
+            req = req.header("Idempotency-Key", k);
+        }
         req.send().await.expect("the server answers")
     }
+}
+
+/// An answer's status and JSON body.
+pub async fn answer(res: Response) -> (StatusCode, Value) {
+    let status = res.status();
+    let body = res.json().await.expect("a JSON body");
+    (status, body)
+}
+
+/// The seat's status in the app's concert's seat map, seen with `token`.
+pub async fn seat_status(app: &TestApp, token: &str, date: &str, seat: u16) -> String {
+    let (status, body) = answer(
+        app.get(
+            &format!("/concerts/{}/dates/{date}/seats", app.concert),
+            Some(token),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let found = body["seats"]
+        .as_array()
+        .expect("seats")
+        .iter()
+        .find(|s| s["seatNo"] == seat)
+        .unwrap_or_else(|| panic!("seat {seat} is listed: {body}"));
+    found["status"].as_str().expect("a status").to_owned()
 }
 
 /// Asserts a problem+json answer with this status and code, and returns its body.
