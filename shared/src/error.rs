@@ -24,6 +24,19 @@ pub enum StoreError {
     },
     #[error("an item in DynamoDB has an unexpected shape")]
     Shape(#[source] serde_dynamo::Error),
+    /// A request the SDK refused to build: a required field is missing, our bug.
+    #[error("a DynamoDB request could not be built")]
+    Build(#[source] aws_smithy_types::error::operation::BuildError),
+    /// A write whose answer was lost and could not be resolved in time: it may have committed,
+    /// so it is never answered as refused (503).
+    #[error("the outcome of DynamoDB {operation} is still unknown after {after:?}")]
+    OutcomeUnknown {
+        operation: &'static str,
+        after: Duration,
+    },
+    /// Other writers kept winning the same item's optimistic condition.
+    #[error("{0}")]
+    Contended(String),
     #[error("the store answered something unexpected: {0}")]
     Unexpected(String),
 }
@@ -47,8 +60,11 @@ impl StoreError {
                             | redis::ErrorKind::Server(redis::ServerErrorKind::MasterDown)
                     )
             }
-            StoreError::Timeout { .. } => true,
-            StoreError::Shape(_) | StoreError::Unexpected(_) => false,
+            StoreError::Timeout { .. } | StoreError::Contended(_) => true,
+            StoreError::Shape(_)
+            | StoreError::Build(_)
+            | StoreError::OutcomeUnknown { .. }
+            | StoreError::Unexpected(_) => false,
         }
     }
 }
@@ -56,6 +72,30 @@ impl StoreError {
 impl From<redis::RedisError> for StoreError {
     fn from(e: redis::RedisError) -> Self {
         StoreError::Redis(e)
+    }
+}
+
+impl From<aws_smithy_types::error::operation::BuildError> for StoreError {
+    fn from(e: aws_smithy_types::error::operation::BuildError) -> Self {
+        StoreError::Build(e)
+    }
+}
+
+/// A failure that is nobody's answer: a store that broke in a way asking again will not mend,
+/// or a bug of ours. 500; the cause goes to the log.
+#[derive(Debug, thiserror::Error)]
+pub enum Internal {
+    #[error(transparent)]
+    Store(StoreError),
+    #[error("a value did not serialize to JSON")]
+    Json(#[source] serde_json::Error),
+    #[error("{0}")]
+    Bug(String),
+}
+
+impl From<serde_json::Error> for ApiError {
+    fn from(e: serde_json::Error) -> Self {
+        ApiError::Internal(Internal::Json(e))
     }
 }
 
@@ -96,7 +136,7 @@ pub enum ApiError {
     #[error("a backing store is unavailable")]
     Unavailable(#[source] StoreError),
     #[error("internal error")]
-    Internal(#[source] StoreError),
+    Internal(#[source] Internal),
 }
 
 impl From<StoreError> for ApiError {
@@ -104,7 +144,7 @@ impl From<StoreError> for ApiError {
         if e.is_transient() {
             ApiError::Unavailable(e)
         } else {
-            ApiError::Internal(e)
+            ApiError::Internal(Internal::Store(e))
         }
     }
 }

@@ -3,10 +3,11 @@
 //! calls: a BatchGetItem and a TransactWriteItems (see `shared::flows::balance`); a replay
 //! needs only the BatchGetItem.
 
+use lambda_http::http::StatusCode;
 use lambda_http::Request;
 use shared::domain::UserId;
 use shared::flows::balance::{self, ChargeRequest};
-use shared::http::{self, HttpResponse, Need};
+use shared::http::{self, views::BalanceView, HttpResponse, Need};
 use shared::AppState;
 
 pub async fn handler(state: &AppState, req: Request) -> Result<HttpResponse, lambda_http::Error> {
@@ -17,8 +18,8 @@ pub async fn handler(state: &AppState, req: Request) -> Result<HttpResponse, lam
         let body: ChargeRequest = http::body(&req)?;
         let caller = http::guard(state, &req, Need::Live).await?;
         caller.must_be_user(&user)?;
-        let answer = balance::charge(state, &user, &body, key.as_ref()).await?;
-        http::json_text(answer.status, answer.body)
+        let charged = balance::charge(state, &user, &body, key.as_ref()).await?;
+        Ok(http::json(StatusCode::OK, &BalanceView::from(&charged)))
     })
     .await
 }

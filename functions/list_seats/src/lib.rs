@@ -3,19 +3,9 @@
 
 use lambda_http::http::StatusCode;
 use lambda_http::Request;
-use serde::Serialize;
 use shared::domain::{ConcertDate, ConcertId};
-use shared::flows::seats::SeatView;
-use shared::http::{self, HttpResponse, Need};
+use shared::http::{self, views::SeatsView, HttpResponse, Need};
 use shared::{flows, AppState};
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct SeatsView {
-    concert_id: ConcertId,
-    date: ConcertDate,
-    seats: Vec<SeatView>,
-}
 
 pub async fn handler(state: &AppState, req: Request) -> Result<HttpResponse, lambda_http::Error> {
     http::respond(async {
@@ -26,11 +16,7 @@ pub async fn handler(state: &AppState, req: Request) -> Result<HttpResponse, lam
         let seats = flows::seats::seat_map(state, &concert, &date).await?;
         Ok(http::json(
             StatusCode::OK,
-            &SeatsView {
-                concert_id: concert,
-                date,
-                seats,
-            },
+            &SeatsView::new(concert, date, &seats),
         ))
     })
     .await

@@ -1,11 +1,12 @@
-//! `POST /payments`: pays a HELD reservation from the balance, all or nothing, once per
-//! reservation (and once per `Idempotency-Key`); then spends the token.
+//! `POST /payments`: pays a HELD reservation of the token's concert from the balance, all or
+//! nothing, once per reservation (and once per `Idempotency-Key`); then spends the token.
 //! Round trips: the guard's Redis script; 2 DynamoDB calls, a BatchGetItem and a
 //! TransactWriteItems (see `shared::flows::payments`); 2 Redis calls after the commit.
 
+use lambda_http::http::StatusCode;
 use lambda_http::Request;
 use shared::flows::payments::{self, PayRequest};
-use shared::http::{self, HttpResponse, Need};
+use shared::http::{self, views::PaymentView, HttpResponse, Need};
 use shared::AppState;
 
 pub async fn handler(state: &AppState, req: Request) -> Result<HttpResponse, lambda_http::Error> {
@@ -14,8 +15,8 @@ pub async fn handler(state: &AppState, req: Request) -> Result<HttpResponse, lam
         let body: PayRequest = http::body(&req)?;
         let caller = http::guard(state, &req, Need::Active).await?;
         caller.must_be_user(&body.user_id)?;
-        let answer = payments::pay(state, caller.token(), &body, key.as_ref()).await?;
-        http::json_text(answer.status, answer.body)
+        let paid = payments::pay(state, caller.payer(), &body, key.as_ref()).await?;
+        Ok(http::json(StatusCode::CREATED, &PaymentView::from(&paid)))
     })
     .await
 }

@@ -20,7 +20,7 @@ use shared::settings::Settings;
 use shared::store::items::{
     BalanceItem, HoldItem, LedgerItem, LedgerKind, PaymentItem, ReservationItem,
 };
-use shared::store::payments::PaymentWrite;
+use shared::store::payments::{PaymentOutcome, PaymentWrite};
 use shared::store::scripts::Issued;
 use shared::AppState;
 
@@ -151,7 +151,11 @@ pub async fn run(settings: Settings, scale: usize) -> Result<(), String> {
         user_id: probe_user.clone(),
         reservation_id: held.reservation_id,
     };
-    payments::pay(&state, &token, &pay, None)
+    let payer = payments::Payer {
+        token: &token,
+        concert: &concert,
+    };
+    payments::pay(&state, payer, &pay, None)
         .await
         .map_err(|e| e.to_string())?;
     println!("| payment | {} |", counter.take().join(" + "));
@@ -326,6 +330,8 @@ pub async fn run(settings: Settings, scale: usize) -> Result<(), String> {
                         )
                         .await
                         .ok()?;
+                        // The payment's bare transaction needs the stored item (not timed).
+                        let r = state.db.get_reservation(&r.reservation_id).await.ok()??;
                         balance::charge(&state, &who, &charge, None).await.ok()?;
                         let token = issue(&state, &who, &concert).await.ok()?;
                         Some((who, r, token))
@@ -350,7 +356,11 @@ pub async fn run(settings: Settings, scale: usize) -> Result<(), String> {
                         user_id: who,
                         reservation_id: r.reservation_id,
                     };
-                    payments::pay(&state, &token, &req, None).await.is_ok()
+                    let payer = payments::Payer {
+                        token: &token,
+                        concert: &r.concert_id,
+                    };
+                    payments::pay(&state, payer, &req, None).await.is_ok()
                 }
             })
             .await;
@@ -403,7 +413,7 @@ pub async fn run(settings: Settings, scale: usize) -> Result<(), String> {
                         .db
                         .commit_payment(&write, now.timestamp_millis())
                         .await
-                        .is_ok()
+                        .is_ok_and(|o| matches!(o, PaymentOutcome::Committed))
                 }
             })
             .await;

@@ -116,7 +116,7 @@ async fn handle(app: &App, req: hyper::Request<Incoming>) -> hyper::Response<Ful
         Err(e) => {
             // Handlers answer every refusal themselves; this is a bug, logged whole.
             tracing::error!(error = %e, "handler failed");
-            let err = ApiError::Internal(shared::StoreError::Unexpected("handler failed".into()));
+            let err = ApiError::Internal(shared::error::Internal::Bug("a handler failed".into()));
             to_hyper(problem(&err))
         }
     }

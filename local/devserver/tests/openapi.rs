@@ -132,7 +132,7 @@ fn every_api_error() -> Vec<ApiError> {
         ApiError::BalanceLimitExceeded("x".into()),
         ApiError::IdempotencyKeyReused,
         ApiError::Unavailable(store()),
-        ApiError::Internal(store()),
+        ApiError::Internal(shared::error::Internal::Store(store())),
     ]
 }
 

@@ -3,6 +3,7 @@
 pub mod ids;
 pub mod money;
 pub mod queue;
+pub mod reservations;
 pub mod seats;
 
 pub use ids::{
@@ -10,3 +11,4 @@ pub use ids::{
     ReservationId, SeatNo, UserId,
 };
 pub use money::{Amount, Won};
+pub use reservations::{Reservation, ReservationStatus};

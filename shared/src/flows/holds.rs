@@ -4,13 +4,12 @@
 
 use chrono::{Duration, Utc};
 
-use crate::domain::{ConcertDate, ConcertId, ReservationId, SeatNo, UserId};
+use crate::domain::{ConcertDate, ConcertId, Reservation, ReservationId, SeatNo, UserId};
 use crate::error::ApiError;
 use crate::flows::seats::{invalidate_dates, prices};
 use crate::state::AppState;
-use crate::store::dynamo::{retry_conflicts, TxError};
-use crate::store::items::{keys, HoldItem, ReservationItem, ReservationStatus};
-use crate::store::seats::HoldRef;
+use crate::store::items::{keys, HoldItem, ReservationItem};
+use crate::store::seats::{HoldOutcome, HoldRef, ReleaseOutcome};
 
 pub struct HoldRequest {
     pub user: UserId,
@@ -21,7 +20,7 @@ pub struct HoldRequest {
 
 /// Holds the seat for HOLD_TTL_SECONDS. Of any number of concurrent requests for one seat,
 /// exactly one wins: the marker's conditional put decides.
-pub async fn hold(state: &AppState, req: HoldRequest) -> Result<ReservationItem, ApiError> {
+pub async fn hold(state: &AppState, req: HoldRequest) -> Result<Reservation, ApiError> {
     let missing =
         || ApiError::NotFound(format!("seat {} on {} does not exist", req.seat, req.date));
     // A performance that is over is not for sale, though its seat map stays readable.
@@ -51,55 +50,31 @@ pub async fn hold(state: &AppState, req: HoldRequest) -> Result<ReservationItem,
         now,
     );
     let marker = HoldItem::held(&reservation);
-    state
+    match state
         .db
         .put_hold(&marker, &reservation, now.timestamp_millis())
-        .await
-        .map_err(|e| hold_refusal(e, &req))?;
-    invalidate_dates(state, &req.concert).await;
-    Ok(reservation)
-}
-
-/// Why a hold was not written. The marker's failed condition means someone else holds or
-/// bought the seat. So does a TransactionConflict on it (AWS only, never DynamoDB Local):
-/// another hold is committing on that marker right now.
-fn hold_refusal(e: TxError, req: &HoldRequest) -> ApiError {
-    if e.reason(0)
-        .is_some_and(|r| r.condition_failed() || r.conflict())
+        .await?
     {
-        return ApiError::SeatUnavailable(format!(
-            "seat {} on {} is held or sold",
-            req.seat, req.date
-        ));
-    }
-    tx_error(e)
-}
-
-/// A transaction that failed for a reason that is not an answer: 503 or 500.
-pub fn tx_error(e: TxError) -> ApiError {
-    match e {
-        TxError::Store(e) => e.into(),
-        // Throttled, or conflicts outlasted their retries: come back later.
-        cancelled @ TxError::Cancelled(_) => {
-            ApiError::Unavailable(crate::StoreError::Unexpected(cancelled.to_string()))
+        HoldOutcome::Held => {}
+        HoldOutcome::SeatTaken => {
+            return Err(ApiError::SeatUnavailable(format!(
+                "seat {} on {} is held or sold",
+                req.seat, req.date
+            )))
         }
     }
+    invalidate_dates(state, &req.concert).await;
+    Ok(Reservation::from(&reservation))
 }
 
 /// The reservation as its owner may see it; EXPIRED as soon as its time ran out.
-pub async fn reservation(
-    state: &AppState,
-    id: &ReservationId,
-) -> Result<ReservationItem, ApiError> {
-    let mut r = state
+pub async fn reservation(state: &AppState, id: &ReservationId) -> Result<Reservation, ApiError> {
+    let r = state
         .db
         .get_reservation(id)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("reservation {id} does not exist")))?;
-    if r.status == ReservationStatus::Held && r.expires_at <= Utc::now().timestamp_millis() {
-        r.status = ReservationStatus::Expired;
-    }
-    Ok(r)
+    Ok(Reservation::from(&r).as_of(Utc::now()))
 }
 
 /// What a release did.
@@ -117,17 +92,16 @@ pub enum Released {
 /// payment or a newer hold is never undone.
 pub async fn release(state: &AppState, hold: &HoldRef) -> Result<Released, ApiError> {
     let now = Utc::now().timestamp_millis();
-    let outcome = match retry_conflicts(|| state.db.release_hold(hold, now)).await {
-        Ok(()) => Released::Released,
-        Err(e) if e.reason(1).is_some_and(|r| r.condition_failed()) => Released::Nothing,
-        Err(e) if e.reason(0).is_some_and(|r| r.condition_failed()) => {
+    let outcome = match state.db.release_hold(hold, now).await? {
+        ReleaseOutcome::Released => Released::Released,
+        ReleaseOutcome::NotDue => Released::Nothing,
+        ReleaseOutcome::SeatTakenSince => {
             if state.db.expire_reservation_only(hold, now).await? {
                 Released::ExpiredOnly
             } else {
                 Released::Nothing
             }
         }
-        Err(e) => return Err(tx_error(e)),
     };
     if outcome != Released::Nothing {
         invalidate_dates(state, &hold.concert_id).await;
@@ -176,74 +150,4 @@ pub async fn sweep(state: &AppState) -> Result<SweepReport, ApiError> {
         }
     }
     Ok(report)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::store::dynamo::Reason;
-
-    fn request() -> HoldRequest {
-        HoldRequest {
-            user: UserId::parse("u").unwrap(),
-            concert: ConcertId::parse("c").unwrap(),
-            date: ConcertDate::parse("2026-12-24").unwrap(),
-            seat: SeatNo::new(7).unwrap(),
-        }
-    }
-
-    fn cancelled(codes: &[&str]) -> TxError {
-        TxError::Cancelled(
-            codes
-                .iter()
-                .map(|c| Reason {
-                    code: (*c).to_owned(),
-                    old: None,
-                })
-                .collect(),
-        )
-    }
-
-    #[test]
-    fn a_transaction_conflict_on_the_marker_means_someone_else_got_there_first() {
-        let err = hold_refusal(cancelled(&["TransactionConflict", "None"]), &request());
-        assert_eq!(err.problem().code, "SEAT_UNAVAILABLE");
-        assert_eq!(err.problem().status, 409);
-    }
-
-    #[test]
-    fn a_failed_marker_condition_is_seat_unavailable() {
-        let err = hold_refusal(cancelled(&["ConditionalCheckFailed", "None"]), &request());
-        assert_eq!(err.problem().code, "SEAT_UNAVAILABLE");
-    }
-
-    #[test]
-    fn throttling_is_503_not_a_refusal_of_the_seat() {
-        let err = hold_refusal(cancelled(&["ThrottlingError", "None"]), &request());
-        assert_eq!(err.problem().code, "SERVICE_UNAVAILABLE");
-    }
-
-    #[test]
-    fn a_cancelled_transaction_is_logged_by_its_codes_never_its_item_images() {
-        let image = crate::store::dynamo::key("USER#u", "IDEMPOTENCY#payment#k");
-        let err = tx_error(TxError::Cancelled(vec![
-            Reason {
-                code: "ThrottlingError".to_owned(),
-                old: None,
-            },
-            Reason {
-                code: "ConditionalCheckFailed".to_owned(),
-                old: Some(image),
-            },
-        ]));
-        let ApiError::Unavailable(cause) = &err else {
-            panic!("503 expected, got {err:?}");
-        };
-        let logged = cause.to_string();
-        assert!(
-            logged.contains("[ThrottlingError, ConditionalCheckFailed]"),
-            "{logged}"
-        );
-        assert!(!logged.contains("IDEMPOTENCY"), "{logged}");
-    }
 }

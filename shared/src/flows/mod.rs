@@ -2,6 +2,7 @@
 
 pub mod balance;
 pub mod holds;
+pub mod idempotency;
 pub mod payments;
 pub mod queue;
 pub mod seats;

@@ -4,23 +4,20 @@
 //! all or nothing. Then Redis: the token is spent (its active place freed) and the dates
 //! cache invalidated.
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::domain::{IdempotencyKey, PaymentId, QueueToken, ReservationId, UserId, Won};
+use crate::domain::seats::hold_is_live;
+use crate::domain::{ConcertId, IdempotencyKey, PaymentId, QueueToken, ReservationId, UserId, Won};
 use crate::error::{ApiError, StoreError};
-use crate::flows::balance::{replay, Answer};
-use crate::flows::holds::tx_error;
+use crate::flows::idempotency::Keyed;
 use crate::flows::seats::invalidate_dates;
 use crate::state::AppState;
-use crate::store::dynamo::{from_item, retry_conflicts, TxError};
 use crate::store::items::{
-    BalanceItem, IdempotencyItem, IdempotencyScope, LedgerItem, LedgerKind, PaymentItem,
-    ReservationItem, ReservationStatus,
+    BalanceItem, IdempotencyScope, LedgerItem, LedgerKind, PaymentItem, ReservationItem,
+    ReservationStatus,
 };
-use crate::store::payments::{
-    PaymentWrite, PAY_BALANCE, PAY_IDEMPOTENCY, PAY_MARKER, PAY_PAYMENT, PAY_RESERVATION,
-};
+use crate::store::payments::{PaymentOutcome, PaymentWrite};
 
 /// Other payments of the same user that may commit first before this one gives up (503).
 const PAY_ATTEMPTS: u32 = 50;
@@ -33,35 +30,37 @@ pub struct PayRequest {
     pub reservation_id: ReservationId,
 }
 
-#[derive(Debug, Serialize)]
+/// A completed payment; also what a keyed payment's record keeps.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct PaymentView {
+pub struct Paid {
     pub payment_id: PaymentId,
     pub reservation_id: ReservationId,
     pub user_id: UserId,
     pub amount: Won,
+    /// The balance left after paying.
     pub balance: Won,
-    pub status: &'static str,
-    pub paid_at: String,
+    pub paid_at: DateTime<Utc>,
 }
 
-fn internal(e: impl std::fmt::Display) -> ApiError {
-    ApiError::Internal(StoreError::Unexpected(e.to_string()))
+/// Who pays: the token's holder, for the token's concert.
+#[derive(Debug, Clone, Copy)]
+pub struct Payer<'a> {
+    pub token: &'a QueueToken,
+    pub concert: &'a ConcertId,
 }
 
 /// Why a reservation cannot be paid, from what it is now.
 fn refusal(r: &ReservationItem, now_ms: i64) -> Option<ApiError> {
     let id = r.reservation_id;
+    let expired =
+        || ApiError::ReservationExpired(format!("the hold of reservation {id} has expired"));
     match r.status {
         ReservationStatus::Confirmed => Some(ApiError::ReservationNotHeld(format!(
             "reservation {id} is already paid"
         ))),
-        ReservationStatus::Expired => Some(ApiError::ReservationExpired(format!(
-            "the hold of reservation {id} has expired"
-        ))),
-        ReservationStatus::Held if r.expires_at <= now_ms => Some(ApiError::ReservationExpired(
-            format!("the hold of reservation {id} has expired"),
-        )),
+        ReservationStatus::Expired => Some(expired()),
+        ReservationStatus::Held if !hold_is_live(r.expires_at, now_ms) => Some(expired()),
         ReservationStatus::Held => None,
     }
 }
@@ -69,18 +68,18 @@ fn refusal(r: &ReservationItem, now_ms: i64) -> Option<ApiError> {
 /// Pays a HELD reservation from the user's balance; then spends the token.
 pub async fn pay(
     state: &AppState,
-    token: &QueueToken,
+    payer: Payer<'_>,
     request: &PayRequest,
     key: Option<&IdempotencyKey>,
-) -> Result<Answer, ApiError> {
-    let canonical = serde_json::to_string(request).map_err(internal)?;
+) -> Result<Paid, ApiError> {
     let user = &request.user_id;
+    let keyed = Keyed::new(user, IdempotencyScope::Payment, key, request)?;
     let read = state
         .db
         .payment_read(&request.reservation_id, user, key)
         .await?;
-    if let Some(record) = read.idempotency {
-        return replay(record, &canonical);
+    if let (Some(record), Some(keyed)) = (read.idempotency, &keyed) {
+        return keyed.replay(record);
     }
     let reservation = read.reservation.ok_or_else(|| {
         ApiError::NotFound(format!(
@@ -91,6 +90,14 @@ pub async fn pay(
     if &reservation.user_id != user {
         return Err(ApiError::Forbidden(format!(
             "reservation {} belongs to another user",
+            reservation.reservation_id
+        )));
+    }
+    // A token is a place in one concert's line: it pays for that concert's holds only, and a
+    // payment spends it.
+    if &reservation.concert_id != payer.concert {
+        return Err(ApiError::Forbidden(format!(
+            "reservation {} is for another concert than the token's",
             reservation.reservation_id
         )));
     }
@@ -109,16 +116,14 @@ pub async fn pay(
             )));
         };
         let payment = PaymentItem::new(&reservation, left, now);
-        let view = PaymentView {
+        let paid = Paid {
             payment_id: payment.payment_id,
             reservation_id: reservation.reservation_id,
             user_id: user.clone(),
             amount: price,
             balance: left,
-            status: "COMPLETED",
-            paid_at: crate::http::views::instant(now),
+            paid_at: now,
         };
-        let body = serde_json::to_string(&view).map_err(internal)?;
         let balance = BalanceItem::new(user, left, now);
         let entry = LedgerItem::new(
             user,
@@ -128,17 +133,7 @@ pub async fn pay(
             left,
             now,
         );
-        let record = key.map(|k| {
-            IdempotencyItem::new(
-                user,
-                IdempotencyScope::Payment,
-                k,
-                canonical.clone(),
-                201,
-                body.clone(),
-                now,
-            )
-        });
+        let record = keyed.as_ref().map(|k| k.record(&paid, now)).transpose()?;
         let write = PaymentWrite {
             old: base,
             balance: &balance,
@@ -147,37 +142,45 @@ pub async fn pay(
             entry: &entry,
             record: record.as_ref(),
         };
-        let committed = retry_conflicts(|| state.db.commit_payment(&write, now_ms)).await;
-        match committed {
-            Ok(()) => {
-                after_commit(state, token, &reservation).await;
-                return Ok(Answer { status: 201, body });
+        match state.db.commit_payment(&write, now_ms).await? {
+            PaymentOutcome::Committed => {
+                after_commit(state, payer.token, &reservation).await;
+                return Ok(paid);
             }
-            Err(e) => match classify(e, &reservation, now_ms)? {
-                Retry::Balance(now_held) => old = now_held,
-                Retry::Replay(found) => {
-                    let found = match found {
-                        Some(r) => Some(r),
-                        None => match key {
-                            Some(k) => {
-                                state
-                                    .db
-                                    .idempotency_record(user, IdempotencyScope::Payment, k)
-                                    .await?
-                            }
-                            None => None,
-                        },
+            PaymentOutcome::BalanceMoved(now_held) => old = now_held,
+            PaymentOutcome::AlreadyPaid => {
+                return Err(ApiError::ReservationNotHeld(format!(
+                    "reservation {} is already paid",
+                    reservation.reservation_id
+                )))
+            }
+            PaymentOutcome::NotHeld(now_is) => {
+                // The reservation as it is now says which: paid by now, or expired.
+                let current = now_is.as_ref().unwrap_or(&reservation);
+                return Err(refusal(current, now_ms).unwrap_or_else(|| {
+                    ApiError::ReservationExpired(format!(
+                        "the hold of reservation {} has expired",
+                        reservation.reservation_id
+                    ))
+                }));
+            }
+            PaymentOutcome::KeyTaken(image) => {
+                if let Some(keyed) = &keyed {
+                    let found = match image {
+                        Some(record) => Some(record),
+                        None => keyed.winner(state).await?,
                     };
                     if let Some(record) = found {
-                        return replay(record, &canonical);
+                        return keyed.replay(record);
                     }
                 }
-            },
+            }
         }
     }
-    Err(ApiError::Unavailable(StoreError::Unexpected(format!(
+    Err(StoreError::Contended(format!(
         "the balance of {user} kept moving: {PAY_ATTEMPTS} payment attempts lost the race"
-    ))))
+    ))
+    .into())
 }
 
 /// After the commit: the token is spent and its active place freed (idempotent; if this
@@ -189,45 +192,14 @@ async fn after_commit(state: &AppState, token: &QueueToken, r: &ReservationItem)
     invalidate_dates(state, &r.concert_id).await;
 }
 
-enum Retry {
-    /// Another payment or charge moved the balance; what it is now.
-    Balance(Option<Won>),
-    /// A request with the same key won; its record if it came back.
-    Replay(Option<IdempotencyItem>),
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-/// Reads a cancelled payment's reasons to answer the precise refusal, or to try again.
-fn classify(err: TxError, r: &ReservationItem, now_ms: i64) -> Result<Retry, ApiError> {
-    let failed = |i: usize| err.reason(i).is_some_and(|x| x.condition_failed());
-    if failed(PAY_IDEMPOTENCY) {
-        let image = err.reason(PAY_IDEMPOTENCY).and_then(|x| x.old.clone());
-        return Ok(Retry::Replay(image.map(from_item).transpose()?));
+    #[test]
+    fn a_payment_result_reads_a_record_written_before_results_were_typed() {
+        let stored = r#"{"paymentId":"4b7c7f0e-8d1e-5b7a-9c1a-2f0e8d1e5b7a","reservationId":"0b7c7f0e-8d1e-4b7a-9c1a-2f0e8d1e5b7a","userId":"u-1","amount":50000,"balance":0,"status":"COMPLETED","paidAt":"2026-12-24T19:00:00Z"}"#;
+        let paid: Paid = serde_json::from_str(stored).unwrap();
+        assert_eq!(paid.amount, Won::new(50_000));
     }
-    if failed(PAY_PAYMENT) {
-        return Err(ApiError::ReservationNotHeld(format!(
-            "reservation {} is already paid",
-            r.reservation_id
-        )));
-    }
-    if failed(PAY_RESERVATION) || failed(PAY_MARKER) {
-        // The reservation as it is now says which: paid by now, or expired.
-        let now_is = err
-            .reason(PAY_RESERVATION)
-            .and_then(|x| x.old.clone())
-            .map(from_item::<ReservationItem>)
-            .transpose()?;
-        let current = now_is.as_ref().unwrap_or(r);
-        return Err(refusal(current, now_ms).unwrap_or_else(|| {
-            ApiError::ReservationExpired(format!(
-                "the hold of reservation {} has expired",
-                r.reservation_id
-            ))
-        }));
-    }
-    if failed(PAY_BALANCE) {
-        let image = err.reason(PAY_BALANCE).and_then(|x| x.old.clone());
-        let now_held = image.map(from_item::<BalanceItem>).transpose()?;
-        return Ok(Retry::Balance(now_held.map(|b| b.balance)));
-    }
-    Err(tx_error(err))
 }

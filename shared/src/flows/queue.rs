@@ -61,3 +61,63 @@ pub async fn spend(state: &AppState, token: &QueueToken) -> Result<(), ApiError>
         .await?;
     Ok(())
 }
+
+/// What a call asks of the caller's token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Need {
+    /// Admitted from the waiting room.
+    Active,
+    /// Issued and live, waiting or admitted (balance calls).
+    Live,
+}
+
+/// The token guard: the token must be live (and ACTIVE where `need` says so). The call counts
+/// as a poll, so it keeps a waiting token in line.
+pub async fn guard(state: &AppState, token: &QueueToken, need: Need) -> Result<Caller, ApiError> {
+    let status = token_status(state, token, true).await?;
+    if need == Need::Active && !status.is_active() {
+        return Err(ApiError::TokenNotActive);
+    }
+    Ok(Caller(status))
+}
+
+/// A caller whose token passed the guard.
+#[derive(Debug, Clone)]
+pub struct Caller(pub TokenStatus);
+
+impl Caller {
+    pub fn token(&self) -> &QueueToken {
+        &self.0.token
+    }
+    pub fn user(&self) -> &UserId {
+        &self.0.user_id
+    }
+    pub fn concert(&self) -> &ConcertId {
+        &self.0.concert_id
+    }
+    /// The token must be this user's.
+    pub fn must_be_user(&self, user: &UserId) -> Result<(), ApiError> {
+        if &self.0.user_id != user {
+            return Err(ApiError::Forbidden(format!(
+                "the token belongs to another user than {user}"
+            )));
+        }
+        Ok(())
+    }
+    /// The token must be for this concert.
+    pub fn must_be_concert(&self, concert: &ConcertId) -> Result<(), ApiError> {
+        if &self.0.concert_id != concert {
+            return Err(ApiError::Forbidden(format!(
+                "the token is for another concert than {concert}"
+            )));
+        }
+        Ok(())
+    }
+    /// Who pays with this token.
+    pub fn payer(&self) -> crate::flows::payments::Payer<'_> {
+        crate::flows::payments::Payer {
+            token: &self.0.token,
+            concert: &self.0.concert_id,
+        }
+    }
+}

@@ -9,7 +9,7 @@ use chrono::Utc;
 use serde::{Deserialize, Serialize};
 
 use crate::domain::seats::SeatState;
-use crate::domain::{ConcertDate, ConcertId, Won};
+use crate::domain::{ConcertDate, ConcertId, SeatNo, Won};
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::store::items::HoldStatus;
@@ -23,10 +23,10 @@ pub struct DateAvailability {
     pub available_seats: u32,
 }
 
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct SeatView {
-    pub seat_no: u16,
+/// A seat of the map as it stands now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Seat {
+    pub seat_no: SeatNo,
     pub price: Won,
     pub status: SeatState,
 }
@@ -43,7 +43,7 @@ pub async fn seat_map(
     state: &AppState,
     concert: &ConcertId,
     date: &ConcertDate,
-) -> Result<Vec<SeatView>, ApiError> {
+) -> Result<Vec<Seat>, ApiError> {
     let rows = state.db.seat_map(concert, date).await?;
     if rows.is_empty() {
         return Err(ApiError::NotFound(format!(
@@ -54,8 +54,8 @@ pub async fn seat_map(
     let now = Utc::now().timestamp_millis();
     Ok(rows
         .iter()
-        .map(|row| SeatView {
-            seat_no: row.seat.seat_no.get(),
+        .map(|row| Seat {
+            seat_no: row.seat.seat_no,
             price: row.seat.price,
             status: state_of(row, now),
         })

@@ -11,10 +11,10 @@ use lambda_http::{Body, Request, RequestExt, Response};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use crate::domain::queue::TokenStatus;
-use crate::domain::{ConcertId, Invalid, QueueToken, UserId};
+use crate::domain::{Invalid, QueueToken};
 use crate::error::ApiError;
 use crate::flows;
+pub use crate::flows::queue::{Caller, Need};
 use crate::state::AppState;
 
 pub type HttpResponse = Response<Body>;
@@ -137,11 +137,17 @@ pub fn path<T>(
     parse(raw).map_err(|e| ApiError::validation(name, e.0))
 }
 
-/// `Authorization: Bearer <token>`.
+/// `Authorization: Bearer <token>`. Given more than once, it is refused as TOKEN_INVALID:
+/// API Gateway (payload 2.0) joins repeated headers with commas, which no token parses as, so
+/// the local server answers the same request as AWS does.
 pub fn bearer(req: &Request) -> Result<QueueToken, ApiError> {
-    let Some(value) = req.headers().get(AUTHORIZATION) else {
+    let mut values = req.headers().get_all(AUTHORIZATION).iter();
+    let Some(value) = values.next() else {
         return Err(ApiError::TokenMissing);
     };
+    if values.next().is_some() {
+        return Err(ApiError::TokenInvalid);
+    }
     let value = value.to_str().map_err(|_| ApiError::TokenInvalid)?;
     let Some((scheme, token)) = value.split_once(' ') else {
         return Err(ApiError::TokenInvalid);
@@ -152,58 +158,9 @@ pub fn bearer(req: &Request) -> Result<QueueToken, ApiError> {
     QueueToken::parse(token.trim()).map_err(|_| ApiError::TokenInvalid)
 }
 
-/// What an endpoint asks of the caller's token.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Need {
-    /// Admitted from the waiting room.
-    Active,
-    /// Issued and live, waiting or admitted (balance calls).
-    Live,
-}
-
-/// The token guard: the bearer token must be live (and ACTIVE where `need` says so). The call
-/// counts as a poll, so it keeps a waiting token in line.
+/// The request's bearer token through the queue's token guard ([`flows::queue::guard`]).
 pub async fn guard(state: &AppState, req: &Request, need: Need) -> Result<Caller, ApiError> {
-    let token = bearer(req)?;
-    let status = flows::queue::token_status(state, &token, true).await?;
-    if need == Need::Active && !status.is_active() {
-        return Err(ApiError::TokenNotActive);
-    }
-    Ok(Caller(status))
-}
-
-/// A caller whose token passed the guard.
-#[derive(Debug, Clone)]
-pub struct Caller(pub TokenStatus);
-
-impl Caller {
-    pub fn token(&self) -> &QueueToken {
-        &self.0.token
-    }
-    pub fn user(&self) -> &UserId {
-        &self.0.user_id
-    }
-    pub fn concert(&self) -> &ConcertId {
-        &self.0.concert_id
-    }
-    /// The token must be this user's.
-    pub fn must_be_user(&self, user: &UserId) -> Result<(), ApiError> {
-        if &self.0.user_id != user {
-            return Err(ApiError::Forbidden(format!(
-                "the token belongs to another user than {user}"
-            )));
-        }
-        Ok(())
-    }
-    /// The token must be for this concert.
-    pub fn must_be_concert(&self, concert: &ConcertId) -> Result<(), ApiError> {
-        if &self.0.concert_id != concert {
-            return Err(ApiError::Forbidden(format!(
-                "the token is for another concert than {concert}"
-            )));
-        }
-        Ok(())
-    }
+    flows::queue::guard(state, &bearer(req)?, need).await
 }
 
 /// The `Idempotency-Key` header, parsed; `None` when the request has none. Given twice, or
@@ -223,18 +180,4 @@ pub fn idempotency_key(req: &Request) -> Result<Option<crate::domain::Idempotenc
     crate::domain::IdempotencyKey::parse(text)
         .map(Some)
         .map_err(|e| ApiError::validation(HEADER, e.0))
-}
-
-/// A JSON answer whose body is already text: an idempotent replay answers the stored body.
-pub fn json_text(status: u16, body: String) -> Result<HttpResponse, ApiError> {
-    let status = StatusCode::from_u16(status).map_err(|_| {
-        ApiError::Internal(crate::error::StoreError::Unexpected(format!(
-            "a stored answer has the status {status}"
-        )))
-    })?;
-    Ok(Response::builder()
-        .status(status)
-        .header(CONTENT_TYPE, "application/json")
-        .body(Body::Text(body))
-        .expect("static response parts are valid"))
 }

@@ -1,9 +1,8 @@
 //! DynamoDB I/O for balances, their ledger and idempotency records. One round trip per call.
 //!
 //! A balance moves only in a TransactWriteItems that also writes its ledger entry, under an
-//! optimistic condition on the balance that was read. The transaction's items are always in
-//! the order [`TX_BALANCE`], [`TX_LEDGER`], then [`TX_IDEMPOTENCY`] when a key is recorded, so
-//! a cancellation's reasons can be read by position.
+//! optimistic condition on the balance that was read. [`Db::move_balance`] reads its own
+//! cancellation and answers a [`BalanceOutcome`].
 
 use std::collections::HashMap;
 
@@ -15,15 +14,53 @@ use serde::Serialize;
 
 use crate::domain::{IdempotencyKey, UserId, Won};
 use crate::error::StoreError;
-use crate::store::dynamo::{from_item, key, sdk_error, to_item, Db, Item, TxError};
+use crate::store::dynamo::{
+    from_item, key, retry_conflicts, sdk_error, to_item, Db, Item, Proof, TxError,
+};
 use crate::store::items::{keys, BalanceItem, IdempotencyItem, IdempotencyScope, LedgerItem};
 
-/// Position of the balance write in a balance transaction.
-pub const TX_BALANCE: usize = 0;
-/// Position of the ledger entry.
-pub const TX_LEDGER: usize = 1;
-/// Position of the idempotency record, when there is one.
-pub const TX_IDEMPOTENCY: usize = 2;
+// The transaction's items, in this order; a cancellation's reasons are read by position.
+const TX_BALANCE: usize = 0;
+const TX_IDEMPOTENCY: usize = 2;
+
+/// How a balance transaction ended.
+#[derive(Debug)]
+pub enum BalanceOutcome {
+    Committed,
+    /// Another charge or payment moved the balance first; what it holds now, if the image
+    /// came back. Nothing was written.
+    BalanceMoved(Option<Won>),
+    /// A request with the same key committed first; its record, if the image came back.
+    /// Nothing was written.
+    KeyTaken(Option<IdempotencyItem>),
+}
+
+/// A balance's ledger entry proves the transaction that wrote it committed.
+pub(crate) fn ledger_proof(db: &Db, entry: &LedgerItem) -> Proof {
+    Proof {
+        table: db.table.clone(),
+        key: key(entry.pk.clone(), entry.sk.clone()),
+    }
+}
+
+/// Reads a balance transaction: [balance, ledger entry, key's record].
+fn balance_outcome(result: Result<(), TxError>) -> Result<BalanceOutcome, StoreError> {
+    let cancelled = match result {
+        Ok(()) => return Ok(BalanceOutcome::Committed),
+        Err(TxError::Store(e)) => return Err(e),
+        Err(TxError::Cancelled(c)) => c,
+    };
+    // The key first: when a same-key request won, it also moved the balance.
+    if let Some(image) = cancelled.condition_failed(TX_IDEMPOTENCY) {
+        let record = image.cloned().map(from_item).transpose()?;
+        return Ok(BalanceOutcome::KeyTaken(record));
+    }
+    if let Some(image) = cancelled.condition_failed(TX_BALANCE) {
+        let now = image.cloned().map(from_item::<BalanceItem>).transpose()?;
+        return Ok(BalanceOutcome::BalanceMoved(now.map(|item| item.balance)));
+    }
+    Err(cancelled.into_store_error())
+}
 
 /// BatchGetItem returns keys it could not read under throttling; they are asked again this many
 /// times at most, then the read answers 503.
@@ -96,7 +133,7 @@ impl Db {
             .set_keys(Some(wanted))
             .consistent_read(true)
             .build()
-            .map_err(|e| StoreError::Unexpected(e.to_string()))?;
+            .map_err(StoreError::from)?;
         let mut read = BalanceRead::default();
         for attempt in 0..BATCH_GET_ATTEMPTS {
             let out = self
@@ -136,18 +173,20 @@ impl Db {
     /// still being `old`, or on not existing when `old` is `None`), the ledger entry, and the
     /// idempotency record (conditioned on not existing). A failed condition comes back with
     /// the item as it was (ALL_OLD), so the caller needs no read to learn what beat it.
+    /// Conflicts with other writers are retried here.
     pub async fn move_balance(
         &self,
         old: Option<Won>,
         new: &BalanceItem,
         entry: &LedgerItem,
         record: Option<&IdempotencyItem>,
-    ) -> Result<(), TxError> {
+    ) -> Result<BalanceOutcome, StoreError> {
         let mut items = vec![self.balance_write(old, new)?, self.put_new(entry)?];
         if let Some(record) = record {
             items.push(self.put_new(record)?);
         }
-        self.transact(items).await
+        let proof = ledger_proof(self, entry);
+        balance_outcome(retry_conflicts(|| self.transact(items.clone(), Some(&proof))).await)
     }
 
     /// An Update that writes every attribute of `new`, under the optimistic condition on
@@ -190,7 +229,7 @@ impl Db {
             .set_expression_attribute_values(Some(values))
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .build()
-            .map_err(|e| StoreError::Unexpected(e.to_string()))?;
+            .map_err(StoreError::from)?;
         Ok(TransactWriteItem::builder().update(update).build())
     }
 
@@ -203,7 +242,88 @@ impl Db {
             .condition_expression("attribute_not_exists(PK)")
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .build()
-            .map_err(|e| StoreError::Unexpected(e.to_string()))?;
+            .map_err(StoreError::from)?;
         Ok(TransactWriteItem::builder().put(put).build())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::Utc;
+
+    use super::*;
+    use crate::domain::IdempotencyKey;
+    use crate::store::dynamo::testing::{cancelled_at, cancelled_with, each_code};
+
+    fn user() -> UserId {
+        UserId::parse("u-1").unwrap()
+    }
+
+    fn transient_code(code: &str) -> bool {
+        matches!(
+            code,
+            "TransactionConflict"
+                | "ThrottlingError"
+                | "ProvisionedThroughputExceeded"
+                | "RequestLimitExceeded"
+        )
+    }
+
+    #[test]
+    fn a_balance_write_reads_every_reason_code_at_every_item() {
+        for index in 0..3 {
+            for code in each_code() {
+                let outcome = balance_outcome(cancelled_at(3, index, code));
+                match (index, code) {
+                    (TX_BALANCE, "ConditionalCheckFailed") => {
+                        assert!(matches!(outcome, Ok(BalanceOutcome::BalanceMoved(None))))
+                    }
+                    (TX_IDEMPOTENCY, "ConditionalCheckFailed") => {
+                        assert!(matches!(outcome, Ok(BalanceOutcome::KeyTaken(None))))
+                    }
+                    (_, code) => {
+                        let err = outcome.expect_err(code);
+                        assert_eq!(err.is_transient(), transient_code(code), "{index} {code}");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_moved_balance_comes_back_with_what_it_holds_now() {
+        let image = to_item(&BalanceItem::new(&user(), Won::new(42), Utc::now())).unwrap();
+        let outcome = balance_outcome(cancelled_with(
+            3,
+            TX_BALANCE,
+            "ConditionalCheckFailed",
+            Some(image),
+        ));
+        assert!(matches!(outcome, Ok(BalanceOutcome::BalanceMoved(Some(w))) if w == Won::new(42)));
+    }
+
+    #[test]
+    fn a_taken_key_wins_over_a_moved_balance() {
+        let key = IdempotencyKey::parse("k-1").unwrap();
+        let record = IdempotencyItem::new(
+            &user(),
+            IdempotencyScope::Charge,
+            &key,
+            r#"{"amount":5}"#.into(),
+            r#"{"userId":"u-1","balance":5}"#.into(),
+            Utc::now(),
+        );
+        let err = TxError::Cancelled(crate::store::dynamo::Cancelled(vec![
+            crate::store::dynamo::Reason::new("ConditionalCheckFailed", None),
+            crate::store::dynamo::Reason::new("None", None),
+            crate::store::dynamo::Reason::new(
+                "ConditionalCheckFailed",
+                Some(to_item(&record).unwrap()),
+            ),
+        ]));
+        let outcome = balance_outcome(Err(err)).unwrap();
+        assert!(
+            matches!(outcome, BalanceOutcome::KeyTaken(Some(r)) if r.request == record.request)
+        );
     }
 }

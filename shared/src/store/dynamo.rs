@@ -7,6 +7,7 @@ use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, TransactWriteItem, WriteRequest};
 use aws_sdk_dynamodb::Client;
+use aws_smithy_runtime_api::http::Response as HttpResponse;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
@@ -66,8 +67,10 @@ pub fn n(v: i64) -> AttributeValue {
 }
 
 /// An SDK builder's result: a missing required field is our bug.
-pub fn built<T, E: std::fmt::Display>(r: Result<T, E>) -> Result<T, StoreError> {
-    r.map_err(|e| StoreError::Unexpected(e.to_string()))
+pub fn built<T>(
+    r: Result<T, aws_smithy_types::error::operation::BuildError>,
+) -> Result<T, StoreError> {
+    r.map_err(StoreError::from)
 }
 
 pub fn to_item<T: Serialize>(value: &T) -> Result<Item, StoreError> {
@@ -78,34 +81,118 @@ pub fn from_item<T: DeserializeOwned>(item: Item) -> Result<T, StoreError> {
     Ok(serde_dynamo::from_item(item)?)
 }
 
+/// A cancellation reason code, as DynamoDB documents them for TransactWriteItems. This is the
+/// one place that reads them; every write's module turns them into its own outcome.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReasonCode {
+    /// This item was fine; another one cancelled the transaction.
+    None,
+    /// The item's condition failed: an answer, never retried.
+    ConditionalCheckFailed,
+    /// Another transaction or write held the item (AWS only; DynamoDB Local runs one at a time).
+    TransactionConflict,
+    /// The partition or table is throttled (a hot partition on on-sale day).
+    ThrottlingError,
+    ProvisionedThroughputExceeded,
+    RequestLimitExceeded,
+    /// An item collection over 10 GB (a table with a local secondary index; ours have none).
+    ItemCollectionSizeLimitExceeded,
+    /// The request was malformed: our bug.
+    ValidationError,
+    /// A code DynamoDB may add later.
+    Other(String),
+}
+
+/// What a reason means for the transaction as a whole.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReasonClass {
+    Fine,
+    ConditionFailed,
+    Conflict,
+    /// Come back later: 503 with Retry-After.
+    Throttled,
+    /// Asking again will not help: 500.
+    Broken,
+}
+
+impl ReasonCode {
+    pub fn parse(code: Option<&str>) -> Self {
+        match code.unwrap_or("None") {
+            "None" | "" => ReasonCode::None,
+            "ConditionalCheckFailed" => ReasonCode::ConditionalCheckFailed,
+            "TransactionConflict" => ReasonCode::TransactionConflict,
+            "ThrottlingError" => ReasonCode::ThrottlingError,
+            "ProvisionedThroughputExceeded" => ReasonCode::ProvisionedThroughputExceeded,
+            "RequestLimitExceeded" => ReasonCode::RequestLimitExceeded,
+            "ItemCollectionSizeLimitExceeded" => ReasonCode::ItemCollectionSizeLimitExceeded,
+            "ValidationError" => ReasonCode::ValidationError,
+            other => ReasonCode::Other(other.to_owned()),
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        match self {
+            ReasonCode::None => "None",
+            ReasonCode::ConditionalCheckFailed => "ConditionalCheckFailed",
+            ReasonCode::TransactionConflict => "TransactionConflict",
+            ReasonCode::ThrottlingError => "ThrottlingError",
+            ReasonCode::ProvisionedThroughputExceeded => "ProvisionedThroughputExceeded",
+            ReasonCode::RequestLimitExceeded => "RequestLimitExceeded",
+            ReasonCode::ItemCollectionSizeLimitExceeded => "ItemCollectionSizeLimitExceeded",
+            ReasonCode::ValidationError => "ValidationError",
+            ReasonCode::Other(code) => code,
+        }
+    }
+
+    pub fn class(&self) -> ReasonClass {
+        match self {
+            ReasonCode::None => ReasonClass::Fine,
+            ReasonCode::ConditionalCheckFailed => ReasonClass::ConditionFailed,
+            ReasonCode::TransactionConflict => ReasonClass::Conflict,
+            ReasonCode::ThrottlingError
+            | ReasonCode::ProvisionedThroughputExceeded
+            | ReasonCode::RequestLimitExceeded => ReasonClass::Throttled,
+            ReasonCode::ItemCollectionSizeLimitExceeded
+            | ReasonCode::ValidationError
+            | ReasonCode::Other(_) => ReasonClass::Broken,
+        }
+    }
+
+    /// Every code DynamoDB documents, for the tests that inject each one.
+    pub const DOCUMENTED: [&'static str; 8] = [
+        "None",
+        "ConditionalCheckFailed",
+        "TransactionConflict",
+        "ThrottlingError",
+        "ProvisionedThroughputExceeded",
+        "RequestLimitExceeded",
+        "ItemCollectionSizeLimitExceeded",
+        "ValidationError",
+    ];
+}
+
 /// Why one item of a cancelled TransactWriteItems failed, in request order.
 #[derive(Debug, Clone)]
 pub struct Reason {
-    /// `None` (this item was fine), `ConditionalCheckFailed`, `TransactionConflict`, ...
-    pub code: String,
+    pub code: ReasonCode,
     /// The item as it was, where the request asked for it on a failed condition.
     pub old: Option<Item>,
 }
 
 impl Reason {
-    pub fn condition_failed(&self) -> bool {
-        self.code == "ConditionalCheckFailed"
-    }
-    pub fn conflict(&self) -> bool {
-        self.code == "TransactionConflict"
+    pub fn new(code: &str, old: Option<Item>) -> Self {
+        Self {
+            code: ReasonCode::parse(Some(code)),
+            old,
+        }
     }
 }
 
-/// A TransactWriteItems that did not commit.
-#[derive(Debug, thiserror::Error)]
-pub enum TxError {
-    /// Cancelled, with one reason per item. Nothing was written. Shown by its codes only: an
-    /// item's image may hold a stored request body, which no log may.
-    #[error("transaction cancelled: {}", codes(.0))]
-    Cancelled(Vec<Reason>),
-    #[error(transparent)]
-    Store(#[from] StoreError),
-}
+/// A cancelled TransactWriteItems: nothing was written. Shown by its codes only: an item's
+/// image may hold a stored request body, which no log may.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("transaction cancelled: {}", codes(&self.0))]
+pub struct Cancelled(pub Vec<Reason>);
 
 /// `[ConditionalCheckFailed, None]`: the reasons' codes, in request order.
 fn codes(reasons: &[Reason]) -> String {
@@ -113,24 +200,55 @@ fn codes(reasons: &[Reason]) -> String {
     format!("[{}]", codes.join(", "))
 }
 
-impl TxError {
-    /// Cancelled only because another transaction held one of the items (AWS; never locally).
+impl Cancelled {
+    /// The item at `index` failed its condition: `Some(image)`, the image when it came back.
+    pub fn condition_failed(&self, index: usize) -> Option<Option<&Item>> {
+        self.0
+            .get(index)
+            .filter(|r| r.code == ReasonCode::ConditionalCheckFailed)
+            .map(|r| r.old.as_ref())
+    }
+
+    /// The item at `index` lost a TransactionConflict.
+    pub fn conflict_at(&self, index: usize) -> bool {
+        self.0
+            .get(index)
+            .is_some_and(|r| r.code == ReasonCode::TransactionConflict)
+    }
+
+    fn any(&self, class: ReasonClass) -> bool {
+        self.0.iter().any(|r| r.code.class() == class)
+    }
+
+    /// Cancelled only by conflicts with other writers: worth submitting again.
     pub fn is_conflict(&self) -> bool {
-        match self {
-            TxError::Cancelled(reasons) => {
-                reasons.iter().any(Reason::conflict)
-                    && !reasons.iter().any(Reason::condition_failed)
-            }
-            TxError::Store(_) => false,
+        self.any(ReasonClass::Conflict) && !self.any(ReasonClass::ConditionFailed)
+    }
+
+    /// A cancellation that no write's condition explains, as a store failure: throttling and
+    /// conflicts that outlasted their retries are transient (503, Retry-After), anything else
+    /// (ValidationError, ItemCollectionSizeLimitExceeded, an unknown code, or a condition the
+    /// write did not expect to fail) is our bug (500). Nothing was written either way.
+    pub fn into_store_error(self) -> StoreError {
+        let retryable = !self.any(ReasonClass::Broken)
+            && !self.any(ReasonClass::ConditionFailed)
+            && (self.any(ReasonClass::Throttled) || self.any(ReasonClass::Conflict));
+        StoreError::Dynamo {
+            operation: "TransactWriteItems",
+            retryable,
+            source: Box::new(self),
         }
     }
-    /// The reason of the item at `index`, when cancelled.
-    pub fn reason(&self, index: usize) -> Option<&Reason> {
-        match self {
-            TxError::Cancelled(reasons) => reasons.get(index),
-            TxError::Store(_) => None,
-        }
-    }
+}
+
+/// A TransactWriteItems that did not commit. Only the store sees this: each write's module
+/// turns it into that write's own outcome.
+#[derive(Debug, thiserror::Error)]
+pub enum TxError {
+    #[error(transparent)]
+    Cancelled(Cancelled),
+    #[error(transparent)]
+    Store(#[from] StoreError),
 }
 
 /// Bounded retries of a transaction that lost a TransactionConflict, with jittered
@@ -146,7 +264,7 @@ where
     loop {
         tries += 1;
         match attempt().await {
-            Err(e) if e.is_conflict() && tries < CONFLICT_ATTEMPTS => {
+            Err(TxError::Cancelled(c)) if c.is_conflict() && tries < CONFLICT_ATTEMPTS => {
                 let cap_ms = 10u64 << tries;
                 let wait = rand::random_range(cap_ms / 2..=cap_ms);
                 tokio::time::sleep(std::time::Duration::from_millis(wait)).await;
@@ -155,6 +273,64 @@ where
         }
     }
 }
+
+/// An item that exists if and only if a transaction committed (its ledger entry, its new
+/// reservation): read back when an attempt's outcome was lost, before a cancellation of a
+/// later attempt is believed.
+#[derive(Debug, Clone)]
+pub struct Proof {
+    pub table: String,
+    pub key: Item,
+}
+
+/// How one TransactWriteItems attempt ended, when it did not commit.
+enum Attempt {
+    Cancelled(Cancelled),
+    /// DynamoDB said it did not run it (throttled, invalid, ...).
+    Refused(StoreError),
+    /// No answer, or one that does not say whether it committed.
+    Lost(StoreError),
+}
+
+impl Attempt {
+    fn of(err: SdkError<TransactWriteItemsError, HttpResponse>) -> Self {
+        if let SdkError::ServiceError(e) = &err {
+            if let TransactWriteItemsError::TransactionCanceledException(c) = e.err() {
+                return Attempt::Cancelled(Cancelled(
+                    c.cancellation_reasons()
+                        .iter()
+                        .map(|r| Reason {
+                            code: ReasonCode::parse(r.code()),
+                            old: r.item().cloned(),
+                        })
+                        .collect(),
+                ));
+            }
+        }
+        let lost = match &err {
+            SdkError::TimeoutError(_)
+            | SdkError::DispatchFailure(_)
+            | SdkError::ResponseError(_) => true,
+            SdkError::ServiceError(_) => err
+                .code()
+                .is_some_and(|c| OUTCOME_UNKNOWN_CODES.contains(&c)),
+            _ => false,
+        };
+        let err = sdk_error("TransactWriteItems", err);
+        if lost {
+            Attempt::Lost(err)
+        } else {
+            Attempt::Refused(err)
+        }
+    }
+}
+
+/// Service errors after which a transaction may have committed, or may still commit.
+const OUTCOME_UNKNOWN_CODES: &[&str] = &[
+    "InternalServerError",
+    "ServiceUnavailable",
+    "TransactionInProgressException",
+];
 
 /// The tables and the client, cheap to clone.
 #[derive(Clone, Debug)]
@@ -165,6 +341,8 @@ pub struct Db {
     pub table: String,
     /// Reservations, with the sweep's `HeldByExpiry` index.
     pub reservations: String,
+    /// How long a write whose answer was lost is driven again before it is reported unknown.
+    pub resolve_within: std::time::Duration,
 }
 
 impl Db {
@@ -173,7 +351,14 @@ impl Db {
             client,
             table: table.into(),
             reservations: reservations.into(),
+            resolve_within: std::time::Duration::from_secs(8),
         }
+    }
+
+    /// See [`Db::transact`].
+    pub fn resolving_within(mut self, window: std::time::Duration) -> Self {
+        self.resolve_within = window;
+        self
     }
 
     async fn get<T: DeserializeOwned>(
@@ -193,38 +378,87 @@ impl Db {
         out.item.map(from_item).transpose()
     }
 
-    /// One TransactWriteItems; a cancellation comes back with its reasons, item by item.
-    pub async fn transact(&self, items: Vec<TransactWriteItem>) -> Result<(), TxError> {
-        match self
-            .client
-            .transact_write_items()
-            .set_transact_items(Some(items))
-            .send()
-            .await
-        {
-            Ok(_) => Ok(()),
-            Err(SdkError::ServiceError(e))
-                if matches!(
-                    e.err(),
-                    TransactWriteItemsError::TransactionCanceledException(_)
-                ) =>
-            {
-                let TransactWriteItemsError::TransactionCanceledException(cancelled) = e.err()
-                else {
-                    unreachable!("matched above")
-                };
-                Err(TxError::Cancelled(
-                    cancelled
-                        .cancellation_reasons()
-                        .iter()
-                        .map(|r| Reason {
-                            code: r.code().unwrap_or("None").to_owned(),
-                            old: r.item().cloned(),
-                        })
-                        .collect(),
-                ))
+    /// One TransactWriteItems, with its outcome always known when it returns.
+    ///
+    /// A cancellation comes back with its reasons, item by item: nothing was written. An
+    /// attempt whose answer was lost (a timeout, a dropped connection, a 500, a
+    /// TransactionInProgress) may have committed, so it is never reported as a failure: the
+    /// same request is driven again with the same `ClientRequestToken` (DynamoDB answers a
+    /// committed one as a success for 10 minutes) until it answers or `resolve_within`
+    /// passes. If a later attempt is cancelled after such a loss, `proof` (an item only this
+    /// transaction writes) is read back first: found, the transaction committed. Past the
+    /// window the answer is [`StoreError::OutcomeUnknown`], which is never a 503.
+    pub async fn transact(
+        &self,
+        items: Vec<TransactWriteItem>,
+        proof: Option<&Proof>,
+    ) -> Result<(), TxError> {
+        let token = uuid::Uuid::new_v4().to_string();
+        let started = std::time::Instant::now();
+        let mut uncertain = false;
+        let mut attempt = 0u32;
+        loop {
+            attempt += 1;
+            let sent = self
+                .client
+                .transact_write_items()
+                .set_transact_items(Some(items.clone()))
+                .client_request_token(&token)
+                .send()
+                .await;
+            let err = match sent {
+                Ok(_) => return Ok(()),
+                Err(e) => e,
+            };
+            match Attempt::of(err) {
+                Attempt::Cancelled(cancelled) => {
+                    if !uncertain || proof.is_none() {
+                        return Err(TxError::Cancelled(cancelled));
+                    }
+                    match self.proven(proof).await {
+                        Some(true) => return Ok(()),
+                        Some(false) => return Err(TxError::Cancelled(cancelled)),
+                        None => {} // The proof could not be read: still unknown.
+                    }
+                }
+                Attempt::Refused(err) if !uncertain => return Err(TxError::Store(err)),
+                Attempt::Refused(err) | Attempt::Lost(err) => {
+                    uncertain = true;
+                    tracing::warn!(attempt, error = %err, "a transaction's outcome is unknown; driving it again");
+                }
             }
-            Err(e) => Err(TxError::Store(sdk_error("TransactWriteItems", e))),
+            if started.elapsed() >= self.resolve_within {
+                return Err(TxError::Store(StoreError::OutcomeUnknown {
+                    operation: "TransactWriteItems",
+                    after: started.elapsed(),
+                }));
+            }
+            let cap_ms = 50u64 << attempt.min(4);
+            tokio::time::sleep(std::time::Duration::from_millis(rand::random_range(
+                cap_ms / 2..=cap_ms,
+            )))
+            .await;
+        }
+    }
+
+    /// Whether the proof item exists; `None` when it could not be read.
+    async fn proven(&self, proof: Option<&Proof>) -> Option<bool> {
+        let proof = proof?;
+        let out = self
+            .client
+            .get_item()
+            .table_name(&proof.table)
+            .set_key(Some(proof.key.clone()))
+            .consistent_read(true)
+            .projection_expression("PK")
+            .send()
+            .await;
+        match out {
+            Ok(out) => Some(out.item.is_some()),
+            Err(e) => {
+                tracing::warn!(error = %sdk_error("GetItem", e), "reading a transaction's proof failed");
+                None
+            }
         }
     }
 
@@ -319,11 +553,46 @@ impl Db {
                 }
             }
             if !pending.is_empty() {
-                return Err(StoreError::Unexpected(
-                    "BatchWriteItem left items unprocessed".into(),
+                return Err(StoreError::Contended(
+                    "BatchWriteItem left items unprocessed 10 times".into(),
                 ));
             }
         }
         Ok(())
+    }
+}
+
+/// Cancellations built by hand, for the tests that inject each reason code into each write.
+#[cfg(test)]
+pub mod testing {
+    use super::*;
+
+    /// Every documented code but `None`, which never cancels on its own.
+    pub fn each_code() -> impl Iterator<Item = &'static str> {
+        ReasonCode::DOCUMENTED.into_iter().filter(|c| *c != "None")
+    }
+
+    /// A cancellation of `items` items where the one at `index` has `code`, the rest `None`.
+    pub fn cancelled_at(items: usize, index: usize, code: &str) -> Result<(), TxError> {
+        cancelled_with(items, index, code, None)
+    }
+
+    /// The same, with the item's old image, as ALL_OLD gives it on a failed condition.
+    pub fn cancelled_with(
+        items: usize,
+        index: usize,
+        code: &str,
+        old: Option<Item>,
+    ) -> Result<(), TxError> {
+        let reasons = (0..items)
+            .map(|i| {
+                if i == index {
+                    Reason::new(code, old.clone())
+                } else {
+                    Reason::new("None", None)
+                }
+            })
+            .collect();
+        Err(TxError::Cancelled(Cancelled(reasons)))
     }
 }

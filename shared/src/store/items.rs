@@ -232,6 +232,12 @@ pub struct HoldItem {
 }
 
 impl HoldItem {
+    /// The condition under which a HELD marker's hold still counts at `:now` (epoch ms), and
+    /// its negation: the one boundary of [`crate::domain::seats::hold_is_live`], written as
+    /// the store's conditions. A hold is live while now < expiresAt.
+    pub const LIVE_AT_NOW: &'static str = "expiresAt > :now";
+    pub const LAPSED_AT_NOW: &'static str = "expiresAt <= :now";
+
     pub fn held(r: &ReservationItem) -> Self {
         Self {
             pk: keys::seats_pk(&r.concert_id, &r.date),
@@ -250,13 +256,7 @@ impl HoldItem {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum ReservationStatus {
-    Held,
-    Confirmed,
-    Expired,
-}
+pub use crate::domain::ReservationStatus;
 
 /// A reservation's durable record: HELD, then CONFIRMED or EXPIRED. While HELD it carries
 /// `heldShard`, which puts it in the sparse `HeldByExpiry` index the sweep reads.
@@ -315,6 +315,22 @@ impl ReservationItem {
             created_at: now,
             payment_id: None,
             paid_at: None,
+        }
+    }
+}
+
+impl From<&ReservationItem> for crate::domain::Reservation {
+    fn from(r: &ReservationItem) -> Self {
+        Self {
+            reservation_id: r.reservation_id,
+            user_id: r.user_id.clone(),
+            concert_id: r.concert_id.clone(),
+            date: r.date,
+            seat_no: r.seat_no,
+            price: r.price,
+            status: r.status,
+            // Written from a DateTime, so always in range.
+            expires_at: DateTime::<Utc>::from_timestamp_millis(r.expires_at).unwrap_or_default(),
         }
     }
 }
@@ -441,9 +457,7 @@ pub struct IdempotencyItem {
     pub key: crate::domain::IdempotencyKey,
     /// The parsed request in a canonical form (its JSON, fields in declaration order).
     pub request: String,
-    /// The HTTP status answered the first time.
-    pub status: u16,
-    /// The JSON body answered the first time.
+    /// What the work produced the first time, as JSON (the flow's result, not an HTTP body).
     pub response: String,
     pub created_at: DateTime<Utc>,
 }
@@ -454,7 +468,6 @@ impl IdempotencyItem {
         scope: IdempotencyScope,
         key: &crate::domain::IdempotencyKey,
         request: String,
-        status: u16,
         response: String,
         now: DateTime<Utc>,
     ) -> Self {
@@ -466,7 +479,6 @@ impl IdempotencyItem {
             scope,
             key: key.clone(),
             request,
-            status,
             response,
             created_at: now,
         }

@@ -1,8 +1,5 @@
-//! DynamoDB I/O for payments: one read, one transaction.
-//!
-//! The transaction's items are always in this order, so a cancellation's reasons can be read
-//! by position: [`PAY_BALANCE`], [`PAY_MARKER`], [`PAY_RESERVATION`], [`PAY_PAYMENT`],
-//! [`PAY_LEDGER`], then [`PAY_IDEMPOTENCY`] when a key is recorded.
+//! DynamoDB I/O for payments: one read, one transaction that reads its own cancellation
+//! ([`PaymentOutcome`]).
 
 use std::collections::HashMap;
 
@@ -13,17 +10,67 @@ use aws_sdk_dynamodb::types::{
 
 use crate::domain::{IdempotencyKey, ReservationId, UserId, Won};
 use crate::error::StoreError;
-use crate::store::dynamo::{built, from_item, key, n, s, sdk_error, to_item, Db, TxError};
+use crate::store::balance::ledger_proof;
+use crate::store::dynamo::{
+    built, from_item, key, n, retry_conflicts, s, sdk_error, to_item, Db, TxError,
+};
 use crate::store::items::{
-    keys, BalanceItem, IdempotencyItem, IdempotencyScope, LedgerItem, PaymentItem, ReservationItem,
+    keys, BalanceItem, HoldItem, IdempotencyItem, IdempotencyScope, LedgerItem, PaymentItem,
+    ReservationItem,
 };
 
-pub const PAY_BALANCE: usize = 0;
-pub const PAY_MARKER: usize = 1;
-pub const PAY_RESERVATION: usize = 2;
-pub const PAY_PAYMENT: usize = 3;
-pub const PAY_LEDGER: usize = 4;
-pub const PAY_IDEMPOTENCY: usize = 5;
+// The transaction's items, in this order; a cancellation's reasons are read by position.
+const PAY_BALANCE: usize = 0;
+const PAY_MARKER: usize = 1;
+const PAY_RESERVATION: usize = 2;
+const PAY_PAYMENT: usize = 3;
+const PAY_IDEMPOTENCY: usize = 5;
+
+/// How a payment's transaction ended. Every outcome but `Committed` wrote nothing.
+#[derive(Debug)]
+pub enum PaymentOutcome {
+    Committed,
+    /// A request with the same key committed first; its record, if the image came back.
+    KeyTaken(Option<IdempotencyItem>),
+    /// The reservation has its payment already.
+    AlreadyPaid,
+    /// The reservation or its seat's marker is no longer this live hold; the reservation as it
+    /// is now, if the image came back.
+    NotHeld(Option<ReservationItem>),
+    /// Another payment or charge moved the balance first; what it holds now, if it came back.
+    BalanceMoved(Option<Won>),
+}
+
+/// Reads a payment's transaction, in the order of the items above.
+fn payment_outcome(result: Result<(), TxError>) -> Result<PaymentOutcome, StoreError> {
+    let cancelled = match result {
+        Ok(()) => return Ok(PaymentOutcome::Committed),
+        Err(TxError::Store(e)) => return Err(e),
+        Err(TxError::Cancelled(c)) => c,
+    };
+    if let Some(image) = cancelled.condition_failed(PAY_IDEMPOTENCY) {
+        return Ok(PaymentOutcome::KeyTaken(
+            image.cloned().map(from_item).transpose()?,
+        ));
+    }
+    if cancelled.condition_failed(PAY_PAYMENT).is_some() {
+        return Ok(PaymentOutcome::AlreadyPaid);
+    }
+    let reservation = cancelled.condition_failed(PAY_RESERVATION);
+    if reservation.is_some() || cancelled.condition_failed(PAY_MARKER).is_some() {
+        let now_is = reservation
+            .flatten()
+            .cloned()
+            .map(from_item::<ReservationItem>)
+            .transpose()?;
+        return Ok(PaymentOutcome::NotHeld(now_is));
+    }
+    if let Some(image) = cancelled.condition_failed(PAY_BALANCE) {
+        let now_held = image.cloned().map(from_item::<BalanceItem>).transpose()?;
+        return Ok(PaymentOutcome::BalanceMoved(now_held.map(|b| b.balance)));
+    }
+    Err(cancelled.into_store_error())
+}
 
 /// What the payment's one read found.
 #[derive(Debug, Default)]
@@ -112,7 +159,7 @@ impl Db {
             }
             tokio::time::sleep(std::time::Duration::from_millis(25 << attempt)).await;
         }
-        Err(StoreError::Unexpected(
+        Err(StoreError::Contended(
             "BatchGetItem kept leaving keys unprocessed".into(),
         ))
     }
@@ -121,7 +168,12 @@ impl Db {
     /// HELD by this reservation and not expired becomes SOLD for good, the reservation goes
     /// HELD -> CONFIRMED, the payment (one per reservation, by key), the ledger entry, and the
     /// key's record.
-    pub async fn commit_payment(&self, w: &PaymentWrite<'_>, now_ms: i64) -> Result<(), TxError> {
+    /// Conflicts with other writers are retried here.
+    pub async fn commit_payment(
+        &self,
+        w: &PaymentWrite<'_>,
+        now_ms: i64,
+    ) -> Result<PaymentOutcome, StoreError> {
         let PaymentWrite {
             old,
             balance,
@@ -139,9 +191,10 @@ impl Db {
                     keys::hold_sk(reservation.seat_no),
                 )))
                 .update_expression("SET #status = :sold REMOVE #ttl, expiresAt")
-                .condition_expression(
-                    "reservationId = :rid AND #status = :held AND expiresAt > :now",
-                )
+                .condition_expression(format!(
+                    "reservationId = :rid AND #status = :held AND {}",
+                    HoldItem::LIVE_AT_NOW
+                ))
                 .expression_attribute_names("#status", "status")
                 .expression_attribute_names("#ttl", "ttl")
                 .expression_attribute_values(":sold", s("SOLD"))
@@ -160,7 +213,7 @@ impl Db {
                 .update_expression(
                     "SET #status = :confirmed, paymentId = :pid, paidAt = :at REMOVE heldShard",
                 )
-                .condition_expression("#status = :held AND expiresAt > :now")
+                .condition_expression(format!("#status = :held AND {}", HoldItem::LIVE_AT_NOW))
                 .expression_attribute_names("#status", "status")
                 .expression_attribute_values(":confirmed", s("CONFIRMED"))
                 .expression_attribute_values(":held", s("HELD"))
@@ -192,6 +245,46 @@ impl Db {
         if let Some(record) = record {
             items.push(self.put_new(record)?);
         }
-        self.transact(items).await
+        let proof = ledger_proof(self, entry);
+        payment_outcome(retry_conflicts(|| self.transact(items.clone(), Some(&proof))).await)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::dynamo::testing::{cancelled_at, each_code};
+
+    #[test]
+    fn a_payment_reads_every_reason_code_at_every_item() {
+        for index in 0..6 {
+            for code in each_code() {
+                let outcome = payment_outcome(cancelled_at(6, index, code));
+                if code == "ConditionalCheckFailed" {
+                    let expected = match index {
+                        PAY_BALANCE => "BalanceMoved(None)",
+                        PAY_MARKER | PAY_RESERVATION => "NotHeld(None)",
+                        PAY_PAYMENT => "AlreadyPaid",
+                        PAY_IDEMPOTENCY => "KeyTaken(None)",
+                        // The ledger entry's key is new by construction: our bug.
+                        _ => {
+                            assert!(!outcome.unwrap_err().is_transient());
+                            continue;
+                        }
+                    };
+                    assert_eq!(format!("{:?}", outcome.unwrap()), expected, "{index}");
+                    continue;
+                }
+                let err = outcome.expect_err(code);
+                let transient = matches!(
+                    code,
+                    "TransactionConflict"
+                        | "ThrottlingError"
+                        | "ProvisionedThroughputExceeded"
+                        | "RequestLimitExceeded"
+                );
+                assert_eq!(err.is_transient(), transient, "{index} {code}");
+            }
+        }
     }
 }

@@ -8,7 +8,9 @@ use aws_sdk_dynamodb::types::{
 
 use crate::domain::{ConcertDate, ConcertId, ReservationId, SeatNo};
 use crate::error::StoreError;
-use crate::store::dynamo::{from_item, key, n, s, sdk_error, to_item, Db, Item, TxError};
+use crate::store::dynamo::{
+    from_item, key, n, retry_conflicts, s, sdk_error, to_item, Db, Item, Proof, TxError,
+};
 use crate::store::items::{keys, DateItem, Entity, HoldItem, ReservationItem, SeatItem};
 use crate::store::schema::HELD_BY_EXPIRY_INDEX;
 
@@ -26,6 +28,70 @@ pub struct HoldRef {
     pub concert_id: ConcertId,
     pub date: ConcertDate,
     pub seat_no: SeatNo,
+}
+
+/// How a hold's transaction ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HoldOutcome {
+    Held,
+    /// Another live hold or a sale has the seat; nothing was written.
+    SeatTaken,
+}
+
+/// How a release's transaction ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReleaseOutcome {
+    /// The seat is free again and the reservation EXPIRED.
+    Released,
+    /// The reservation is not HELD past its time (paid, released already, or not yet due).
+    NotDue,
+    /// The reservation is due, but its marker is someone else's now (a newer hold, or sold).
+    SeatTakenSince,
+}
+
+/// Reads a hold's transaction, whose items are [marker, reservation].
+fn hold_outcome(result: Result<(), TxError>) -> Result<HoldOutcome, StoreError> {
+    const MARKER: usize = 0;
+    match result {
+        Ok(()) => Ok(HoldOutcome::Held),
+        Err(TxError::Store(e)) => Err(e),
+        // The marker's condition failed: someone else holds or bought the seat. So does a
+        // TransactionConflict on it (AWS only): another hold is committing on it now.
+        Err(TxError::Cancelled(c))
+            if c.condition_failed(MARKER).is_some() || c.conflict_at(MARKER) =>
+        {
+            Ok(HoldOutcome::SeatTaken)
+        }
+        Err(TxError::Cancelled(c)) => Err(c.into_store_error()),
+    }
+}
+
+/// Reads a release's transaction, whose items are [marker, reservation].
+fn release_outcome(result: Result<(), TxError>) -> Result<ReleaseOutcome, StoreError> {
+    const MARKER: usize = 0;
+    const RESERVATION: usize = 1;
+    match result {
+        Ok(()) => Ok(ReleaseOutcome::Released),
+        Err(TxError::Store(e)) => Err(e),
+        Err(TxError::Cancelled(c)) if c.condition_failed(RESERVATION).is_some() => {
+            Ok(ReleaseOutcome::NotDue)
+        }
+        Err(TxError::Cancelled(c)) if c.condition_failed(MARKER).is_some() => {
+            Ok(ReleaseOutcome::SeatTakenSince)
+        }
+        Err(TxError::Cancelled(c)) => Err(c.into_store_error()),
+    }
+}
+
+/// A new reservation proves its hold committed: only that hold writes it.
+fn reservation_proof(db: &Db, r: &ReservationItem) -> Proof {
+    Proof {
+        table: db.reservations.clone(),
+        key: key(
+            keys::reservation_pk(&r.reservation_id),
+            keys::RESERVATION_SK,
+        ),
+    }
 }
 
 fn entity_of(item: &Item) -> Option<Entity> {
@@ -112,29 +178,29 @@ impl Db {
         hold: &HoldItem,
         reservation: &ReservationItem,
         now_ms: i64,
-    ) -> Result<(), TxError> {
+    ) -> Result<HoldOutcome, StoreError> {
         let marker = Put::builder()
             .table_name(&self.table)
             .set_item(Some(to_item(hold)?))
-            .condition_expression(
-                "attribute_not_exists(PK) OR (#status = :held AND expiresAt < :now)",
-            )
+            .condition_expression(format!(
+                "attribute_not_exists(PK) OR (#status = :held AND {})",
+                HoldItem::LAPSED_AT_NOW
+            ))
             .expression_attribute_names("#status", "status")
             .expression_attribute_values(":held", s("HELD"))
             .expression_attribute_values(":now", n(now_ms))
-            .build()
-            .map_err(|e| StoreError::Unexpected(e.to_string()))?;
+            .build()?;
         let record = Put::builder()
             .table_name(&self.reservations)
             .set_item(Some(to_item(reservation)?))
             .condition_expression("attribute_not_exists(PK)")
-            .build()
-            .map_err(|e| StoreError::Unexpected(e.to_string()))?;
-        self.transact(vec![
+            .build()?;
+        let items = vec![
             TransactWriteItem::builder().put(marker).build(),
             TransactWriteItem::builder().put(record).build(),
-        ])
-        .await
+        ];
+        let proof = reservation_proof(self, reservation);
+        hold_outcome(self.transact(items, Some(&proof)).await)
     }
 
     pub async fn get_reservation(
@@ -161,40 +227,47 @@ impl Db {
                 keys::RESERVATION_SK,
             )))
             .update_expression("SET #status = :expired REMOVE heldShard")
-            .condition_expression("#status = :held AND expiresAt <= :now")
+            .condition_expression(format!("#status = :held AND {}", HoldItem::LAPSED_AT_NOW))
             .expression_attribute_names("#status", "status")
             .expression_attribute_values(":expired", s("EXPIRED"))
             .expression_attribute_values(":held", s("HELD"))
             .expression_attribute_values(":now", n(now_ms))
             .build()
-            .map_err(|e| StoreError::Unexpected(e.to_string()))
+            .map_err(StoreError::from)
     }
 
     /// Releases the seat and marks the reservation EXPIRED in one transaction, conditional on
     /// the seat still being held by that reservation (a marker TTL already deleted counts).
-    pub async fn release_hold(&self, hold: &HoldRef, now_ms: i64) -> Result<(), TxError> {
+    /// Conflicts with other writers are retried here.
+    pub async fn release_hold(
+        &self,
+        hold: &HoldRef,
+        now_ms: i64,
+    ) -> Result<ReleaseOutcome, StoreError> {
         let marker = Delete::builder()
             .table_name(&self.table)
             .set_key(Some(key(
                 keys::seats_pk(&hold.concert_id, &hold.date),
                 keys::hold_sk(hold.seat_no),
             )))
-            .condition_expression(
-                "attribute_not_exists(PK) OR (reservationId = :rid AND #status = :held AND expiresAt <= :now)",
-            )
+            .condition_expression(format!(
+                "attribute_not_exists(PK) OR (reservationId = :rid AND #status = :held AND {})",
+                HoldItem::LAPSED_AT_NOW
+            ))
             .expression_attribute_names("#status", "status")
             .expression_attribute_values(":rid", s(hold.reservation_id.to_string()))
             .expression_attribute_values(":held", s("HELD"))
             .expression_attribute_values(":now", n(now_ms))
-            .build()
-            .map_err(|e| StoreError::Unexpected(e.to_string()))?;
-        self.transact(vec![
+            .build()?;
+        let items = vec![
             TransactWriteItem::builder().delete(marker).build(),
             TransactWriteItem::builder()
                 .update(self.expire_reservation(hold, now_ms)?)
                 .build(),
-        ])
-        .await
+        ];
+        // A release is idempotent, so a lost answer needs no proof: driven again, it commits
+        // or finds its work done.
+        release_outcome(retry_conflicts(|| self.transact(items.clone(), None)).await)
     }
 
     /// What DynamoDB's TTL does to a hold marker, for the local stack that plays it: deletes
@@ -307,6 +380,17 @@ impl From<&ReservationItem> for HoldRef {
     }
 }
 
+impl From<&crate::domain::Reservation> for HoldRef {
+    fn from(r: &crate::domain::Reservation) -> Self {
+        Self {
+            reservation_id: r.reservation_id,
+            concert_id: r.concert_id.clone(),
+            date: r.date,
+            seat_no: r.seat_no,
+        }
+    }
+}
+
 impl From<&HoldItem> for HoldRef {
     fn from(h: &HoldItem) -> Self {
         Self {
@@ -314,6 +398,61 @@ impl From<&HoldItem> for HoldRef {
             concert_id: h.concert_id.clone(),
             date: h.date,
             seat_no: h.seat_no,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::dynamo::testing::{cancelled_at, each_code};
+
+    #[test]
+    fn a_hold_reads_every_reason_code_on_its_marker() {
+        for code in each_code() {
+            let outcome = hold_outcome(cancelled_at(2, 0, code));
+            match code {
+                "ConditionalCheckFailed" | "TransactionConflict" => {
+                    assert_eq!(outcome.unwrap(), HoldOutcome::SeatTaken, "{code}")
+                }
+                "ThrottlingError" | "ProvisionedThroughputExceeded" | "RequestLimitExceeded" => {
+                    assert!(outcome.unwrap_err().is_transient(), "{code}")
+                }
+                _ => assert!(!outcome.unwrap_err().is_transient(), "{code}"),
+            }
+        }
+    }
+
+    #[test]
+    fn a_hold_whose_reservation_fails_is_never_a_taken_seat() {
+        for code in each_code() {
+            let outcome = hold_outcome(cancelled_at(2, 1, code));
+            assert!(outcome.is_err(), "{code}: {outcome:?}");
+        }
+    }
+
+    #[test]
+    fn a_release_reads_every_reason_code() {
+        for code in each_code() {
+            let on_marker = release_outcome(cancelled_at(2, 0, code));
+            let on_reservation = release_outcome(cancelled_at(2, 1, code));
+            match code {
+                "ConditionalCheckFailed" => {
+                    assert_eq!(on_marker.unwrap(), ReleaseOutcome::SeatTakenSince);
+                    assert_eq!(on_reservation.unwrap(), ReleaseOutcome::NotDue);
+                }
+                "TransactionConflict"
+                | "ThrottlingError"
+                | "ProvisionedThroughputExceeded"
+                | "RequestLimitExceeded" => {
+                    assert!(on_marker.unwrap_err().is_transient(), "{code}");
+                    assert!(on_reservation.unwrap_err().is_transient(), "{code}");
+                }
+                _ => {
+                    assert!(!on_marker.unwrap_err().is_transient(), "{code}");
+                    assert!(!on_reservation.unwrap_err().is_transient(), "{code}");
+                }
+            }
         }
     }
 }

@@ -370,7 +370,7 @@ async fn check(spike: &Spike, outcomes: &[(String, Outcome)]) -> Result<bool, St
             .map_err(|e| format!("seat map: {e}"))?;
         for s in map {
             if s.status == shared::domain::seats::SeatState::Sold {
-                sold.insert((s.seat_no, date));
+                sold.insert((s.seat_no.get(), date));
                 sold_value += s.price.get();
             }
         }
