@@ -202,6 +202,11 @@ impl ApiError {
         let (status, code, title) = self.parts();
         let detail = match self {
             ApiError::Unavailable(_) => "a backing store is unavailable; retry later".to_owned(),
+            ApiError::Internal(Internal::Store(StoreError::OutcomeUnknown { .. })) => {
+                "the store did not say whether this write was made; read it back, or send it \
+                 again with the same Idempotency-Key"
+                    .to_owned()
+            }
             ApiError::Internal(_) => "an internal error occurred".to_owned(),
             other => other.to_string(),
         };

@@ -38,6 +38,9 @@ pub struct Settings {
     /// STORE_TIMEOUT_MS: the longest a request waits on Redis or one DynamoDB call before it
     /// answers 503.
     pub store_timeout: Duration,
+    /// WRITE_RESOLVE_MS: how long a write whose answer was lost (a timeout) is driven again
+    /// before the request gives up; it must end inside the function's own timeout.
+    pub write_resolve: Duration,
 }
 
 impl Settings {
@@ -108,6 +111,7 @@ impl Settings {
             sweep_interval: secs("SWEEP_INTERVAL_SECONDS", 60, 86_400)?,
             dates_cache_ttl: secs("DATES_CACHE_TTL_SECONDS", 30, 86_400)?,
             store_timeout: Duration::from_millis(number("STORE_TIMEOUT_MS", 2_000, 50, 60_000)?),
+            write_resolve: Duration::from_millis(number("WRITE_RESOLVE_MS", 8_000, 0, 600_000)?),
         })
     }
 }

@@ -101,7 +101,8 @@ impl AppState {
                 client,
                 settings.table_name.clone(),
                 settings.reservations_table_name.clone(),
-            ),
+            )
+            .resolving_within(settings.write_resolve),
             redis,
             settings,
             prices: PriceCache::default(),

@@ -66,6 +66,7 @@ pub async fn counted_state(settings: Settings) -> Result<(AppState, Arc<Counter>
         aws_sdk_dynamodb::Client::from_conf(config),
         state.db.table.clone(),
         state.db.reservations.clone(),
-    );
+    )
+    .resolving_within(state.db.resolve_within);
     Ok((state, counter))
 }

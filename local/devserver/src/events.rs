@@ -155,10 +155,33 @@ pub async fn run_ttl(state: Arc<AppState>, log: TtlLog) {
     }
 }
 
+/// Where the poller is in one shard.
+#[derive(Debug, Default)]
+struct Cursor {
+    /// The next GetRecords; `None` when a read failed or no iterator was handed out yet.
+    iterator: Option<String>,
+    /// The last record handed on, so a lost iterator resumes right after it.
+    last_sequence: Option<String>,
+    /// A closed shard has been read to its end.
+    closed: bool,
+}
+
 /// Reads every shard of the table's stream from its start, batches what passes the filter,
 /// and hands each batch to `release_hold`; records it reports as failed are delivered again
 /// (up to 5 times), as the event source mapping would.
 pub async fn run_stream(state: Arc<AppState>, ttl: TtlLog) {
+    run_stream_with(state, ttl, |config| config).await
+}
+
+/// [`run_stream`] with the streams client's configuration changed first (the tests: an
+/// interceptor that fails a read).
+pub async fn run_stream_with(
+    state: Arc<AppState>,
+    ttl: TtlLog,
+    customize: impl FnOnce(
+        aws_sdk_dynamodbstreams::config::Builder,
+    ) -> aws_sdk_dynamodbstreams::config::Builder,
+) {
     let filters = match template_filters() {
         Ok(f) => f,
         Err(e) => {
@@ -175,10 +198,10 @@ pub async fn run_stream(state: Arc<AppState>, ttl: TtlLog) {
     if let Ok(url) = std::env::var("AWS_ENDPOINT_URL_DYNAMODB") {
         config = config.endpoint_url(url);
     }
-    let streams = aws_sdk_dynamodbstreams::Client::from_conf(config.build());
+    let streams = aws_sdk_dynamodbstreams::Client::from_conf(customize(config).build());
     let region = sdk.region().map(|r| r.to_string()).unwrap_or_default();
 
-    let mut iterators: HashMap<String, Option<String>> = HashMap::new();
+    let mut cursors: HashMap<String, Cursor> = HashMap::new();
     let mut retries: Vec<(Value, u32)> = Vec::new();
     let mut tick = tokio::time::interval(Duration::from_millis(250));
     loop {
@@ -208,26 +231,37 @@ pub async fn run_stream(state: Arc<AppState>, ttl: TtlLog) {
                 .map(|d| d.shards())
                 .unwrap_or_default()
             {
-                let Some(id) = shard.shard_id() else { continue };
-                if iterators.contains_key(id) {
-                    continue;
+                if let Some(id) = shard.shard_id() {
+                    cursors.entry(id.to_owned()).or_default();
                 }
-                let it = streams
-                    .get_shard_iterator()
-                    .stream_arn(&arn)
-                    .shard_id(id)
-                    .shard_iterator_type(ShardIteratorType::TrimHorizon)
-                    .send()
-                    .await
-                    .ok()
-                    .and_then(|o| o.shard_iterator);
-                iterators.insert(id.to_owned(), it);
+            }
+        }
+        // A shard without an iterator gets one: from its start the first time, and right after
+        // the last record handed on when a read failed, so nothing is skipped or read twice.
+        for (id, cursor) in cursors.iter_mut() {
+            if cursor.iterator.is_some() || cursor.closed {
+                continue;
+            }
+            let request = streams.get_shard_iterator().stream_arn(&arn).shard_id(id);
+            let request = match &cursor.last_sequence {
+                Some(seq) => request
+                    .shard_iterator_type(ShardIteratorType::AfterSequenceNumber)
+                    .sequence_number(seq),
+                None => request.shard_iterator_type(ShardIteratorType::TrimHorizon),
+            };
+            match request.send().await {
+                Ok(out) => cursor.iterator = out.shard_iterator,
+                Err(e) => {
+                    tracing::debug!(error = %e, shard = %id, "get shard iterator failed; tried again next tick")
+                }
             }
         }
 
         let mut batch: Vec<(Value, u32)> = std::mem::take(&mut retries);
-        for it in iterators.values_mut() {
-            let Some(current) = it.clone() else { continue };
+        for cursor in cursors.values_mut() {
+            let Some(current) = cursor.iterator.clone() else {
+                continue;
+            };
             match streams
                 .get_records()
                 .shard_iterator(current)
@@ -236,8 +270,12 @@ pub async fn run_stream(state: Arc<AppState>, ttl: TtlLog) {
                 .await
             {
                 Ok(out) => {
-                    *it = out.next_shard_iterator().map(str::to_owned);
+                    cursor.iterator = out.next_shard_iterator().map(str::to_owned);
+                    cursor.closed = cursor.iterator.is_none();
                     for record in out.records() {
+                        if let Some(seq) = record.dynamodb().and_then(|d| d.sequence_number()) {
+                            cursor.last_sequence = Some(seq.to_owned());
+                        }
                         let mut shaped = to_lambda_record(record, &arn, &region);
                         if ttl.claims(&shaped) {
                             mark_as_ttl_deletion(&mut shaped);
@@ -255,8 +293,8 @@ pub async fn run_stream(state: Arc<AppState>, ttl: TtlLog) {
                     }
                 }
                 Err(e) => {
-                    tracing::debug!(error = %e, "get records failed; the shard iterator is dropped");
-                    *it = None;
+                    tracing::warn!(error = %e, "get records failed; the shard is read again from its last record");
+                    cursor.iterator = None;
                 }
             }
         }

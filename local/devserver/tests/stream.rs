@@ -42,6 +42,40 @@ impl Pollers {
     }
 }
 
+/// Fails GetRecords calls number `from` to `to` (1-based), as a throttled or dropped read would.
+#[derive(Debug)]
+struct FailReads {
+    seen: std::sync::atomic::AtomicU32,
+    from: u32,
+    to: u32,
+}
+
+impl aws_sdk_dynamodbstreams::config::Intercept for FailReads {
+    fn name(&self) -> &'static str {
+        "FailReads"
+    }
+    fn read_before_transmit(
+        &self,
+        context: &aws_sdk_dynamodbstreams::config::interceptors::BeforeTransmitInterceptorContextRef<'_>,
+        _: &aws_sdk_dynamodbstreams::config::RuntimeComponents,
+        _: &mut aws_sdk_dynamodbstreams::config::ConfigBag,
+    ) -> Result<(), aws_sdk_dynamodbstreams::error::BoxError> {
+        let target = context
+            .request()
+            .headers()
+            .get("x-amz-target")
+            .unwrap_or("");
+        if !target.ends_with(".GetRecords") {
+            return Ok(());
+        }
+        let n = self.seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+        if (self.from..=self.to).contains(&n) {
+            return Err("a read failed on purpose".into());
+        }
+        Ok(())
+    }
+}
+
 impl Drop for Pollers {
     fn drop(&mut self) {
         for task in &self.0 {
@@ -129,6 +163,33 @@ async fn with_a_2_second_hold_ttl_the_stream_releases_an_expired_hold_the_reserv
     assert_ne!(again, id);
     assert_eq!(seat_status(&app, &token, &date, 5).await, "HELD");
     assert_eq!(stored(&app, &id).await.status, ReservationStatus::Expired);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_stream_release_recovers_after_a_failed_read() {
+    let _turn = POLLER.lock().await;
+    let app = spawn_app_with(&[("HOLD_TTL_SECONDS", "2")]).await;
+    let log = devserver::events::TtlLog::default();
+    // The first reads succeed (the poller has a position), then two fail in a row.
+    let failing = FailReads {
+        seen: Default::default(),
+        from: 2,
+        to: 3,
+    };
+    let _pollers = Pollers(vec![
+        tokio::spawn(devserver::events::run_ttl(app.state.clone(), log.clone())),
+        tokio::spawn(devserver::events::run_stream_with(
+            app.state.clone(),
+            log,
+            move |config| config.interceptor(failing),
+        )),
+    ]);
+    let date = app.dates[0].clone();
+    let (user, token) = active_user(&app).await;
+    let id = hold(&app, &token, &user, &date, 9).await;
+
+    let took = await_release(&app, &token, &id, &date, 9).await;
+    eprintln!("released through the stream {took:?} after the hold, past two failed reads");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -308,9 +308,9 @@ impl Attempt {
             }
         }
         let lost = match &err {
-            SdkError::TimeoutError(_)
-            | SdkError::DispatchFailure(_)
-            | SdkError::ResponseError(_) => true,
+            // A refused connection carried no request; any other dispatch failure may have.
+            SdkError::DispatchFailure(_) => !never_sent(&err),
+            SdkError::TimeoutError(_) | SdkError::ResponseError(_) => true,
             SdkError::ServiceError(_) => err
                 .code()
                 .is_some_and(|c| OUTCOME_UNKNOWN_CODES.contains(&c)),
@@ -323,6 +323,20 @@ impl Attempt {
             Attempt::Refused(err)
         }
     }
+}
+
+/// Whether the error's cause is a refused TCP connection: no byte of the request left.
+fn never_sent(err: &(dyn std::error::Error + 'static)) -> bool {
+    let mut next = Some(err);
+    while let Some(e) = next {
+        if e.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::ConnectionRefused)
+        {
+            return true;
+        }
+        next = e.source();
+    }
+    false
 }
 
 /// Service errors after which a transaction may have committed, or may still commit.
