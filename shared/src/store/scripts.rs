@@ -13,6 +13,9 @@
 //! - `{p}:tok:t`       HASH u (user), c (concert), s (W|A|X), at (activeUntil), x (why ended)
 //!
 //! Time is Redis's own clock (TIME), so every function instance agrees on it.
+//!
+//! The scripts themselves are the `.lua` files in `scripts/`, included here as text; the queue
+//! scripts each start with `queue_lib.lua`.
 
 use std::sync::LazyLock;
 
@@ -33,169 +36,28 @@ use crate::store::redis::RedisStore;
 /// one lowers it. Upkeep always leaves the concert either without waiters or without a free
 /// place, so until `due` passes, a poll is a read: two HMGETs, and for a waiter ZADD XX,
 /// PEXPIRE, ZRANK and ZCOUNT.
-const QUEUE_LIB: &str = r#"
-local P = ARGV[1]
-local LIMIT = tonumber(ARGV[2])
-local ACTIVE_MS = tonumber(ARGV[3])
-local IDLE_MS = tonumber(ARGV[4])
-local WINDOW_MS = tonumber(ARGV[5])
--- An ended token is remembered this long, so it answers TOKEN_EXPIRED rather than INVALID.
-local KEEP_MS = 3600000
-local BATCH = 256
--- `due` when nothing is scheduled: later than any clock reading.
-local NEVER = 9007199254740991
-local clock = redis.call('TIME')
-local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
-
-local function tok(t) return P .. ':tok:' .. t end
-local function q(c, name) return P .. ':q:' .. c .. ':' .. name end
-
--- Upkeep must run no later than `at`.
-local function due_by(c, at)
-  local d = tonumber(redis.call('HGET', q(c, 'due'), 'at'))
-  if d and d <= at then return end
-  redis.call('HSET', q(c, 'due'), 'at', at)
-end
-
--- Whether upkeep can have work now. A lost `due` counts as yes, and so does a new active
--- limit (a raised one frees places no clock event announces): upkeep rewrites both.
-local function is_due(c)
-  local d = redis.call('HMGET', q(c, 'due'), 'at', 'limit')
-  return not d[1] or tonumber(d[1]) <= now or tonumber(d[2]) ~= LIMIT
-end
-
-local function retire(c, t, why)
-  local tk = tok(t)
-  local u = redis.call('HGET', tk, 'u')
-  if not u then return end
-  if redis.call('HGET', q(c, 'users'), u) == t then redis.call('HDEL', q(c, 'users'), u) end
-  redis.call('HSET', tk, 's', 'X', 'x', why)
-  redis.call('PEXPIRE', tk, KEEP_MS)
-end
-
-local function admit(c, t)
-  local untl = now + ACTIVE_MS
-  redis.call('ZADD', q(c, 'active'), untl, t)
-  redis.call('ZADD', q(c, 'admits'), now, t)
-  redis.call('ZREMRANGEBYSCORE', q(c, 'admits'), '-inf', now - WINDOW_MS)
-  redis.call('HSET', tok(t), 's', 'A', 'at', untl)
-  redis.call('PEXPIREAT', tok(t), untl + KEEP_MS)
-  due_by(c, untl)
-end
-
--- Retire expired and idle tokens, give every free place to the longest waiting, then set
--- `due` to the next instant this can have work.
-local function maintain(c)
-  local ended = redis.call('ZRANGEBYSCORE', q(c, 'active'), '-inf', now, 'LIMIT', 0, BATCH)
-  for _, t in ipairs(ended) do
-    redis.call('ZREM', q(c, 'active'), t)
-    retire(c, t, 'expired')
-  end
-  local idle = redis.call('ZRANGEBYSCORE', q(c, 'seen'), '-inf', now - IDLE_MS, 'LIMIT', 0, BATCH)
-  for _, t in ipairs(idle) do
-    redis.call('ZREM', q(c, 'waiting'), t)
-    redis.call('ZREM', q(c, 'seen'), t)
-    retire(c, t, 'idle')
-  end
-  local free = LIMIT - redis.call('ZCARD', q(c, 'active'))
-  while free > 0 do
-    local popped = redis.call('ZPOPMIN', q(c, 'waiting'), free)
-    if #popped == 0 then break end
-    for i = 1, #popped, 2 do
-      local t = popped[i]
-      redis.call('ZREM', q(c, 'seen'), t)
-      if redis.call('EXISTS', tok(t)) == 1 then
-        admit(c, t)
-        free = free - 1
-      end
-    end
-  end
-  local nxt = NEVER
-  local a = redis.call('ZRANGE', q(c, 'active'), 0, 0, 'WITHSCORES')
-  if a[2] then nxt = tonumber(a[2]) end
-  local w = redis.call('ZRANGE', q(c, 'seen'), 0, 0, 'WITHSCORES')
-  if w[2] then nxt = math.min(nxt, tonumber(w[2]) + IDLE_MS) end
-  redis.call('HSET', q(c, 'due'), 'at', nxt, 'limit', LIMIT)
-end
-
-local function touch(c, t)
-  redis.call('ZADD', q(c, 'seen'), 'XX', now, t)
-  redis.call('PEXPIRE', tok(t), IDLE_MS + KEEP_MS)
-end
-
-local function fields(t) return redis.call('HMGET', tok(t), 'u', 'c', 's', 'at', 'x') end
-
--- {kind, user, concert, a, b, flag, token}: ACTIVE a=activeUntil b=now; WAITING a=position
--- b=admissions in the window. h: the token's fields, as `fields` reads them.
-local function describe(t, h, flag)
-  if not h[1] then return {'UNKNOWN'} end
-  if h[3] == 'X' then return {'ENDED', h[1], h[2], h[5] or ''} end
-  if h[3] == 'A' then return {'ACTIVE', h[1], h[2], tostring(h[4]), tostring(now), flag, t} end
-  local rank = redis.call('ZRANK', q(h[2], 'waiting'), t)
-  if not rank then return {'UNKNOWN'} end
-  local admits = redis.call('ZCOUNT', q(h[2], 'admits'), now - WINDOW_MS, '+inf')
-  return {'WAITING', h[1], h[2], tostring(rank + 1), tostring(admits), flag, t}
-end
-"#;
+const QUEUE_LIB: &str = include_str!("scripts/queue_lib.lua");
 
 /// KEYS[1] the concert's users hash. ARGV[6..8]: concert, user, a fresh token.
-const ISSUE: &str = r#"
-local c, u, fresh = ARGV[6], ARGV[7], ARGV[8]
-if is_due(c) then maintain(c) end
-local existing = redis.call('HGET', KEYS[1], u)
-if existing then
-  local h = fields(existing)
-  local s = h[3]
-  if s == 'A' and tonumber(h[4]) <= now then s = nil end
-  if s == 'W' then touch(c, existing) end
-  if s == 'W' or s == 'A' then return describe(existing, h, 'EXISTING') end
-end
-local seq = redis.call('INCR', q(c, 'seq'))
-redis.call('HSET', tok(fresh), 'u', u, 'c', c, 's', 'W')
-redis.call('HSET', KEYS[1], u, fresh)
-if redis.call('ZCARD', q(c, 'waiting')) == 0 and redis.call('ZCARD', q(c, 'active')) < LIMIT then
-  admit(c, fresh)
-else
-  redis.call('ZADD', q(c, 'waiting'), seq, fresh)
-  redis.call('ZADD', q(c, 'seen'), now, fresh)
-  redis.call('PEXPIRE', tok(fresh), IDLE_MS + KEEP_MS)
-  due_by(c, now + IDLE_MS)
-end
-return describe(fresh, fields(fresh), 'NEW')
-"#;
+const ISSUE: &str = include_str!("scripts/issue.lua");
 
 /// KEYS[1] the token's hash. ARGV[6..7]: token, '1' to count this as a poll.
-const STATUS: &str = r#"
-local t = ARGV[6]
-local h = redis.call('HMGET', KEYS[1], 'u', 'c', 's', 'at', 'x')
-if not h[1] then return {'UNKNOWN'} end
-if is_due(h[2]) then
-  maintain(h[2])
-  h = fields(t)
-end
-if ARGV[7] == '1' and h[3] == 'W' then touch(h[2], t) end
-return describe(t, h, '')
-"#;
+const STATUS: &str = include_str!("scripts/status.lua");
 
 /// KEYS[1] the token's hash. ARGV[6]: token. Ends it for good and frees its place.
-const SPEND: &str = r#"
-local t = ARGV[6]
-local c = redis.call('HGET', KEYS[1], 'c')
-if not c then return 0 end
-redis.call('ZREM', q(c, 'active'), t)
-redis.call('ZREM', q(c, 'waiting'), t)
-redis.call('ZREM', q(c, 'seen'), t)
-retire(c, t, 'spent')
-maintain(c)
-return 1
-"#;
+const SPEND: &str = include_str!("scripts/spend.lua");
 
 static ISSUE_SCRIPT: LazyLock<Script> =
     LazyLock::new(|| Script::new(&format!("{QUEUE_LIB}{ISSUE}")));
-static STATUS_SCRIPT: LazyLock<Script> =
-    LazyLock::new(|| Script::new(&format!("{QUEUE_LIB}{STATUS}")));
+static STATUS_SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::new(&status_source()));
 static SPEND_SCRIPT: LazyLock<Script> =
     LazyLock::new(|| Script::new(&format!("{QUEUE_LIB}{SPEND}")));
+
+/// The STATUS script as Redis runs it: the shared queue library, then the script. (The queue
+/// scripts are read with `redis-cli --eval` the same way: `cat queue_lib.lua status.lua`.)
+pub fn status_source() -> String {
+    format!("{QUEUE_LIB}{STATUS}")
+}
 
 /// What asking for a token gave.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -334,20 +196,10 @@ fn parse_live(reply: Vec<String>) -> Result<Option<TokenStatus>, StoreError> {
 // - `{p}:dates:c:v` the concert's version counter
 
 /// KEYS[1] entry, KEYS[2] version. Returns {version, body?}.
-const DATES_GET: &str = r#"
-local v = redis.call('GET', KEYS[2]) or '0'
-local e = redis.call('HMGET', KEYS[1], 'v', 'b')
-if e[1] == v and e[2] then return {v, e[2]} end
-return {v}
-"#;
+const DATES_GET: &str = include_str!("scripts/dates_get.lua");
 
 /// KEYS[1] entry, KEYS[2] version. ARGV: version read before computing, body, ttl ms.
-const DATES_PUT: &str = r#"
-if (redis.call('GET', KEYS[2]) or '0') ~= ARGV[1] then return 0 end
-redis.call('HSET', KEYS[1], 'v', ARGV[1], 'b', ARGV[2])
-redis.call('PEXPIRE', KEYS[1], ARGV[3])
-return 1
-"#;
+const DATES_PUT: &str = include_str!("scripts/dates_put.lua");
 
 static DATES_GET_SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::new(DATES_GET));
 static DATES_PUT_SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::new(DATES_PUT));

@@ -115,23 +115,10 @@ where
 
 // ------------------------------------------------------------------ poll in-process vs EVALSHA
 
-/// The STATUS script exactly as `shared::store::scripts` builds it (`QUEUE_LIB` then `STATUS`),
-/// read from its source. `SCRIPT EXISTS` below proves the copy is byte-identical: Redis knows
-/// it only because the handler loaded it.
+/// The STATUS script exactly as `shared::store::scripts` builds it. `SCRIPT EXISTS` below
+/// proves the copy is byte-identical: Redis knows it only because the handler loaded it.
 fn status_script_source() -> Result<String, String> {
-    const SOURCE: &str = include_str!("../../../shared/src/store/scripts.rs");
-    let raw = |name: &str| -> Result<&str, String> {
-        let start = format!("const {name}: &str = r#\"");
-        let from = SOURCE
-            .find(&start)
-            .ok_or_else(|| format!("scripts.rs has no {name} raw string"))?
-            + start.len();
-        let len = SOURCE[from..]
-            .find("\"#;")
-            .ok_or_else(|| format!("scripts.rs: {name} does not end"))?;
-        Ok(&SOURCE[from..from + len])
-    };
-    Ok(format!("{}{}", raw("QUEUE_LIB")?, raw("STATUS")?))
+    Ok(shared::store::scripts::status_source())
 }
 
 /// A concert of its own, one date, one seat: only its existence matters to the queue.
