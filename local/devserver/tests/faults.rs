@@ -1283,19 +1283,31 @@ fn burst_plan(payers: &[Customer], chargers: &[Customer], holders: &[Customer]) 
     writes
 }
 
-/// Sends one write every 5 ms; `done` counts the answered.
+/// Counts of a burst's writes: sent, and answered.
+#[derive(Default)]
+struct Progress {
+    started: AtomicUsize,
+    done: AtomicUsize,
+}
+
+/// Sends one write every 5 ms.
 fn fire(
     app: &Arc<App>,
     writes: &Arc<Vec<Attempt>>,
     tokens: &HashMap<String, String>,
-    done: &Arc<AtomicUsize>,
+    progress: &Arc<Progress>,
 ) -> Vec<tokio::task::JoinHandle<Answer>> {
     (0..writes.len())
         .map(|i| {
-            let (app, writes, tokens, done) =
-                (app.clone(), writes.clone(), tokens.clone(), done.clone());
+            let (app, writes, tokens, progress) = (
+                app.clone(),
+                writes.clone(),
+                tokens.clone(),
+                progress.clone(),
+            );
             tokio::spawn(async move {
                 tokio::time::sleep(Duration::from_millis(5 * i as u64)).await;
+                progress.started.fetch_add(1, Ordering::SeqCst);
                 let a = match &writes[i] {
                     Attempt::Hold { user, seat } => app.hold(&tokens[user], user, *seat).await,
                     Attempt::Charge { user, key } => {
@@ -1307,7 +1319,7 @@ fn fire(
                         key,
                     } => app.pay(&tokens[user], user, reservation, key).await,
                 };
-                done.fetch_add(1, Ordering::SeqCst);
+                progress.done.fetch_add(1, Ordering::SeqCst);
                 a
             })
         })
@@ -1329,10 +1341,12 @@ async fn dynamodb_frozen_mid_burst_answers_each_write_as_it_ended() {
         .map(|c| (c.user.clone(), c.token.clone()))
         .collect();
     let writes = Arc::new(burst_plan(&payers, &chargers, &holders));
-    let done = Arc::new(AtomicUsize::new(0));
-    let burst = fire(&app, &writes, &tokens, &done);
+    let progress = Arc::new(Progress::default());
+    let burst = fire(&app, &writes, &tokens, &progress);
     let t0 = Instant::now();
-    while done.load(Ordering::SeqCst) < writes.len() / 4 && t0.elapsed() < Duration::from_secs(5) {
+    while progress.done.load(Ordering::SeqCst) < writes.len() / 4
+        && t0.elapsed() < Duration::from_secs(5)
+    {
         tokio::time::sleep(Duration::from_millis(2)).await;
     }
     stack.dynamodb.signal("STOP");
@@ -1404,18 +1418,20 @@ async fn dynamodb_killed_mid_burst_and_restarted_from_its_data_folder_has_every_
         .collect();
 
     let writes = Arc::new(burst_plan(&payers, &chargers, &holders));
-    let done = Arc::new(AtomicUsize::new(0));
-    let started_at = Instant::now();
-    let burst = fire(&app, &writes, &tokens, &done);
+    let progress = Arc::new(Progress::default());
+    let burst = fire(&app, &writes, &tokens, &progress);
     // Killed once a quarter of the burst has its answer: some writes done, some in flight,
     // some not sent yet.
     let t0 = Instant::now();
-    while done.load(Ordering::SeqCst) < writes.len() / 4 && t0.elapsed() < Duration::from_secs(5) {
+    while progress.done.load(Ordering::SeqCst) < writes.len() / 4
+        && t0.elapsed() < Duration::from_secs(5)
+    {
         tokio::time::sleep(Duration::from_millis(2)).await;
     }
-    // Each write is sent 5 ms after the one before.
-    let started_at_kill = (started_at.elapsed().as_millis() as usize / 5 + 1).min(writes.len());
-    let done_at_kill = done.load(Ordering::SeqCst);
+    let (started_at_kill, done_at_kill) = (
+        progress.started.load(Ordering::SeqCst),
+        progress.done.load(Ordering::SeqCst),
+    );
     stack.dynamodb.stop("KILL");
     let killed_at = Instant::now();
     let answers: Vec<Answer> = join_all(burst)

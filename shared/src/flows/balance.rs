@@ -117,12 +117,8 @@ pub async fn charge(
             }
             BalanceOutcome::KeyTaken(image) => {
                 if let Some(keyed) = &keyed {
-                    let found = match image {
-                        Some(record) => Some(record),
-                        None => keyed.winner(state).await?,
-                    };
-                    if let Some(record) = found {
-                        return keyed.replay(record);
+                    if let Some(first) = keyed.replay_winner(state, image).await? {
+                        return Ok(first);
                     }
                 }
             }

@@ -67,13 +67,24 @@ impl<'a> Keyed<'a> {
         Ok(serde_json::from_str(&record.response)?)
     }
 
-    /// The record of a request with the same key that committed first, when its image did not
-    /// come back with the cancellation: one consistent GetItem.
-    pub async fn winner(&self, state: &AppState) -> Result<Option<IdempotencyItem>, ApiError> {
-        Ok(state
-            .db
-            .idempotency_record(self.user, self.scope, self.key)
-            .await?)
+    /// After a write was cancelled because a request with the same key committed first: that
+    /// request's result, from the record's image when the cancellation carried it, else read
+    /// (one consistent GetItem). `None` when the record is not there (yet): try again.
+    pub async fn replay_winner<R: DeserializeOwned>(
+        &self,
+        state: &AppState,
+        image: Option<IdempotencyItem>,
+    ) -> Result<Option<R>, ApiError> {
+        let record = match image {
+            Some(record) => Some(record),
+            None => {
+                state
+                    .db
+                    .idempotency_record(self.user, self.scope, self.key)
+                    .await?
+            }
+        };
+        record.map(|r| self.replay(r)).transpose()
     }
 }
 
