@@ -13,6 +13,7 @@
 //!     CMD did; exits with CMD's status. --keep-env keeps endpoints and tables the caller set
 //!     (and starts nothing when both endpoints are set); --serve PORT runs
 //!     `target/local/devserver serve` on PORT around CMD (log: local/.run/NAME-devserver.log).
+//!     CMD also gets LOCAL_STACK=NAME, so a script can tell it already runs inside its stack.
 //! stack env DDB_PORT REDIS_PORT [--table T] -- CMD [ARG...]
 //!     CMD with those settings, the caller's kept, nothing started (make seed, check-invariants).
 //! ```
