@@ -222,17 +222,20 @@ fn npm_ci() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// rustfmt and clippy, which `make test` runs, through rustup where it manages the toolchain.
+/// rustfmt and clippy, which `make test` runs, through rustup where it manages the toolchain
+/// and they are not on PATH.
 fn rust_components() -> anyhow::Result<()> {
     let Ok(rustup) = find_program("rustup") else {
         return Ok(());
     };
-    let out = Command::new(&rustup)
-        .args(["component", "list", "--installed"])
-        .output()?;
-    let installed = String::from_utf8_lossy(&out.stdout);
-    for component in ["rustfmt", "clippy"] {
-        if !installed.lines().any(|l| l.starts_with(component)) {
+    for (component, program) in [("rustfmt", "rustfmt"), ("clippy", "cargo-clippy")] {
+        let works = Command::new(program)
+            .arg("--version")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if !works {
             println!("stack: rustup component add {component}");
             quietly(Command::new(&rustup).args(["component", "add", component]))?;
         }

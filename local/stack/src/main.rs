@@ -173,7 +173,8 @@ fn with(args: &[String]) -> anyhow::Result<ExitCode> {
         let status = run_child(
             Command::new(&p.command[0])
                 .args(&p.command[1..])
-                .envs(env.clone()),
+                .envs(env.clone())
+                .env("LOCAL_STACK", &spec.name),
         );
         if let Some(server) = server.as_mut() {
             stop_child(server, "devserver");
