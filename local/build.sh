@@ -5,7 +5,8 @@
 # Installs what is missing first, once: cargo-lambda from PyPI into local/.venv-lambda (the
 # wheel brings zig, the cross linker, as the `ziglang` package) and the Rust target
 # aarch64-unknown-linux-gnu. Sourcing this file only defines `lambda_tools`, which deploy.sh
-# and smoke.sh use to put the same cargo-lambda on PATH.
+# and smoke.sh use to put the same cargo-lambda on PATH, and `sam_cli`, the one place
+# aws-sam-cli is installed (validate.sh, deploy.sh).
 set -euo pipefail
 
 # Puts local/.venv-lambda/bin (cargo-lambda, and the python whose `-m ziglang` is zig) first
@@ -31,6 +32,22 @@ lambda_tools() {
     echo "build: cargo-lambda is still not on PATH" >&2
     return 1
   }
+}
+
+# Sets SAM to local/.venv/bin/sam, installing aws-sam-cli from PyPI into local/.venv on first
+# use; telemetry off, so nothing leaves the machine. Idempotent.
+sam_cli() {
+  local root venv
+  root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+  venv="$root/local/.venv"
+  if [[ ! -x "$venv/bin/sam" ]]; then
+    echo "sam: installing aws-sam-cli into local/.venv" >&2
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check --upgrade pip
+    "$venv/bin/pip" install --quiet --disable-pip-version-check aws-sam-cli
+  fi
+  SAM="$venv/bin/sam"
+  export SAM_CLI_TELEMETRY=0
 }
 
 # The function crates, from the directory names (each one is a package of the same name).

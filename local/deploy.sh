@@ -8,7 +8,7 @@
 # target/sam/ (ignored by git), not .aws-sam/.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-source local/build.sh # lambda_tools
+source local/build.sh # lambda_tools, sam_cli
 
 # Any other arguments go to `sam deploy`, e.g. --parameter-overrides DeletionProtection=false.
 build_only=0
@@ -17,16 +17,9 @@ if [[ "${1-}" == --build-only ]]; then
   shift
 fi
 
-venv="local/.venv"
-if [[ ! -x "$venv/bin/sam" ]]; then
-  echo "deploy: installing aws-sam-cli into local/.venv" >&2
-  python3 -m venv "$venv"
-  "$venv/bin/pip" install --quiet --disable-pip-version-check --upgrade pip
-  "$venv/bin/pip" install --quiet --disable-pip-version-check aws-sam-cli
-fi
-sam="$PWD/$venv/bin/sam"
+sam_cli
+sam="$SAM"
 lambda_tools
-export SAM_CLI_TELEMETRY=0
 
 build_dir=target/sam/build
 # BuildMethod rust-cargolambda is a SAM CLI beta feature: --beta-features opts in (the same

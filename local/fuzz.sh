@@ -7,7 +7,7 @@
 # any 5xx, any status code, content type, header or body the spec does not declare for the
 # operation, any invalid input the server accepts, and any endpoint that ignores its token;
 # then on any broken invariant in what the run wrote (devserver check-invariants).
-# Everything it started is stopped again by PID, whatever happens.
+# `stack with` stops everything it started by PID, whatever happens.
 #
 #   FUZZ_EXAMPLES   test cases per operation and phase (default 300)
 #   FUZZ_SEED       schemathesis seed, to replay a run (default: random, printed)
@@ -26,16 +26,13 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ROOT="$PWD"
-source local/env.sh
 
-DDB_PORT=8400
-REDIS_PORT=6383
 PORT=3400
 BASE="http://127.0.0.1:$PORT"
 VENV=local/.venv-fuzz
 SCHEMATHESIS_VERSION=4.32.5
 RUN_DIR=local/.run
-SERVER_LOG="$RUN_DIR/fuzz-devserver.log"
+SERVER_LOG="$RUN_DIR/fuzz-devserver.log" # written by `stack with --serve`
 ST_LOG="$RUN_DIR/fuzz-schemathesis.log"
 
 say() { echo "fuzz: $*"; }
@@ -44,67 +41,27 @@ die() {
   exit 1
 }
 
-# Its own stack, whatever the caller's environment points at.
-unset AWS_ENDPOINT_URL_DYNAMODB REDIS_URL TABLE_NAME RESERVATIONS_TABLE_NAME
-local_env fuzz "$DDB_PORT" "$REDIS_PORT"
 # The user `fuzz` is alone on the demo concert, so its token is ACTIVE at once; generated users
 # line up for the concert `fuzz-line`, whose 10 slots fill, so WAITING tokens are issued too
 # and stay in line for the whole run. Holds end soon, so seats free up and the expiry paths
 # are reached.
-export PORT QUEUE_ACTIVE_LIMIT=10 WAITING_TOKEN_IDLE_SECONDS=3600 HOLD_TTL_SECONDS=10
+export QUEUE_ACTIVE_LIMIT=10 WAITING_TOKEN_IDLE_SECONDS=3600 HOLD_TTL_SECONDS=10
 export RUST_LOG="${RUST_LOG:-warn}"
 
-bash local/stack.sh deps
-rust_deps
-mkdir -p "$RUN_DIR"
-
-# ---------------------------------------------------------------- schemathesis
-command -v python3 >/dev/null || die "python3 (3.9+) is missing; install it (apt: python3 python3-venv)"
-if [[ ! -x "$VENV/bin/st" ]] || ! "$VENV/bin/st" --version 2>/dev/null | grep -q "$SCHEMATHESIS_VERSION"; then
-  say "installing schemathesis $SCHEMATHESIS_VERSION into $VENV"
-  python3 -m venv "$VENV" || die "python3 -m venv failed (apt: python3-venv)"
-  "$VENV/bin/pip" install -q --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION"
-fi
-
-# ---------------------------------------------------------------- the stack and the server
-SERVER_PID=""
-stop_all() {
-  local rc=$?
-  if [[ -n "$SERVER_PID" ]] && kill -0 "$SERVER_PID" 2>/dev/null; then
-    kill -TERM "$SERVER_PID" 2>/dev/null || true
-    for _ in $(seq 50); do
-      kill -0 "$SERVER_PID" 2>/dev/null || break
-      sleep 0.1
-    done
-    kill -KILL "$SERVER_PID" 2>/dev/null || true
-    wait "$SERVER_PID" 2>/dev/null || true
-    say "devserver stopped (pid $SERVER_PID)"
+# Outside its stack: install and build, then run this script again inside `stack with`, which
+# starts its own stores (whatever the caller's environment points at) and `devserver serve`
+# (which creates the tables and seeds the demo concert), and stops them by PID whatever happens.
+if [[ -z "${LOCAL_STACK:-}" ]]; then
+  cargo run -q -p stack -- deps
+  command -v python3 >/dev/null || die "python3 (3.9+) is missing; install it (apt: python3 python3-venv)"
+  if [[ ! -x "$VENV/bin/st" ]] || ! "$VENV/bin/st" --version 2>/dev/null | grep -q "$SCHEMATHESIS_VERSION"; then
+    say "installing schemathesis $SCHEMATHESIS_VERSION into $VENV"
+    python3 -m venv "$VENV" || die "python3 -m venv failed (apt: python3-venv)"
+    "$VENV/bin/pip" install -q --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION"
   fi
-  bash local/stack.sh down fuzz || true
-  exit "$rc"
-}
-trap stop_all EXIT
-trap 'exit 130' INT TERM
-
-if timeout 2 bash -c "exec 3<>/dev/tcp/127.0.0.1/$PORT" 2>/dev/null; then
-  die "port $PORT is taken; stop what listens there first"
+  nice -n 10 cargo build -q --profile local -p devserver
+  exec cargo run -q -p stack -- with fuzz 8400 6383 --in-memory --serve "$PORT" -- bash "$0" "$@"
 fi
-bash local/stack.sh up fuzz "$DDB_PORT" "$REDIS_PORT" --in-memory
-nice -n 10 cargo build -q --profile local -p devserver
-"${CARGO_TARGET_DIR:-target}/local/devserver" serve >"$SERVER_LOG" 2>&1 &
-SERVER_PID=$!
-
-# Ready when it answers the token guard (it creates the tables and seeds first).
-for i in $(seq 300); do
-  [[ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$BASE/queue/status" || true)" == 401 ]] && break
-  kill -0 "$SERVER_PID" 2>/dev/null || {
-    tail -n 30 "$SERVER_LOG" >&2
-    die "devserver exited; see $SERVER_LOG"
-  }
-  ((i < 300)) || die "devserver did not answer on $BASE within 60s; see $SERVER_LOG"
-  sleep 0.2
-done
-say "devserver on $BASE (pid $SERVER_PID)"
 
 "${CARGO_TARGET_DIR:-target}/local/devserver" seed --concert-id fuzz-line --dates "$(date -u +%F)" --seats 1 >/dev/null
 

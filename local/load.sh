@@ -2,7 +2,8 @@
 # `make load`: a ticket-opening spike over HTTP against a stack of its own (DynamoDB Local on
 # 8600 and Redis on 6386, both in memory; the devserver on 3600), its invariant check, then the
 # micro-benchmarks: the poll in-process vs raw EVALSHA, our HTTP layer vs a bare hyper server,
-# and each Lambda binary's cold start and size. Everything it starts is stopped by PID on exit.
+# and each Lambda binary's cold start and size. `stack with` starts the stores and the devserver
+# and stops them by PID on exit.
 #
 #   LOAD_USERS (1500)             users in the spike, all arriving at once
 #   QUEUE_ACTIVE_LIMIT (500)      ACTIVE at once; the rest wait in line
@@ -14,53 +15,28 @@
 # Exit 1 when an invariant breaks; a missed performance target is printed as MISSED.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-source local/env.sh
-unset AWS_ENDPOINT_URL_DYNAMODB REDIS_URL TABLE_NAME RESERVATIONS_TABLE_NAME
-local_env load 8600 6386
 PORT=3600
-URL="http://127.0.0.1:$PORT"
 export QUEUE_ACTIVE_LIMIT="${QUEUE_ACTIVE_LIMIT:-500}"
 export ACTIVE_TOKEN_TTL_SECONDS="${ACTIVE_TOKEN_TTL_SECONDS:-20}"
 export RUST_LOG="${RUST_LOG:-warn}"
-USERS="${LOAD_USERS:-1500}"
 PROFILE="${LOAD_PROFILE:-local}"
 ONLY="${LOAD_ONLY:-all}"
 FUNCTIONS=(issue_token queue_status list_dates list_seats reserve_seat get_reservation
   charge_balance get_balance pay release_hold sweep_holds)
 
-bash local/stack.sh deps
-rust_deps
-
-server_pid=""
-cleanup() {
-  if [[ -n "$server_pid" ]] && kill -0 "$server_pid" 2>/dev/null; then
-    kill "$server_pid" 2>/dev/null || true
-    wait "$server_pid" 2>/dev/null || true
+# Outside its stack: build, then run this script again inside `stack with`, which starts the
+# stores and the devserver, and stops them by PID whatever happens.
+if [[ -z "${LOCAL_STACK:-}" ]]; then
+  cargo run -q -p stack -- deps
+  nice -n 10 cargo build -q --profile local -p devserver -p load
+  if [[ "$ONLY" == all || "$ONLY" == cold ]]; then
+    nice -n 10 cargo build -q --profile "$PROFILE" "${FUNCTIONS[@]/#/--package=}"
   fi
-  bash local/stack.sh down load
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-bash local/stack.sh up load 8600 6386 --in-memory
-nice -n 10 cargo build -q --profile local -p devserver -p load
-if [[ "$ONLY" == all || "$ONLY" == cold ]]; then
-  nice -n 10 cargo build -q --profile "$PROFILE" "${FUNCTIONS[@]/#/--package=}"
+  exec cargo run -q -p stack -- with load 8600 6386 --in-memory --serve "$PORT" -- bash "$0" "$@"
 fi
-
-mkdir -p local/.run
-PORT=$PORT ./target/local/devserver serve >local/.run/load-devserver.log 2>&1 &
-server_pid=$!
-for ((i = 0; i < 300; i++)); do
-  [[ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$URL/queue/status" || true)" != 000 ]] && break
-  kill -0 "$server_pid" 2>/dev/null || {
-    tail -n 30 local/.run/load-devserver.log >&2
-    echo "load: the devserver exited before answering" >&2
-    exit 2
-  }
-  sleep 0.2
-done
-echo "load: devserver on $URL (pid $server_pid, QUEUE_ACTIVE_LIMIT=$QUEUE_ACTIVE_LIMIT, ACTIVE_TOKEN_TTL_SECONDS=$ACTIVE_TOKEN_TTL_SECONDS)"
+URL="http://127.0.0.1:$PORT"
+USERS="${LOAD_USERS:-1500}"
+echo "load: devserver on $URL (QUEUE_ACTIVE_LIMIT=$QUEUE_ACTIVE_LIMIT, ACTIVE_TOKEN_TTL_SECONDS=$ACTIVE_TOKEN_TTL_SECONDS)"
 
 tag="$(date +%s)"
 tomorrow="$(date -u -d tomorrow +%F)"

@@ -10,22 +10,37 @@
 #
 # The events are local/fixtures/<fn>.json (shaped on the fixtures in aws_lambda_events),
 # rendered with this run's tokens and IDs. Every answer is checked; a results table ends the
-# run. Everything it started (stores, watch and the functions under it) is stopped, by PID.
+# run. Everything it started (watch and the functions under it; `stack with` the stores) is
+# stopped, by PID.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ROOT="$PWD"
-source local/env.sh
-source local/build.sh # lambda_tools
+source local/build.sh # lambda_tools, lambda_functions
 
-DDB_PORT="${SMOKE_DDB_PORT:-8300}"
-REDIS_PORT="${SMOKE_REDIS_PORT:-6382}"
 INVOKE_PORT="${SMOKE_INVOKE_PORT:-9300}"
 WORK="$ROOT/local/.run/smoke"
-
-unset AWS_ENDPOINT_URL_DYNAMODB REDIS_URL TABLE_NAME RESERVATIONS_TABLE_NAME
-local_env smoke "$DDB_PORT" "$REDIS_PORT"
-export TABLE_NAME=concert-booking-smoke RESERVATIONS_TABLE_NAME=concert-booking-smoke-reservations
 export RUST_LOG="${RUST_LOG:-info}"
+
+# Outside its stack: install and build, then run this script again inside `stack with`, which
+# starts the stores (their own, whatever the caller's environment points at) and stops them by
+# PID whatever happens.
+if [[ -z "${LOCAL_STACK:-}" ]]; then
+  for tool in jq curl python3; do
+    command -v "$tool" >/dev/null || { echo "smoke: $tool is required" >&2; exit 1; }
+  done
+  cargo run -q -p stack -- deps
+  lambda_tools
+  echo "smoke: building the functions (debug) and the devserver" >&2
+  # What watch runs on the first invoke of each function, built up front so no invoke waits on
+  # the compiler (watch's own `cargo run` then finds everything fresh).
+  for fn in $(lambda_functions); do
+    nice -n 10 cargo build -q --bin "$fn"
+  done
+  nice -n 10 cargo build -q -p devserver
+  exec cargo run -q -p stack -- with smoke "${SMOKE_DDB_PORT:-8300}" "${SMOKE_REDIS_PORT:-6382}" \
+    --in-memory --table concert-booking-smoke -- bash "$0" "$@"
+fi
+lambda_tools
 
 say() { echo "smoke: $*" >&2; }
 
@@ -62,7 +77,6 @@ cleanup() {
       fi
     done
   fi
-  bash local/stack.sh down smoke >&2 || true
   if ((rc != 0)); then
     say "FAILED (logs: local/.run/smoke/watch.log, events and answers: local/.run/smoke/)"
   fi
@@ -183,28 +197,14 @@ uuid() { cat /proc/sys/kernel/random/uuid; }
 
 # ---------------------------------------------------------------- setup
 
-for tool in jq curl python3; do
-  command -v "$tool" >/dev/null || { say "$tool is required"; exit 1; }
-done
-bash local/stack.sh deps
-rust_deps
-lambda_tools
 rm -rf "$WORK"
 mkdir -p "$WORK"
 
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-bash local/stack.sh up smoke "$DDB_PORT" "$REDIS_PORT" --in-memory >&2
 
 CONCERT="smoke-$(date +%s)"
 DATE="$(date -u +%F)"
-say "building the functions (debug) and the devserver"
-# What watch runs on the first invoke of each function, built up front so no invoke waits on
-# the compiler (watch's own `cargo run` then finds everything fresh).
-for fn in $(lambda_functions); do
-  nice -n 10 cargo build -q --bin "$fn"
-done
-nice -n 10 cargo build -q -p devserver
 ./target/debug/devserver create-tables >&2
 ./target/debug/devserver seed --concert-id "$CONCERT" --dates "$DATE,$(date -u -d tomorrow +%F)" \
   --seats 5 --price 50000 >&2

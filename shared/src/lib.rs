@@ -5,6 +5,8 @@
 //! - `store`: DynamoDB items and calls, Redis scripts and calls.
 //! - `http`: request parsing, the token guard and responses, shared by every handler.
 
+#[cfg(feature = "counting")]
+pub mod counting;
 pub mod domain;
 pub mod error;
 pub mod flows;

@@ -1,8 +1,10 @@
-//! `devserver serve | create-tables | seed ARGS`: the local stack's commands.
+//! `devserver serve | create-tables | seed ARGS | check-invariants ARGS`: the local stack's
+//! commands. The benchmark is `load bench` (tools/load); the stores are `stack` (local/stack).
 
 use std::process::ExitCode;
 use std::sync::Arc;
 
+use anyhow::{anyhow, bail, Context};
 use devserver::catalog::{self, SeedArgs};
 use shared::AppState;
 
@@ -12,21 +14,28 @@ async fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match run(&args).await {
         Ok(()) => ExitCode::SUCCESS,
-        Err(message) => {
-            eprintln!("devserver: {message}");
+        Err(e) => {
+            // `{:#}`: the error and its causes, one after the other.
+            eprintln!("devserver: {e:#}");
             ExitCode::FAILURE
         }
     }
 }
 
-async fn run(args: &[String]) -> Result<(), String> {
-    let (command, rest) = args.split_first().ok_or(USAGE)?;
-    let state = AppState::from_env().await.map_err(|e| e.to_string())?;
+async fn run(args: &[String]) -> anyhow::Result<()> {
+    let (command, rest) = args.split_first().ok_or_else(|| anyhow!(USAGE))?;
+    if !matches!(
+        command.as_str(),
+        "create-tables" | "seed" | "serve" | "check-invariants"
+    ) {
+        bail!(USAGE);
+    }
+    let state = AppState::from_env().await?;
     match command.as_str() {
-        "create-tables" => catalog::create_tables(&state).await.map_err(store)?,
+        "create-tables" => catalog::create_tables(&state).await?,
         "seed" => {
-            let seed = SeedArgs::parse(rest)?;
-            catalog::seed(&state, &seed).await.map_err(store)?;
+            let seed = SeedArgs::parse(rest).map_err(anyhow::Error::msg)?;
+            catalog::seed(&state, &seed).await?;
             println!(
                 "seeded concert {} on {} date(s), {} seats each",
                 seed.concert,
@@ -35,63 +44,44 @@ async fn run(args: &[String]) -> Result<(), String> {
             );
         }
         "serve" => serve(state).await?,
-        "check-invariants" => {
-            let filter = devserver::invariants::Filter::parse(rest)?;
-            let report = devserver::invariants::check(&state.db, &filter, chrono::Utc::now())
-                .await
-                .map_err(store)?;
+        _ => {
+            let filter = devserver::invariants::Filter::parse(rest).map_err(anyhow::Error::msg)?;
+            let report =
+                devserver::invariants::check(&state.db, &filter, chrono::Utc::now()).await?;
             print!("{report}");
             if !report.is_clean() {
-                return Err(format!(
-                    "{} invariant violation(s)",
-                    report.violations.len()
-                ));
+                bail!("{} invariant violation(s)", report.violations.len());
             }
         }
-        "bench" => {
-            let scale = rest.first().and_then(|n| n.parse().ok()).unwrap_or(1000);
-            devserver::bench::run(state.settings.clone(), scale).await?;
-        }
-        _ => return Err(USAGE.into()),
     }
     Ok(())
 }
 
 const USAGE: &str = "usage: devserver serve | create-tables | seed --concert-id ID --dates D1,D2 [--seats 50] [--price 50000] | check-invariants [--user-prefix P] [--concert-prefix C]";
 
-fn store(e: shared::StoreError) -> String {
-    let mut out = e.to_string();
-    let mut next = std::error::Error::source(&e);
-    while let Some(cause) = next {
-        out.push_str(&format!(": {cause}"));
-        next = cause.source();
-    }
-    out
-}
-
-async fn serve(state: AppState) -> Result<(), String> {
+async fn serve(state: AppState) -> anyhow::Result<()> {
     let port: u16 = match std::env::var("PORT") {
         Ok(p) => p
             .parse()
-            .map_err(|_| format!("setting PORT={p:?} is invalid"))?,
+            .with_context(|| format!("setting PORT={p:?} is invalid"))?,
         Err(_) => 3000,
     };
-    catalog::create_tables(&state).await.map_err(store)?;
+    catalog::create_tables(&state).await?;
     let demo = catalog::demo();
-    catalog::seed(&state, &demo).await.map_err(store)?;
+    catalog::seed(&state, &demo).await?;
     let state = Arc::new(state);
     let ttl = devserver::events::TtlLog::default();
     tokio::spawn(devserver::events::run_ttl(state.clone(), ttl.clone()));
     tokio::spawn(devserver::events::run_stream(state.clone(), ttl));
     tokio::spawn(devserver::events::run_sweeps(state.clone()));
-    let app = devserver::app(state.clone())?;
+    let app = devserver::app(state.clone()).map_err(anyhow::Error::msg)?;
     let addr = devserver::server::spawn(app, port)
         .await
-        .map_err(|e| format!("cannot listen on 127.0.0.1:{port}: {e}"))?;
+        .with_context(|| format!("cannot listen on 127.0.0.1:{port}"))?;
     tracing::info!(%addr, concert = %demo.concert, "serving the API");
     println!("Serving http://{addr} (demo concert: {})", demo.concert);
     tokio::signal::ctrl_c()
         .await
-        .map_err(|e| format!("cannot wait for Ctrl-C: {e}"))?;
+        .context("cannot wait for Ctrl-C")?;
     Ok(())
 }

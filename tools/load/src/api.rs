@@ -109,13 +109,13 @@ pub struct Api {
 }
 
 impl Api {
-    pub fn new(base: &str, connections: usize) -> Result<Self, String> {
+    pub fn new(base: &str, connections: usize) -> anyhow::Result<Self> {
         let http = reqwest::Client::builder()
             .pool_max_idle_per_host(connections)
             .tcp_nodelay(true)
             .timeout(Duration::from_secs(30))
             .build()
-            .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
+            .map_err(|e| anyhow::anyhow!("cannot build the HTTP client: {e}"))?;
         Ok(Self {
             http,
             base: base.trim_end_matches('/').to_owned(),

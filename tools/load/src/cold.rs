@@ -63,10 +63,10 @@ async fn fixture(
     concert: &ConcertId,
     date: ConcertDate,
     run: usize,
-) -> Result<Fixture, String> {
-    let user = UserId::parse(&format!("cold-{}-{run}", crate::tag())).map_err(|e| e.to_string())?;
+) -> anyhow::Result<Fixture> {
+    let user = UserId::parse(&format!("cold-{}-{run}", crate::tag()))?;
     let token = crate::micro::issue(state, user.as_str(), concert).await?;
-    let seat = SeatNo::new(1 + run as i64).map_err(|e| e.to_string())?;
+    let seat = SeatNo::new(1 + run as i64)?;
     let held = shared::flows::holds::hold(
         state,
         shared::flows::holds::HoldRequest {
@@ -77,13 +77,13 @@ async fn fixture(
         },
     )
     .await
-    .map_err(|e| format!("hold: {e}"))?;
+    .map_err(|e| anyhow::anyhow!("hold: {e}"))?;
     let charge = shared::flows::balance::ChargeRequest {
-        amount: Amount::new(held.price.get() as i64).map_err(|e| e.to_string())?,
+        amount: Amount::new(held.price.get() as i64)?,
     };
     shared::flows::balance::charge(state, &user, &charge, None)
         .await
-        .map_err(|e| format!("charge: {e}"))?;
+        .map_err(|e| anyhow::anyhow!("charge: {e}"))?;
     Ok(Fixture {
         concert: concert.clone(),
         date,
@@ -376,11 +376,9 @@ async fn cold_start(
     function: &str,
     event: &Value,
     log: &Path,
-) -> Result<Start, String> {
-    let listener = TcpListener::bind(("127.0.0.1", 0))
-        .await
-        .map_err(|e| e.to_string())?;
-    let port = listener.local_addr().map_err(|e| e.to_string())?.port();
+) -> anyhow::Result<Start> {
+    let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
+    let port = listener.local_addr()?.port();
     let (tx, rx) = oneshot::channel();
     let stub = Arc::new(Stub {
         event: event.to_string(),
@@ -388,8 +386,8 @@ async fn cold_start(
         done: Mutex::new(Some(tx)),
     });
     let server = tokio::spawn(stub_serve(listener, stub.clone()));
-    let out = std::fs::File::create(log).map_err(|e| e.to_string())?;
-    let err = out.try_clone().map_err(|e| e.to_string())?;
+    let out = std::fs::File::create(log)?;
+    let err = out.try_clone()?;
 
     let t0 = Instant::now();
     let mut child = Command::new(bin)
@@ -407,19 +405,23 @@ async fn cold_start(
         .stdout(Stdio::from(out))
         .stderr(Stdio::from(err))
         .spawn()
-        .map_err(|e| format!("cannot exec {}: {e}", bin.display()))?;
+        .map_err(|e| anyhow::anyhow!("cannot exec {}: {e}", bin.display()))?;
     let waited = tokio::time::timeout(Duration::from_secs(15), rx).await;
     let _ = child.kill();
     let _ = child.wait();
     server.abort();
     if waited.is_err() {
         let tail = std::fs::read_to_string(log).unwrap_or_default();
-        return Err(format!(
+        return Err(anyhow::anyhow!(
             "{function}: no response within 15 s; its output:\n{tail}"
         ));
     }
     let seen = stub.seen.lock().expect("stub lock");
-    let (at, kind, body) = seen.answers.first().cloned().ok_or("no answer recorded")?;
+    let (at, kind, body) = seen
+        .answers
+        .first()
+        .cloned()
+        .ok_or_else(|| anyhow::anyhow!("no answer recorded"))?;
     let ms = |i: Instant| i.saturating_duration_since(t0).as_secs_f64() * 1000.0;
     let warm_ms = match (seen.nexts.get(1), seen.answers.get(1)) {
         (Some(next), Some((done, _, _))) => {
@@ -464,7 +466,7 @@ fn median(v: &mut [f64]) -> f64 {
     }
 }
 
-pub async fn run(args: &mut Args) -> Result<bool, String> {
+pub async fn run(args: &mut Args) -> anyhow::Result<bool> {
     let dir = PathBuf::from(args.required("--bin-dir")?);
     let runs: usize = args.number("--runs", 5)?.clamp(1, 19);
     let label = args.text(
@@ -484,7 +486,7 @@ pub async fn run(args: &mut Args) -> Result<bool, String> {
     for f in &functions {
         let bin = dir.join(f);
         if !bin.is_file() {
-            return Err(format!(
+            return Err(anyhow::anyhow!(
                 "{} is missing: build it first (cargo build --profile {label} -p {f})",
                 bin.display()
             ));
@@ -492,10 +494,10 @@ pub async fn run(args: &mut Args) -> Result<bool, String> {
     }
     let state = AppState::from_env()
         .await
-        .map_err(|e| format!("cannot build the state: {e}"))?;
+        .map_err(|e| anyhow::anyhow!("cannot build the state: {e}"))?;
     let (concert, date) = crate::micro::own_concert(&state, "cold").await?;
     let logs = std::env::temp_dir().join(format!("load-cold-{}", crate::tag()));
-    std::fs::create_dir_all(&logs).map_err(|e| e.to_string())?;
+    std::fs::create_dir_all(&logs)?;
 
     let mut times: Vec<Times> = functions.iter().map(|_| Times::default()).collect();
     for run in 0..runs {

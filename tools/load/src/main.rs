@@ -1,6 +1,7 @@
 //! `load`: a ticket-opening spike against the local server, and the micro-benchmarks that
 //! isolate our own overhead. `make load` (local/load.sh) runs them all against a stack of its
-//! own; each prints markdown.
+//! own; `make bench` runs `load bench` (round trips and throughput of the write flows) against
+//! another. Each prints markdown.
 //!
 //! ```text
 //! load spike --concert C [--url U] [--users 1500] [--connections 256] [--hot 5] [--poll-ms 500]
@@ -8,12 +9,14 @@
 //! load poll [--concurrency 128] [--seconds 2]          (in-process; the stores' environment)
 //! load http --concert C [--url U] [--concurrency 64] [--seconds 3]
 //! load cold-start --bin-dir DIR [--runs 5] [--profile NAME] [--only f1,f2]
+//! load bench [SCALE]                                    (in-process; the stores' environment)
 //! load bare-server --body TEXT                          (used by `load http`)
 //! ```
 //!
 //! Exit 1 when an invariant breaks or a target is missed, 2 on a usage or setup error.
 
 mod api;
+mod bench;
 mod cold;
 mod micro;
 mod spike;
@@ -26,6 +29,7 @@ const USAGE: &str = "usage: load spike --concert C [--url U] [--users N] [--conn
        load poll [--concurrency N] [--seconds S]
        load http --concert C [--url U] [--concurrency N] [--seconds S]
        load cold-start --bin-dir DIR [--runs N] [--profile NAME] [--only f1,f2]
+       load bench [SCALE]
        load bare-server --body TEXT";
 
 #[tokio::main]
@@ -48,15 +52,35 @@ async fn main() -> ExitCode {
         "poll" => micro::poll(&mut args).await,
         "http" => micro::http(&mut args).await,
         "cold-start" => cold::run(&mut args).await,
+        "bench" => bench_command(&args).await,
         "bare-server" => micro::bare_server(&mut args).await.map(|()| true),
-        _ => Err(USAGE.to_owned()),
+        _ => Err(anyhow::anyhow!(USAGE)),
     };
     match result {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::FAILURE,
-        Err(message) => {
-            eprintln!("load {command}: {message}");
+        Err(e) => {
+            eprintln!("load {command}: {e:#}");
             ExitCode::from(2)
+        }
+    }
+}
+
+/// `load bench [SCALE]` (default 1000 operations per variant): a failed storm is exit 1.
+async fn bench_command(args: &Args) -> anyhow::Result<bool> {
+    let scale = match args.0.as_slice() {
+        [] => 1000,
+        [n] => n
+            .parse()
+            .map_err(|_| anyhow::anyhow!("SCALE must be a whole number, not {n:?}"))?,
+        _ => anyhow::bail!(USAGE),
+    };
+    let settings = shared::settings::Settings::from_env()?;
+    match bench::run(settings, scale).await {
+        Ok(()) => Ok(true),
+        Err(e) => {
+            eprintln!("load bench: {e:#}");
+            Ok(false)
         }
     }
 }
@@ -81,40 +105,43 @@ impl Args {
         Some(value)
     }
 
-    pub fn required(&mut self, name: &str) -> Result<String, String> {
+    pub fn required(&mut self, name: &str) -> anyhow::Result<String> {
         self.optional(name)
-            .ok_or_else(|| format!("{name} is required\n{USAGE}"))
+            .ok_or_else(|| anyhow::anyhow!("{name} is required\n{USAGE}"))
     }
 
     pub fn text(&mut self, name: &str, default: &str) -> String {
         self.optional(name).unwrap_or_else(|| default.to_owned())
     }
 
-    pub fn number(&mut self, name: &str, default: usize) -> Result<usize, String> {
+    pub fn number(&mut self, name: &str, default: usize) -> anyhow::Result<usize> {
         match self.optional(name) {
             None => Ok(default),
             Some(v) => v
                 .parse()
-                .map_err(|_| format!("{name} must be a whole number, not {v:?}")),
+                .map_err(|_| anyhow::anyhow!("{name} must be a whole number, not {v:?}")),
         }
     }
 
-    pub fn float(&mut self, name: &str, default: f64) -> Result<f64, String> {
+    pub fn float(&mut self, name: &str, default: f64) -> anyhow::Result<f64> {
         match self.optional(name) {
             None => Ok(default),
             Some(v) => v
                 .parse::<f64>()
                 .ok()
                 .filter(|f| *f > 0.0)
-                .ok_or_else(|| format!("{name} must be a positive number, not {v:?}")),
+                .ok_or_else(|| anyhow::anyhow!("{name} must be a positive number, not {v:?}")),
         }
     }
 
-    pub fn done(&self) -> Result<(), String> {
+    pub fn done(&self) -> anyhow::Result<()> {
         if self.0.is_empty() {
             Ok(())
         } else {
-            Err(format!("unexpected arguments {:?}\n{USAGE}", self.0))
+            Err(anyhow::anyhow!(
+                "unexpected arguments {:?}\n{USAGE}",
+                self.0
+            ))
         }
     }
 }

@@ -122,15 +122,14 @@ fn status_script_source() -> Result<String, String> {
 }
 
 /// A concert of its own, one date, one seat: only its existence matters to the queue.
-pub async fn own_concert(state: &AppState, name: &str) -> Result<(ConcertId, ConcertDate), String> {
-    let concert =
-        ConcertId::parse(&format!("{name}-{}", crate::tag())).map_err(|e| e.to_string())?;
+pub async fn own_concert(state: &AppState, name: &str) -> anyhow::Result<(ConcertId, ConcertDate)> {
+    let concert = ConcertId::parse(&format!("{name}-{}", crate::tag()))?;
     let date = ConcertDate::from_naive(ConcertDate::today_utc().naive() + chrono::Days::new(1));
     state
         .db
         .seed_catalog(&concert, &[date], 50, Won::new(1_000))
         .await
-        .map_err(|e| format!("seeding {concert}: {e}"))?;
+        .map_err(|e| anyhow::anyhow!("seeding {concert}: {e}"))?;
     Ok((concert, date))
 }
 
@@ -138,27 +137,29 @@ pub async fn issue(
     state: &AppState,
     user: &str,
     concert: &ConcertId,
-) -> Result<QueueToken, String> {
-    let user = UserId::parse(user).map_err(|e| e.to_string())?;
+) -> anyhow::Result<QueueToken> {
+    let user = UserId::parse(user)?;
     match shared::flows::queue::issue(state, &user, concert)
         .await
-        .map_err(|e| format!("issuing a token: {e}"))?
+        .map_err(|e| anyhow::anyhow!("issuing a token: {e}"))?
     {
         Issued::New(s) | Issued::Existing(s) => Ok(s.token),
     }
 }
 
-pub async fn poll(args: &mut Args) -> Result<bool, String> {
+pub async fn poll(args: &mut Args) -> anyhow::Result<bool> {
     let workers = args.number("--concurrency", 128)?;
     let secs = args.float("--seconds", 2.0)?;
     args.done()?;
     let state = Arc::new(
         AppState::from_env()
             .await
-            .map_err(|e| format!("cannot build the state: {e}"))?,
+            .map_err(|e| anyhow::anyhow!("cannot build the state: {e}"))?,
     );
     let (concert, _) = own_concert(&state, "poll").await?;
-    let script = Arc::new(redis::Script::new(&status_script_source()?));
+    let script = Arc::new(redis::Script::new(
+        &status_script_source().map_err(anyhow::Error::msg)?,
+    ));
     // The connection manager the handler uses, taken out of the store.
     let conn = connection(&state).await?;
 
@@ -205,9 +206,9 @@ pub async fn poll(args: &mut Args) -> Result<bool, String> {
             }
         })
         .await
-        .map_err(|e| format!("SCRIPT EXISTS: {e}"))?;
+        .map_err(|e| anyhow::anyhow!("SCRIPT EXISTS: {e}"))?;
     if exists.first() != Some(&true) {
-        return Err("the STATUS script read from scripts.rs is not the one the handler ran".into());
+        anyhow::bail!("the STATUS script read from scripts.rs is not the one the handler ran");
     }
     raw_run(warm).await;
 
@@ -308,12 +309,12 @@ impl RawPoll {
 }
 
 /// The Redis connection manager the state's store uses (made on first use).
-async fn connection(state: &AppState) -> Result<redis::aio::ConnectionManager, String> {
+async fn connection(state: &AppState) -> anyhow::Result<redis::aio::ConnectionManager> {
     state
         .redis
         .run(|c| async move { Ok(c) })
         .await
-        .map_err(|e| format!("redis: {e}"))
+        .map_err(|e| anyhow::anyhow!("redis: {e}"))
 }
 
 /// `load bare-server --body TEXT [--evalsha TOKEN]`: a hyper server answering every request
@@ -321,7 +322,7 @@ async fn connection(state: &AppState) -> Result<redis::aio::ConnectionManager, S
 /// runtime, one task per connection, TCP_NODELAY). With `--evalsha`, each request first runs
 /// the raw EVALSHA of the poll's script for TOKEN (the stores' environment). Prints its port,
 /// then serves until it is killed.
-pub async fn bare_server(args: &mut Args) -> Result<(), String> {
+pub async fn bare_server(args: &mut Args) -> anyhow::Result<()> {
     let body = Bytes::from(args.required("--body")?);
     let token = args.optional("--evalsha");
     args.done()?;
@@ -329,18 +330,18 @@ pub async fn bare_server(args: &mut Args) -> Result<(), String> {
         Some(token) => {
             let state = AppState::from_env()
                 .await
-                .map_err(|e| format!("cannot build the state: {e}"))?;
-            let script = Arc::new(redis::Script::new(&status_script_source()?));
+                .map_err(|e| anyhow::anyhow!("cannot build the state: {e}"))?;
+            let script = Arc::new(redis::Script::new(
+                &status_script_source().map_err(anyhow::Error::msg)?,
+            ));
             let conn = connection(&state).await?;
             Some(RawPoll::new(&state, script, conn, &token))
         }
         None => None,
     };
     let raw = Arc::new(raw);
-    let listener = TcpListener::bind(("127.0.0.1", 0))
-        .await
-        .map_err(|e| e.to_string())?;
-    let port = listener.local_addr().map_err(|e| e.to_string())?.port();
+    let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
+    let port = listener.local_addr()?.port();
     println!("{port}");
     loop {
         let Ok((stream, _)) = listener.accept().await else {
@@ -373,25 +374,23 @@ pub async fn bare_server(args: &mut Args) -> Result<(), String> {
 }
 
 /// Starts `load bare-server` with these arguments; its address.
-fn spawn_bare(args: &[&str]) -> Result<(std::process::Child, SocketAddr), String> {
-    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+fn spawn_bare(args: &[&str]) -> anyhow::Result<(std::process::Child, SocketAddr)> {
+    let exe = std::env::current_exe()?;
     let mut child = Command::new(exe)
         .arg("bare-server")
         .args(args)
         .stdout(Stdio::piped())
         .stdin(Stdio::null())
         .spawn()
-        .map_err(|e| format!("cannot start the bare server: {e}"))?;
+        .map_err(|e| anyhow::anyhow!("cannot start the bare server: {e}"))?;
     let mut line = String::new();
-    BufReader::new(child.stdout.take().expect("piped stdout"))
-        .read_line(&mut line)
-        .map_err(|e| e.to_string())?;
+    BufReader::new(child.stdout.take().expect("piped stdout")).read_line(&mut line)?;
     match format!("127.0.0.1:{}", line.trim()).parse() {
         Ok(addr) => Ok((child, addr)),
         Err(_) => {
             let _ = child.kill();
             let _ = child.wait();
-            Err(format!("the bare server said {line:?}"))
+            Err(anyhow::anyhow!("the bare server said {line:?}"))
         }
     }
 }
@@ -403,16 +402,16 @@ async fn hammer(
     auth: Option<String>,
     workers: usize,
     secs: f64,
-) -> Result<Run, String> {
+) -> anyhow::Result<Run> {
     let mut senders = Vec::with_capacity(workers);
     for _ in 0..workers {
         let stream = TcpStream::connect(addr)
             .await
-            .map_err(|e| format!("connect {addr}: {e}"))?;
+            .map_err(|e| anyhow::anyhow!("connect {addr}: {e}"))?;
         let _ = stream.set_nodelay(true);
         let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
             .await
-            .map_err(|e| format!("handshake {addr}: {e}"))?;
+            .map_err(|e| anyhow::anyhow!("handshake {addr}: {e}"))?;
         tokio::spawn(conn);
         senders.push(tokio::sync::Mutex::new(sender));
     }
@@ -445,7 +444,7 @@ async fn hammer(
     .await)
 }
 
-pub async fn http(args: &mut Args) -> Result<bool, String> {
+pub async fn http(args: &mut Args) -> anyhow::Result<bool> {
     let url = args.text("--url", "http://127.0.0.1:3000");
     let concert = args.required("--concert")?;
     let workers = args.number("--concurrency", 64)?;
@@ -455,7 +454,7 @@ pub async fn http(args: &mut Args) -> Result<bool, String> {
         .trim_start_matches("http://")
         .trim_end_matches('/')
         .parse()
-        .map_err(|_| format!("--url must be http://IP:PORT, not {url}"))?;
+        .map_err(|_| anyhow::anyhow!("--url must be http://IP:PORT, not {url}"))?;
     let api = crate::api::Api::new(&url, 4)?;
     let token = |n: &'static str| {
         let api = api.clone();
@@ -465,7 +464,7 @@ pub async fn http(args: &mut Args) -> Result<bool, String> {
             api.issue(&user, &concert)
                 .await
                 .map(|t| format!("Bearer {}", t.token))
-                .map_err(|f| format!("issuing a token: {f}"))
+                .map_err(|f| anyhow::anyhow!("issuing a token: {f}"))
         }
     };
     // The bare server answers exactly the bytes a poll answers.
@@ -474,11 +473,9 @@ pub async fn http(args: &mut Args) -> Result<bool, String> {
         .get(format!("{}/queue/status", url.trim_end_matches('/')))
         .header("Authorization", &sample)
         .send()
-        .await
-        .map_err(|e| e.to_string())?
+        .await?
         .text()
-        .await
-        .map_err(|e| e.to_string())?;
+        .await?;
     let (mut bare, bare_addr) = spawn_bare(&["--body", &body])?;
     let script_token = token("evalsha").await?;
     let script_token = script_token.trim_start_matches("Bearer ").to_owned();
@@ -486,7 +483,7 @@ pub async fn http(args: &mut Args) -> Result<bool, String> {
 
     let evalsha_before = evalsha_stats().await;
     let result = async {
-        let (_, script_addr) = with_script.as_ref().map_err(Clone::clone)?;
+        let (_, script_addr) = with_script.as_ref().map_err(|e| anyhow::anyhow!("{e:#}"))?;
         let script_addr = *script_addr;
         let path = "/queue/status";
         hammer(addr, path, Some(token("warm").await?), workers, 1.0).await?;
@@ -504,7 +501,7 @@ pub async fn http(args: &mut Args) -> Result<bool, String> {
             scripted,
             hammer(script_addr, path, None, workers, secs).await?,
         );
-        Ok::<_, String>((ours, base, scripted))
+        Ok::<_, anyhow::Error>((ours, base, scripted))
     }
     .await;
     let _ = bare.kill();

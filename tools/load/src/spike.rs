@@ -35,7 +35,7 @@ pub struct Spike {
 }
 
 impl Spike {
-    pub fn parse(args: &mut Args) -> Result<Self, String> {
+    pub fn parse(args: &mut Args) -> anyhow::Result<Self> {
         let tag = crate::tag();
         Ok(Self {
             url: args.text("--url", "http://127.0.0.1:3000"),
@@ -99,7 +99,7 @@ impl Live {
     }
 }
 
-pub async fn run(spike: Spike) -> Result<bool, String> {
+pub async fn run(spike: Spike) -> anyhow::Result<bool> {
     let api = Api::new(&spike.url, spike.connections)?;
     let spike = Arc::new(spike);
     let live = Arc::new(Live::default());
@@ -108,12 +108,9 @@ pub async fn run(spike: Spike) -> Result<bool, String> {
         spike.users, spike.concert, spike.connections, spike.hot, spike.attempts
     );
     let bar = ProgressBar::new(spike.users as u64);
-    bar.set_style(
-        ProgressStyle::with_template(
-            "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} users done · {msg}",
-        )
-        .map_err(|e| e.to_string())?,
-    );
+    bar.set_style(ProgressStyle::with_template(
+        "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} users done · {msg}",
+    )?);
     bar.enable_steady_tick(Duration::from_millis(200));
 
     let start = Instant::now();
@@ -146,7 +143,10 @@ pub async fn run(spike: Spike) -> Result<bool, String> {
         .collect();
     let mut outcomes = Vec::with_capacity(tasks.len());
     for t in tasks {
-        outcomes.push(t.await.map_err(|e| format!("a user task panicked: {e}"))?);
+        outcomes.push(
+            t.await
+                .map_err(|e| anyhow::anyhow!("a user task panicked: {e}"))?,
+        );
     }
     let wall = start.elapsed();
     ticker.abort();
@@ -201,6 +201,7 @@ async fn one_user(api: &Api, spike: &Spike, live: &Live, user: &str) -> Outcome 
     }
 }
 
+/// A user's failure is an outcome of the run (counted, shown), not an error of the tool: text.
 async fn flow(api: &Api, spike: &Spike, live: &Live, user: &str) -> Result<Outcome, String> {
     let step = |what: &'static str| move |f: Fail| format!("{what}: {f}");
     // 1. In line, then admitted.
@@ -304,7 +305,7 @@ async fn admitted(
 }
 
 /// The invariants, from the answers and from the stores. True when all hold.
-async fn check(spike: &Spike, outcomes: &[(String, Outcome)]) -> Result<bool, String> {
+async fn check(spike: &Spike, outcomes: &[(String, Outcome)]) -> anyhow::Result<bool> {
     println!("## Invariants\n");
     let mut ok = true;
     let mut verdict = |name: &str, pass: bool, detail: String| {
@@ -357,17 +358,17 @@ async fn check(spike: &Spike, outcomes: &[(String, Outcome)]) -> Result<bool, St
     }
     let state = shared::AppState::from_env()
         .await
-        .map_err(|e| format!("cannot reach the stores: {e}"))?;
-    let concert = shared::domain::ConcertId::parse(&spike.concert).map_err(|e| e.to_string())?;
+        .map_err(|e| anyhow::anyhow!("cannot reach the stores: {e}"))?;
+    let concert = shared::domain::ConcertId::parse(&spike.concert)?;
     let mut dates: Vec<&String> = paid.iter().map(|p| p.2).collect();
     dates.sort();
     dates.dedup();
     let (mut sold, mut sold_value) = (HashSet::new(), 0u64);
     for date in dates {
-        let d = shared::domain::ConcertDate::parse(date).map_err(|e| e.to_string())?;
+        let d = shared::domain::ConcertDate::parse(date)?;
         let map = shared::flows::seats::seat_map(&state, &concert, &d)
             .await
-            .map_err(|e| format!("seat map: {e}"))?;
+            .map_err(|e| anyhow::anyhow!("seat map: {e}"))?;
         for s in map {
             if s.status == shared::domain::seats::SeatState::Sold {
                 sold.insert((s.seat_no.get(), date));
@@ -399,10 +400,10 @@ async fn check(spike: &Spike, outcomes: &[(String, Outcome)]) -> Result<bool, St
     }
     let mut wrong = Vec::new();
     for (u, want) in &expected {
-        let user = shared::domain::UserId::parse(u).map_err(|e| e.to_string())?;
+        let user = shared::domain::UserId::parse(u)?;
         let got = shared::flows::balance::get(&state, &user)
             .await
-            .map_err(|e| format!("balance: {e}"))?
+            .map_err(|e| anyhow::anyhow!("balance: {e}"))?
             .get();
         if got != *want {
             wrong.push(format!("{u}: {got} won, expected {want}"));
@@ -429,7 +430,7 @@ async fn check(spike: &Spike, outcomes: &[(String, Outcome)]) -> Result<bool, St
                 &spike.user_prefix,
             ])
             .output()
-            .map_err(|e| format!("cannot run {devserver}: {e}"))?;
+            .map_err(|e| anyhow::anyhow!("cannot run {devserver}: {e}"))?;
         let text = String::from_utf8_lossy(&out.stdout);
         // Its counts and verdict, without the scan line or any log line.
         let summary = text

@@ -1,14 +1,16 @@
 //! An AppState whose DynamoDB client counts the requests it sends (every attempt, retries
-//! included), for the bench and the round-trip tests.
+//! included), for `load bench` and the round-trip tests. Behind the `counting` feature: no
+//! function binary carries it.
 
 use std::sync::{Arc, Mutex};
 
+use crate::settings::Settings;
+use crate::state::StartupError;
+use crate::store::dynamo::Db;
+use crate::AppState;
 use aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef;
 use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_sdk_dynamodb::error::BoxError;
-use shared::settings::Settings;
-use shared::store::dynamo::Db;
-use shared::AppState;
 
 /// The operations sent, in order (`GetItem`, `TransactWriteItems`, ...).
 #[derive(Debug, Default)]
@@ -52,8 +54,8 @@ impl Intercept for Counting {
 }
 
 /// State built from `settings`, its DynamoDB client counting into the returned counter.
-pub async fn counted_state(settings: Settings) -> Result<(AppState, Arc<Counter>), String> {
-    let mut state = AppState::new(settings).await.map_err(|e| e.to_string())?;
+pub async fn counted_state(settings: Settings) -> Result<(AppState, Arc<Counter>), StartupError> {
+    let mut state = AppState::new(settings).await?;
     let counter = Arc::new(Counter::default());
     let config = state
         .db

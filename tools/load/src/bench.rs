@@ -1,8 +1,9 @@
-//! `devserver bench`: DynamoDB round trips per operation, counted by an SDK interceptor, and
+//! `load bench`: DynamoDB round trips per operation, counted by an SDK interceptor, and
 //! each write flow's throughput next to its bare transaction issued alone from the same SDK
 //! client, at equal concurrency, so the ratio shows the flow's own overhead (its read, its
 //! Redis calls, building items). Then 10,000 hold attempts on 50 seats, which must make exactly
-//! 50 winners. Run by `make bench` against its own in-memory stack.
+//! 50 winners. Run by `make bench` against its own in-memory stack, in-process (the stores'
+//! environment, as `load poll`).
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -84,11 +85,9 @@ fn line(
     );
 }
 
-pub async fn run(settings: Settings, scale: usize) -> Result<(), String> {
-    let (state, counter) = crate::counting::counted_state(settings).await?;
-    shared::store::schema::create_tables(&state.db)
-        .await
-        .map_err(|e| e.to_string())?;
+pub async fn run(settings: Settings, scale: usize) -> anyhow::Result<()> {
+    let (state, counter) = shared::counting::counted_state(settings).await?;
+    shared::store::schema::create_tables(&state.db).await?;
     let state = Arc::new(state);
     let run = uuid_tag();
 
@@ -103,8 +102,7 @@ pub async fn run(settings: Settings, scale: usize) -> Result<(), String> {
     state
         .db
         .seed_catalog(&concert, &dates, seats_per_date, Won::new(1_000))
-        .await
-        .map_err(|e| e.to_string())?;
+        .await?;
     let seat_at = |i: usize| {
         (
             dates[i / usize::from(seats_per_date)],
@@ -117,9 +115,7 @@ pub async fn run(settings: Settings, scale: usize) -> Result<(), String> {
     println!("## DynamoDB round trips per operation (counted at the SDK)\n");
     println!("| operation | requests |\n| --- | --- |");
     counter.take();
-    shared::flows::seats::seat_map(&state, &concert, &dates[0])
-        .await
-        .map_err(|e| e.to_string())?;
+    shared::flows::seats::seat_map(&state, &concert, &dates[0]).await?;
     println!("| seat map | {} |", counter.take().join(" + "));
     let hold = |i: usize, who: UserId| {
         let (date, seat) = seat_at(i);
@@ -134,16 +130,12 @@ pub async fn run(settings: Settings, scale: usize) -> Result<(), String> {
         )
     };
     let probe_user = user("rt", 0);
-    let held = hold(0, probe_user.clone())
-        .await
-        .map_err(|e| e.to_string())?;
+    let held = hold(0, probe_user.clone()).await?;
     println!("| hold (catalog cached) | {} |", counter.take().join(" + "));
     let charge = ChargeRequest {
         amount: id(Amount::new(5_000)),
     };
-    balance::charge(&state, &probe_user, &charge, None)
-        .await
-        .map_err(|e| e.to_string())?;
+    balance::charge(&state, &probe_user, &charge, None).await?;
     println!("| charge | {} |", counter.take().join(" + "));
     let token = issue(&state, &probe_user, &concert).await?;
     counter.take();
@@ -155,13 +147,9 @@ pub async fn run(settings: Settings, scale: usize) -> Result<(), String> {
         token: &token,
         concert: &concert,
     };
-    payments::pay(&state, payer, &pay, None)
-        .await
-        .map_err(|e| e.to_string())?;
+    payments::pay(&state, payer, &pay, None).await?;
     println!("| payment | {} |", counter.take().join(" + "));
-    balance::get(&state, &probe_user)
-        .await
-        .map_err(|e| e.to_string())?;
+    balance::get(&state, &probe_user).await?;
     println!("| balance read | {} |\n", counter.take().join(" + "));
 
     // ---- throughput
@@ -181,9 +169,7 @@ pub async fn run(settings: Settings, scale: usize) -> Result<(), String> {
     // Every date's prices in the process's catalog cache, as in steady state: otherwise the
     // first holds on each date (up to CONCURRENCY of them at once) each Query its whole seat map.
     for date in &dates {
-        shared::flows::seats::prices(&state, &concert, date)
-            .await
-            .map_err(|e| e.to_string())?;
+        shared::flows::seats::prices(&state, &concert, date).await?;
     }
     // Its speed still drifts (JIT, growing tables, a shared machine): every variant runs twice,
     // in the order A B C then C B A, at half the operations each, and keeps its better run.
@@ -453,14 +439,13 @@ const STORM_CONCURRENCY: usize = 128;
 /// 10,000 hold attempts, by as many users, on the 50 seats of one date (200 per seat), through
 /// the hold flow at concurrency 128: exactly 50 must win, one per seat, and the seat map must
 /// show each seat HELD by its winner's reservation.
-async fn storm(state: &Arc<AppState>, run: &str) -> Result<(), String> {
+async fn storm(state: &Arc<AppState>, run: &str) -> anyhow::Result<()> {
     let concert = id(ConcertId::parse(&format!("storm-{run}")));
     let date = ConcertDate::from_naive(ConcertDate::today_utc().naive() + chrono::Days::new(1));
     state
         .db
         .seed_catalog(&concert, &[date], STORM_SEATS, Won::new(1_000))
-        .await
-        .map_err(|e| e.to_string())?;
+        .await?;
     let winners = std::sync::Mutex::new(Vec::new());
     let refused = AtomicUsize::new(0);
     let others = std::sync::Mutex::new(std::collections::BTreeMap::<String, usize>::new());
@@ -496,15 +481,11 @@ async fn storm(state: &Arc<AppState>, run: &str) -> Result<(), String> {
         })
         .await;
     let secs = start.elapsed().as_secs_f64();
-    let winners = winners.into_inner().map_err(|e| e.to_string())?;
-    let others = others.into_inner().map_err(|e| e.to_string())?;
+    let winners = winners.into_inner()?;
+    let others = others.into_inner()?;
 
     // What the table says: every seat HELD by the reservation its winner was answered.
-    let rows = state
-        .db
-        .seat_map(&concert, &date)
-        .await
-        .map_err(|e| e.to_string())?;
+    let rows = state.db.seat_map(&concert, &date).await?;
     let held: std::collections::BTreeMap<u16, ReservationId> = rows
         .iter()
         .filter_map(|r| {
@@ -540,19 +521,16 @@ async fn storm(state: &Arc<AppState>, run: &str) -> Result<(), String> {
     if exact {
         Ok(())
     } else {
-        Err(format!(
+        anyhow::bail!(
             "{} holds won for {STORM_SEATS} seats ({} seats held in the table)",
             winners.len(),
             held.len()
-        ))
+        )
     }
 }
 
-async fn issue(state: &AppState, who: &UserId, concert: &ConcertId) -> Result<QueueToken, String> {
-    match shared::flows::queue::issue(state, who, concert)
-        .await
-        .map_err(|e| e.to_string())?
-    {
+async fn issue(state: &AppState, who: &UserId, concert: &ConcertId) -> anyhow::Result<QueueToken> {
+    match shared::flows::queue::issue(state, who, concert).await? {
         Issued::New(s) | Issued::Existing(s) => Ok(s.token),
     }
 }
