@@ -1,5 +1,5 @@
 //! `devserver check-invariants [--user-prefix P] [--concert-prefix C]`: reads both tables
-//! whole and reports every broken invariant of the data model (README, "Data model"):
+//! whole and reports every broken invariant of the data model (docs/data-model.md):
 //!
 //! - **Sale**: a SOLD hold marker has exactly one CONFIRMED reservation for its seat, the one it
 //!   names, and that reservation exactly one payment (`RESERVATION#{id}` / `PAYMENT`); a

@@ -1,13 +1,15 @@
 //! Every DynamoDB key format and item shape, and nothing else. Items are (de)serialized with
 //! serde_dynamo; no other module builds keys or attribute maps by hand.
 //!
-//! One table. Item types (PK / SK):
+//! Two tables. The main table (stream, TTL) holds every item but reservations and payments;
+//! the reservations table holds those (with the sweep's index). Item types (PK / SK):
 //! - Concert      `CONCERT#{concertId}` / `CONCERT`
 //! - Date         `CONCERT#{concertId}` / `DATE#{date}`
 //! - Seat         `SEATS#{concertId}#{date}` / `SEAT#{seatNo:04}` (catalog: the price)
 //! - Hold marker  `SEATS#{concertId}#{date}` / `SEAT#{seatNo:04}#HOLD` (the seat's lock: HELD
 //!   with an expiry and a TTL, or SOLD for good)
-//! - Reservation  `RESERVATION#{reservationId}` / `RESERVATION`
+//! - Reservation  `RESERVATION#{reservationId}` / `RESERVATION` (reservations table)
+//! - Payment      `RESERVATION#{reservationId}` / `PAYMENT` (reservations table)
 //! - Token        `TOKEN#{token}` / `TOKEN` (audit of every token issued)
 //! - Balance      `USER#{userId}` / `BALANCE` (what the user holds, in won)
 //! - Ledger       `USER#{userId}` / `LEDGER#{atMillis:013}#{entryId}` (every charge and payment,
