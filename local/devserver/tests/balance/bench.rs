@@ -3,9 +3,9 @@
 use super::*;
 
 /// Throughput against DynamoDB Local, for the closing note:
-/// `cargo test -p devserver --test balance -- --ignored --nocapture`.
+/// `cargo test -p devserver --test balance -- --ignored --nocapture bench`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 8)]
-#[ignore = "a benchmark, run by hand"]
+#[ignore = "benchmark, run by hand"]
 async fn charge_throughput_against_dynamodb_local() {
     let app = spawn_app_with(&[]).await;
     let request = ChargeRequest {

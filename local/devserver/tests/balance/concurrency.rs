@@ -6,6 +6,7 @@ use super::*;
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_hundred_concurrent_charges_of_one_won_make_100_in_100_entries() {
     let app = spawn_app_with(&[]).await;
+    let _burst = app.burst().await;
     let c = app.caller().await;
     let started = Instant::now();
     let results = join_all((0..100).map(|_| async {

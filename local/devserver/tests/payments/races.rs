@@ -6,6 +6,7 @@ use super::*;
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn twenty_concurrent_payments_of_one_reservation_debit_once() {
     let app = spawn_app_with(&[]).await;
+    let _burst = app.burst().await;
     let date = app.dates[0].clone();
     let a = app.active_payer().await;
     // Exactly the price: a loser that retried on the moved balance would see too little.

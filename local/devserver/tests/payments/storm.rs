@@ -7,6 +7,7 @@ use super::*;
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn after_a_storm_balances_are_ledger_sums_and_each_sale_is_whole() {
     let app = spawn_app_with(&[]).await;
+    let _burst = app.burst().await;
     const USERS: usize = 10;
     const CHARGES: u64 = 5;
     const CHARGE: u64 = 20_000; // 100,000 each: two of the three payments can succeed

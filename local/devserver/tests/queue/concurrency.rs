@@ -8,6 +8,7 @@ use super::*;
 async fn a_thousand_concurrent_users_get_100_active_and_places_1_to_900() {
     let _exclusive = TIMING.write().await;
     let app = spawn_app_with(&[("QUEUE_ACTIVE_LIMIT", "100")]).await;
+    let _burst = app.burst().await;
     let users: Vec<String> = (0..1_000).map(|i| format!("{}-{i}", unique("c"))).collect();
 
     let issued: Vec<(StatusCode, Value)> = join_all(users.iter().map(|u| app.issue(u))).await;
