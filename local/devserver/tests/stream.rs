@@ -102,6 +102,8 @@ async fn await_release(
 
 // ------------------------------------------------------------------ tests
 
+/// With a 2 second hold TTL the stream releases an expired hold: the reservation expires, the
+/// marker goes and the seat is available.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_stream_releases_a_lapsed_hold_and_frees_the_seat() {
     let _turn = POLLER.lock().await;

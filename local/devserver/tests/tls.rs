@@ -175,8 +175,9 @@ async fn issue(state: &AppState, user: &str) -> Result<Issued, shared::StoreErro
         .await
 }
 
+/// Over rediss:// the queue works against a trusted server and refuses an untrusted one.
 #[tokio::test]
-async fn over_rediss_the_queue_works_against_a_trusted_server_and_refuses_an_untrusted_one() {
+async fn over_rediss_a_trusted_server_works_and_an_untrusted_one_is_refused() {
     let dir: PathBuf = std::env::temp_dir().join(format!("tls-test-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     ca(&dir, "ca");
