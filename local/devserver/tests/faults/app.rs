@@ -157,7 +157,8 @@ impl App {
 
     /// A token for the user (new or the live one), asserted issued.
     pub(crate) async fn token(&self, user: &str) -> String {
-        let a = self.issue(user).await;
+        // Setup, not under test: again while it answers 503, as a client told `Retry-After`.
+        let a = until_ok_or_refused(|| self.issue(user)).await;
         assert!(matches!(a.status, 200 | 201), "token for {user}: {a:?}");
         a.body["token"].as_str().unwrap().to_owned()
     }
@@ -270,16 +271,35 @@ pub(crate) async fn customers(app: &App, n: usize, first_seat: usize) -> Vec<Cus
     let mut out = Vec::new();
     for i in 0..n {
         let user = unique("u");
+        // Setup, not under test, on a store timeout of 500 ms: each call again while it
+        // answers 503, as a client told `Retry-After` would (a charge with the same key).
         let token = app.token(&user).await;
-        let charged = app.charge(&token, &user, 1_000_000, &unique("k")).await;
+        let key = unique("k");
+        let charged = until_ok_or_refused(|| app.charge(&token, &user, 1_000_000, &key)).await;
         assert_eq!(charged.status, 200, "{charged:?}");
-        let held = app.hold(&token, &user, first_seat + i).await;
-        assert_eq!(held.status, 201, "{held:?}");
-        out.push(Customer {
-            user,
-            token,
-            held: held.body["reservationId"].as_str().unwrap().to_owned(),
-        });
+        let seat = first_seat + i;
+        let held = until_ok_or_refused(|| app.hold(&token, &user, seat)).await;
+        let held = match held.status {
+            201 => held.body["reservationId"].as_str().unwrap().to_owned(),
+            // A refused try may still have landed (a 503 says nothing either way): the seat
+            // is then this user's already.
+            409 => {
+                let (date, seat_no) = app.seat(seat);
+                let s = stored(&app.state.db).await;
+                let mine = s
+                    .reservations
+                    .iter()
+                    .find(|r| {
+                        r.user_id.as_str() == user
+                            && r.date.to_string() == date
+                            && r.seat_no.get() == seat_no
+                    })
+                    .unwrap_or_else(|| panic!("seat {seat} is held by someone else: {held:?}"));
+                mine.reservation_id.to_string()
+            }
+            _ => panic!("hold of seat {seat}: {held:?}"),
+        };
+        out.push(Customer { user, token, held });
     }
     out
 }
