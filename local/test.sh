@@ -19,6 +19,9 @@ cargo run -q -p devserver -- create-tables
 ulimit -n 65536 2>/dev/null || true
 log="$(mktemp)"
 trap 'rm -f "$log"' EXIT
-cargo test --workspace --no-fail-fast 2>&1 | tee "$log"
+# --no-fail-fast: one failing test binary does not hide the others' results.
+status=0
+cargo test --workspace --no-fail-fast 2>&1 | tee "$log" || status=$?
 # One closing line for the whole run: cargo prints a summary per test binary.
 awk '/^test result:/ { p += $4; f += $6 } END { printf "tests: %d passed, %d failed\n", p, f }' "$log"
+exit "$status"

@@ -8,11 +8,6 @@ pub mod invariants;
 pub mod routes;
 pub mod server;
 
-/// The round-trip counter moved to `shared::counting` (feature `counting`); this path stays
-/// until the tests import it from there.
-#[doc(hidden)]
-pub use shared::counting;
-
 use std::sync::Arc;
 
 use shared::AppState;

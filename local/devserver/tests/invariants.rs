@@ -22,7 +22,7 @@ use shared::store::items::{keys, BalanceItem};
 async fn token(app: &TestApp, user: &str) -> String {
     let res = app.issue_token(user).await;
     assert!(res.status().is_success(), "token: {}", res.status());
-    let view: Value = res.json().await.unwrap();
+    let view: Value = res.json().unwrap();
     assert_eq!(view["status"], "ACTIVE", "{view}");
     view["token"].as_str().unwrap().to_owned()
 }
@@ -47,7 +47,7 @@ async fn hold(app: &TestApp, token: &str, user: &str, date: &str, seat: u16) -> 
         )
         .await;
     assert_eq!(res.status(), StatusCode::CREATED, "hold of seat {seat}");
-    let body: Value = res.json().await.unwrap();
+    let body: Value = res.json().unwrap();
     ReservationId::parse(body["reservationId"].as_str().unwrap()).unwrap()
 }
 
@@ -114,7 +114,7 @@ async fn world() -> World {
 }
 
 #[tokio::test]
-async fn the_flows_leave_no_violation_and_a_wrong_balance_is_reported_for_its_user_alone() {
+async fn the_flows_leave_no_violation_and_a_wrong_balance_is_reported() {
     let w = world().await;
 
     let report = check(&w.app, &w.filter).await;

@@ -13,7 +13,7 @@ use std::sync::LazyLock;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use common::{answer, get_raw, marker, seat_status, spawn_app_with, stored, text, unique, TestApp};
+use common::{answer, spawn_app_with, text, unique, TestApp};
 use reqwest::StatusCode;
 use serde_json::json;
 use shared::domain::ReservationId;
@@ -118,10 +118,10 @@ async fn await_release(
 ) -> Duration {
     let started = Instant::now();
     loop {
-        let r = stored(app, id).await;
-        let m = marker(app, &app.concert, date, seat).await;
+        let r = app.stored(id).await;
+        let m = app.marker(&app.concert, date, seat).await;
         if r.status == ReservationStatus::Expired && m.is_none() {
-            assert_eq!(seat_status(app, token, date, seat).await, "AVAILABLE");
+            assert_eq!(app.seat_status(token, date, seat).await, "AVAILABLE");
             assert!(r.held_shard.is_none(), "a released hold leaves the index");
             return started.elapsed();
         }
@@ -136,9 +136,10 @@ async fn await_release(
 
 // ------------------------------------------------------------------ tests
 
+/// With a 2 second hold TTL the stream releases an expired hold: the reservation expires, the
+/// marker goes and the seat is available.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn with_a_2_second_hold_ttl_the_stream_releases_an_expired_hold_the_reservation_expires_the_marker_goes_and_the_seat_is_available(
-) {
+async fn the_stream_releases_a_lapsed_hold_and_frees_the_seat() {
     let _turn = POLLER.lock().await;
     let app = spawn_app_with(&[("HOLD_TTL_SECONDS", "2")]).await;
     let _pollers = Pollers::start(&app);
@@ -146,23 +147,24 @@ async fn with_a_2_second_hold_ttl_the_stream_releases_an_expired_hold_the_reserv
     let (user, token) = active_user(&app).await;
 
     let id = hold(&app, &token, &user, &date, 5).await;
-    let r = stored(&app, &id).await;
+    let r = app.stored(&id).await;
     assert_eq!(r.status, ReservationStatus::Held);
     assert!(r.expires_at > Utc::now().timestamp_millis());
-    let m = marker(&app, &app.concert, &date, 5)
+    let m = app
+        .marker(&app.concert, &date, 5)
         .await
         .expect("the hold's marker");
     assert_eq!(text(&m, "status"), "HELD");
     assert_eq!(text(&m, "reservationId"), id.to_string());
-    assert_eq!(seat_status(&app, &token, &date, 5).await, "HELD");
+    assert_eq!(app.seat_status(&token, &date, 5).await, "HELD");
 
     let took = await_release(&app, &token, &id, &date, 5).await;
     eprintln!("the stream released the hold {took:?} after the hold answered");
     // The seat can be held again.
     let again = hold(&app, &token, &user, &date, 5).await;
     assert_ne!(again, id);
-    assert_eq!(seat_status(&app, &token, &date, 5).await, "HELD");
-    assert_eq!(stored(&app, &id).await.status, ReservationStatus::Expired);
+    assert_eq!(app.seat_status(&token, &date, 5).await, "HELD");
+    assert_eq!(app.stored(&id).await.status, ReservationStatus::Expired);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -224,7 +226,7 @@ async fn with_a_2_second_hold_ttl_the_stream_never_releases_a_paid_hold() {
     )
     .await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
-    let expires_at = stored(&app, &paid).await.expires_at;
+    let expires_at = app.stored(&paid).await.expires_at;
 
     // The payment spent the token; a new one looks at the seat map.
     let (_, token) = active_user(&app).await;
@@ -236,22 +238,23 @@ async fn with_a_2_second_hold_ttl_the_stream_never_releases_a_paid_hold() {
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
 
-    let r = stored(&app, &paid).await;
+    let r = app.stored(&paid).await;
     assert_eq!(r.status, ReservationStatus::Confirmed, "{r:?}");
     assert!(r.payment_id.is_some());
-    let m = marker(&app, &app.concert, &date, 7)
+    let m = app
+        .marker(&app.concert, &date, 7)
         .await
         .expect("the sold seat's marker");
     assert_eq!(text(&m, "status"), "SOLD");
     assert_eq!(text(&m, "reservationId"), paid.to_string());
     assert!(!m.contains_key("ttl"), "a sale has no TTL: {m:?}");
-    assert_eq!(seat_status(&app, &token, &date, 7).await, "SOLD");
-    let payment = get_raw(
-        &app,
-        &app.state.db.reservations,
-        keys::reservation_pk(&paid),
-        keys::PAYMENT_SK,
-    )
-    .await;
+    assert_eq!(app.seat_status(&token, &date, 7).await, "SOLD");
+    let payment = app
+        .get_raw(
+            &app.state.db.reservations,
+            keys::reservation_pk(&paid),
+            keys::PAYMENT_SK,
+        )
+        .await;
     assert!(payment.is_some(), "the payment stays");
 }

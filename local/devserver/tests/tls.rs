@@ -7,10 +7,9 @@
 //! one CA or another. It is the only test in this binary, so setting the variable races with
 //! nothing.
 
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
 use shared::domain::{ConcertId, QueueToken, UserId};
 use shared::settings::Settings;
@@ -23,7 +22,7 @@ fn openssl(dir: &Path, args: &[&str]) {
         .args(args)
         .current_dir(dir)
         .output()
-        .expect("openssl runs (bash local/stack.sh deps installs it)");
+        .expect("openssl runs (cargo run -p stack -- deps installs it)");
     assert!(
         out.status.success(),
         "openssl {args:?}: {}",
@@ -98,59 +97,6 @@ fn server_cert(dir: &Path, ca: &str) {
     );
 }
 
-fn free_port() -> u16 {
-    (6500..6600)
-        .find(|p| TcpListener::bind(("127.0.0.1", *p)).is_ok())
-        .expect("a free port in 6500..6600")
-}
-
-/// redis-server with a TLS port only, killed on drop.
-struct TlsRedis(Child);
-
-impl TlsRedis {
-    fn start(dir: &Path, port: u16) -> Self {
-        let child = Command::new("redis-server")
-            .args([
-                "--port",
-                "0",
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ])
-            .args(["--tls-port", &port.to_string(), "--tls-auth-clients", "no"])
-            .args([
-                "--tls-cert-file",
-                "server.crt",
-                "--tls-key-file",
-                "server.key",
-            ])
-            .current_dir(dir)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("redis-server starts");
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "redis-server never listened on {port}"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        Self(child)
-    }
-}
-
-impl Drop for TlsRedis {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 /// The app's state on `rediss://localhost:{port}`, trusting the roots in `roots` only.
 async fn app_trusting(roots: &Path, port: u16) -> AppState {
     std::env::set_var("SSL_CERT_FILE", roots);
@@ -175,15 +121,23 @@ async fn issue(state: &AppState, user: &str) -> Result<Issued, shared::StoreErro
         .await
 }
 
+/// Over rediss:// the queue works against a trusted server and refuses an untrusted one.
 #[tokio::test]
-async fn over_rediss_the_queue_works_against_a_trusted_server_and_refuses_an_untrusted_one() {
+async fn over_rediss_a_trusted_server_works_and_an_untrusted_one_is_refused() {
     let dir: PathBuf = std::env::temp_dir().join(format!("tls-test-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     ca(&dir, "ca");
     ca(&dir, "other-ca");
     server_cert(&dir, "ca");
-    let port = free_port();
-    let _redis = TlsRedis::start(&dir, port);
+    let port = stack::free_port(6500..6600).expect("a free port in 6500..6600");
+    let mut redis = stack::Redis::new(port)
+        .dir(&dir)
+        .tls("server.crt", "server.key")
+        .spawn(dir.join("redis.log"))
+        .expect("redis-server starts");
+    redis
+        .wait_ready(Duration::from_secs(10))
+        .expect("redis-server listens on its TLS port");
 
     let trusting = app_trusting(&dir.join("ca.crt"), port).await;
     let issued = issue(&trusting, "tls-user-1").await;

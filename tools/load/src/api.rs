@@ -1,14 +1,13 @@
-//! The API as a client sees it, over HTTP with reqwest: one call per operation, each timed
+//! The API as a client sees it, over HTTP with `api-client`: one call per operation, each timed
 //! into [`Stats`] under its endpoint's name. At most `connections` requests are in flight;
 //! latency is measured from the moment a request may go (client-side queueing is not counted).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use reqwest::{Method, StatusCode};
+use api_client::{reqwest, Answer, Client};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
-use serde_json::{json, Value};
 use tokio::sync::Semaphore;
 
 use crate::stats::Stats;
@@ -102,8 +101,7 @@ impl std::fmt::Display for Fail {
 
 #[derive(Clone)]
 pub struct Api {
-    http: reqwest::Client,
-    base: String,
+    client: Client,
     slots: Arc<Semaphore>,
     pub stats: Arc<Stats>,
 }
@@ -117,61 +115,38 @@ impl Api {
             .build()
             .map_err(|e| anyhow::anyhow!("cannot build the HTTP client: {e}"))?;
         Ok(Self {
-            http,
-            base: base.trim_end_matches('/').to_owned(),
+            client: Client::with_http(base, http),
             slots: Arc::new(Semaphore::new(connections.max(1))),
             stats: Arc::new(Stats::default()),
         })
     }
 
+    /// Runs one call once a connection slot is free, timed from then, into `endpoint`'s stats.
     async fn call<T: DeserializeOwned>(
         &self,
         endpoint: &'static str,
-        method: Method,
-        path: &str,
-        token: Option<&str>,
-        key: Option<&str>,
-        body: Option<Value>,
+        call: impl std::future::Future<Output = Result<Answer, reqwest::Error>>,
     ) -> Result<T, Fail> {
-        let mut req = self.http.request(method, format!("{}{path}", self.base));
-        if let Some(t) = token {
-            req = req.bearer_auth(t);
-        }
-        if let Some(k) = key {
-            req = req.header("Idempotency-Key", k);
-        }
-        if let Some(b) = body {
-            req = req.json(&b);
-        }
         let _slot = self
             .slots
             .acquire()
             .await
             .expect("the semaphore is never closed");
         let sent = Instant::now();
-        let result = async {
-            let resp = req.send().await.map_err(|e| Fail {
+        let result = match call.await {
+            Err(e) => Err(Fail {
                 status: None,
                 code: transport(&e),
-            })?;
-            let status = resp.status();
-            let bytes = resp.bytes().await.map_err(|e| Fail {
-                status: Some(status.as_u16()),
-                code: transport(&e),
-            })?;
-            if status.is_success() {
-                serde_json::from_slice::<T>(&bytes).map_err(|e| Fail {
-                    status: Some(status.as_u16()),
-                    code: format!("bad body: {e}"),
-                })
-            } else {
-                Err(Fail {
-                    status: Some(status.as_u16()),
-                    code: problem_code(status, &bytes),
-                })
-            }
-        }
-        .await;
+            }),
+            Ok(answer) if answer.status.is_success() => answer.json::<T>().map_err(|e| Fail {
+                status: Some(answer.status.as_u16()),
+                code: format!("bad body: {e}"),
+            }),
+            Ok(answer) => Err(Fail {
+                status: Some(answer.status.as_u16()),
+                code: problem_code(&answer),
+            }),
+        };
         self.stats.record(
             endpoint,
             sent,
@@ -181,42 +156,25 @@ impl Api {
     }
 
     pub async fn issue(&self, user: &str, concert: &str) -> Result<Token, Fail> {
-        let body = json!({ "userId": user, "concertId": concert });
-        self.call(
-            "POST /queue/tokens",
-            Method::POST,
-            "/queue/tokens",
-            None,
-            None,
-            Some(body),
-        )
-        .await
+        self.call("POST /queue/tokens", self.client.issue_token(user, concert))
+            .await
     }
 
     pub async fn status(&self, token: &str) -> Result<Token, Fail> {
-        self.call(
-            "GET /queue/status",
-            Method::GET,
-            "/queue/status",
-            Some(token),
-            None,
-            None,
-        )
-        .await
+        self.call("GET /queue/status", self.client.status(token))
+            .await
     }
 
     pub async fn dates(&self, token: &str, concert: &str) -> Result<Vec<DateAvailability>, Fail> {
-        let path = format!("/concerts/{concert}/dates");
         let d: Dates = self
-            .call("GET dates", Method::GET, &path, Some(token), None, None)
+            .call("GET dates", self.client.dates(token, concert))
             .await?;
         Ok(d.dates)
     }
 
     pub async fn seats(&self, token: &str, concert: &str, date: &str) -> Result<Vec<Seat>, Fail> {
-        let path = format!("/concerts/{concert}/dates/{date}/seats");
         let s: Seats = self
-            .call("GET seats", Method::GET, &path, Some(token), None, None)
+            .call("GET seats", self.client.seats(token, concert, date))
             .await?;
         Ok(s.seats)
     }
@@ -229,14 +187,9 @@ impl Api {
         date: &str,
         seat: u16,
     ) -> Result<Reservation, Fail> {
-        let body = json!({ "userId": user, "concertId": concert, "date": date, "seatNo": seat });
         self.call(
             "POST /reservations",
-            Method::POST,
-            "/reservations",
-            Some(token),
-            None,
-            Some(body),
+            self.client.hold(token, user, concert, date, seat),
         )
         .await
     }
@@ -248,15 +201,13 @@ impl Api {
         amount: u64,
         key: &str,
     ) -> Result<Balance, Fail> {
-        let path = format!("/users/{user}/balance/charges");
-        let body = json!({ "amount": amount });
+        let amount = i64::try_from(amount).map_err(|_| Fail {
+            status: None,
+            code: format!("amount {amount} is past i64"),
+        })?;
         self.call(
             "POST charges",
-            Method::POST,
-            &path,
-            Some(token),
-            Some(key),
-            Some(body),
+            self.client.charge(token, user, amount, Some(key)),
         )
         .await
     }
@@ -268,14 +219,9 @@ impl Api {
         reservation: &str,
         key: &str,
     ) -> Result<Payment, Fail> {
-        let body = json!({ "userId": user, "reservationId": reservation });
         self.call(
             "POST /payments",
-            Method::POST,
-            "/payments",
-            Some(token),
-            Some(key),
-            Some(body),
+            self.client.pay(token, user, reservation, Some(key)),
         )
         .await
     }
@@ -291,11 +237,10 @@ fn transport(e: &reqwest::Error) -> String {
     }
 }
 
-fn problem_code(status: StatusCode, body: &[u8]) -> String {
-    serde_json::from_slice::<Value>(body)
-        .ok()
-        .and_then(|v| v.get("code").and_then(Value::as_str).map(str::to_owned))
-        .unwrap_or_else(|| format!("HTTP {}", status.as_u16()))
+fn problem_code(answer: &Answer) -> String {
+    answer
+        .code()
+        .unwrap_or_else(|| format!("HTTP {}", answer.status.as_u16()))
 }
 
 /// Retries a call that failed with 503 or without an answer (with the same Idempotency-Key,

@@ -1,0 +1,133 @@
+//! Issuing a token, and asking again.
+
+use super::*;
+
+/// A new token is 201 and active at once when a slot is free and nobody waits.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_token_is_201_and_active_when_a_slot_is_free() {
+    let app = spawn_app_with(&[]).await;
+    let user = unique("u");
+    let before = Utc::now();
+
+    let res = app.issue_token(&user).await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    assert_eq!(res.headers()["content-type"], "application/json");
+    let view: Value = res.json().unwrap();
+
+    let keys: BTreeSet<&str> = view
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(keys, FIELDS.into_iter().collect::<BTreeSet<_>>(), "{view}");
+    assert!(
+        QueueToken::parse(view["token"].as_str().unwrap()).is_ok(),
+        "{view}"
+    );
+    assert_eq!(view["userId"], user.as_str());
+    assert_eq!(view["concertId"], app.concert.as_str());
+    assert_active(&view);
+    let wait = &view["estimatedWaitSeconds"];
+    assert!(
+        wait.is_null() || wait == 0,
+        "an active token waits for nothing: {view}"
+    );
+    // The default ACTIVE_TOKEN_TTL_SECONDS is 600; activeUntil is shown to the second.
+    let until = active_until(&view);
+    let after = Utc::now();
+    assert!(
+        until >= before + chrono::Duration::seconds(598),
+        "{until} vs {before}"
+    );
+    assert!(
+        until <= after + chrono::Duration::seconds(601),
+        "{until} vs {after}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn asking_again_answers_200_with_the_same_token_and_the_same_place() {
+    let app = spawn_app_with(&[("QUEUE_ACTIVE_LIMIT", "1")]).await;
+    let (a, b, c) = (unique("a"), unique("b"), unique("c"));
+    let first_a = app.issue_new(&a).await;
+    let first_b = app.issue_new(&b).await;
+    let first_c = app.issue_new(&c).await;
+    assert_active(&first_a);
+    assert_waiting(&first_b, 1);
+    assert_waiting(&first_c, 2);
+
+    for _ in 0..3 {
+        let (status, again_b) = app.issue(&b).await;
+        assert_eq!(status, StatusCode::OK, "{again_b}");
+        assert_eq!(again_b["token"], first_b["token"]);
+        assert_waiting(&again_b, 1);
+
+        let (status, again_a) = app.issue(&a).await;
+        assert_eq!(status, StatusCode::OK, "{again_a}");
+        assert_eq!(again_a["token"], first_a["token"]);
+        assert_active(&again_a);
+        assert_eq!(again_a["activeUntil"], first_a["activeUntil"]);
+    }
+    // Nobody moved: the one behind is still second.
+    let (status, again_c) = app.issue(&c).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(again_c["token"], first_c["token"]);
+    assert_waiting(&again_c, 2);
+}
+
+/// A token for an unknown concert is 404 not found and nothing is written.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unknown_concert_is_404_and_nothing_is_written() {
+    let app = spawn_app_with(&[]).await;
+    let user = unique("u");
+    let concert = unique("no-such-concert");
+    let res = app
+        .post_json(
+            "/queue/tokens",
+            None,
+            &json!({"userId": user, "concertId": concert}),
+        )
+        .await;
+    assert_problem(res, StatusCode::NOT_FOUND, "NOT_FOUND").await;
+    assert_eq!(app.redis_keys().await, Vec::<String>::new());
+    assert!(app.token_records(&user, &concert).await.is_empty());
+}
+
+/// Waiting tokens get positions 1 to n in arrival order with no active until.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn waiting_tokens_get_positions_1_to_n_in_arrival_order() {
+    let app = spawn_app_with(&[("QUEUE_ACTIVE_LIMIT", "1")]).await;
+    assert_active(&app.issue_new(&unique("first")).await);
+    let mut tokens = Vec::new();
+    for n in 1..=5u64 {
+        let view = app.issue_new(&unique("w")).await;
+        assert_waiting(&view, n);
+        let wait = &view["estimatedWaitSeconds"];
+        assert!(wait.is_null() || wait.is_u64(), "{view}");
+        tokens.push(token_of(&view));
+    }
+    // A poll tells each the same place.
+    for (n, token) in (1..).zip(&tokens) {
+        assert_waiting(&app.poll(token).await, n);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_issued_token_is_recorded_in_dynamodb_with_its_user_and_concert() {
+    let app = spawn_app_with(&[("QUEUE_ACTIVE_LIMIT", "1")]).await;
+    for user in [unique("active"), unique("waiting")] {
+        let view = app.issue_new(&user).await;
+        let token = QueueToken::parse(view["token"].as_str().unwrap()).unwrap();
+        let record = app
+            .state
+            .db
+            .get_token(&token)
+            .await
+            .expect("DynamoDB answers")
+            .expect("the token is recorded");
+        assert_eq!(record.token, token);
+        assert_eq!(record.user_id.as_str(), user);
+        assert_eq!(record.concert_id.as_str(), app.concert);
+    }
+}

@@ -1,0 +1,151 @@
+//! The helpers of these tests: the app-bound ones as methods of `TestApp`.
+
+use super::*;
+
+pub(crate) fn token_of(view: &Value) -> String {
+    view["token"].as_str().expect("a token").to_owned()
+}
+
+pub(crate) fn assert_waiting(view: &Value, position: u64) {
+    assert_eq!(view["status"], "WAITING", "{view}");
+    assert_eq!(view["position"], position, "{view}");
+    assert!(view["activeUntil"].is_null(), "{view}");
+}
+
+pub(crate) fn assert_active(view: &Value) {
+    assert_eq!(view["status"], "ACTIVE", "{view}");
+    assert_eq!(view["position"], 0, "{view}");
+    active_until(view);
+}
+
+/// `activeUntil`, which must be RFC 3339 UTC in the contract's shape `2026-12-24T19:00:00Z`.
+pub(crate) fn active_until(view: &Value) -> DateTime<Utc> {
+    let text = view["activeUntil"].as_str().expect("activeUntil is set");
+    assert!(
+        text.len() == 20 && text.ends_with('Z') && text.as_bytes()[10] == b'T',
+        "activeUntil {text:?} is not YYYY-MM-DDTHH:MM:SSZ"
+    );
+    DateTime::parse_from_rfc3339(text)
+        .expect("activeUntil is RFC 3339")
+        .with_timezone(&Utc)
+}
+
+impl TestApp {
+    pub(crate) async fn issue(&self, user: &str) -> (StatusCode, Value) {
+        let res = self.issue_token(user).await;
+        let status = res.status();
+        (status, res.json().expect("a JSON body"))
+    }
+
+    /// Issues a token that must be new (201) and returns its view.
+    pub(crate) async fn issue_new(&self, user: &str) -> Value {
+        let (status, body) = self.issue(user).await;
+        assert_eq!(
+            status,
+            StatusCode::CREATED,
+            "a new token for {user}: {body}"
+        );
+        body
+    }
+
+    /// Polls a token that must be live (200) and returns its view.
+    pub(crate) async fn poll(&self, token: &str) -> Value {
+        let res = self.status(token).await;
+        let status = res.status();
+        let body: Value = res.json().expect("a JSON body");
+        assert_eq!(status, StatusCode::OK, "a live token: {body}");
+        body
+    }
+
+    /// Polls every `every` until `done` holds or `within` has passed (then panics).
+    pub(crate) async fn poll_until(
+        &self,
+        token: &str,
+        every: Duration,
+        within: Duration,
+        done: impl Fn(&Value) -> bool,
+    ) -> Value {
+        let deadline = Instant::now() + within;
+        loop {
+            let view = self.poll(token).await;
+            if done(&view) {
+                return view;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no change within {within:?}: {view}"
+            );
+            tokio::time::sleep(every).await;
+        }
+    }
+
+    /// Every key this app has in Redis.
+    pub(crate) async fn redis_keys(&self) -> Vec<String> {
+        let pattern = format!("{}*", self.state.redis.tag());
+        self.state
+            .redis
+            .run(|mut c| async move {
+                redis::cmd("KEYS")
+                    .arg(pattern)
+                    .query_async::<Vec<String>>(&mut c)
+                    .await
+            })
+            .await
+            .expect("Redis answers")
+    }
+
+    /// Token audit records in DynamoDB for this user or this concert.
+    pub(crate) async fn token_records(
+        &self,
+        user: &str,
+        concert: &str,
+    ) -> Vec<HashMap<String, AttributeValue>> {
+        let pages = self
+            .state
+            .db
+            .client
+            .scan()
+            .table_name(&self.state.db.table)
+            .filter_expression("begins_with(#pk, :tok) AND (#u = :u OR #c = :c)")
+            .expression_attribute_names("#pk", "PK")
+            .expression_attribute_names("#u", "userId")
+            .expression_attribute_names("#c", "concertId")
+            .expression_attribute_values(":tok", AttributeValue::S("TOKEN#".into()))
+            .expression_attribute_values(":u", AttributeValue::S(user.into()))
+            .expression_attribute_values(":c", AttributeValue::S(concert.into()))
+            .into_paginator()
+            .items()
+            .send()
+            .collect::<Vec<_>>()
+            .await;
+        pages
+            .into_iter()
+            .map(|item| item.expect("the scan succeeds"))
+            .collect()
+    }
+
+    /// A refused issue request: 400 VALIDATION_FAILED naming `field`, and nothing written to Redis
+    /// under this app's prefix. (DynamoDB is checked once per test by [`assert_no_token_records`]:
+    /// records are never removed, so one look at the end covers every case before it.)
+    pub(crate) async fn assert_refused(&self, body: String, field: &str) {
+        let shown: String = body.chars().take(80).collect();
+        let res = self.post_raw("/queue/tokens", None, body).await;
+        let problem = assert_problem(res, StatusCode::BAD_REQUEST, "VALIDATION_FAILED").await;
+        let detail = problem["detail"].as_str().unwrap();
+        assert!(
+            detail.contains(field),
+            "the detail {detail:?} names {field} (body {shown})"
+        );
+        assert_eq!(
+            self.redis_keys().await,
+            Vec::<String>::new(),
+            "Redis after {shown}"
+        );
+    }
+
+    /// No token record in DynamoDB for this user or for the app's concert.
+    pub(crate) async fn assert_no_token_records(&self, user: &str) {
+        let records = self.token_records(user, &self.concert).await;
+        assert!(records.is_empty(), "token records: {records:?}");
+    }
+}
