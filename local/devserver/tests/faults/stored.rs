@@ -2,10 +2,20 @@
 
 use super::*;
 
+/// The table, read whole. Reading is not under test: a DynamoDB Local just restarted on a busy
+/// machine can miss the app's 500 ms store timeout, so the scan goes again a while.
 pub(crate) async fn scan(db: &Db, table: &str) -> Vec<Item> {
-    devserver::invariants::scan(db, table)
-        .await
-        .expect("the table scans")
+    let mut tries = 0;
+    loop {
+        match devserver::invariants::scan(db, table).await {
+            Ok(items) => return items,
+            Err(e) if e.is_transient() && tries < 60 => {
+                tries += 1;
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+            Err(e) => panic!("the table scans: {e:?}"),
+        }
+    }
 }
 
 /// Both tables, read into their entities.
