@@ -33,6 +33,7 @@
 //! the jar.
 
 pub mod deps;
+pub mod localstack;
 pub mod named;
 pub mod probe;
 pub mod server;
@@ -40,6 +41,7 @@ pub mod store;
 
 pub use probe::{free_port, port_open, Probe};
 pub use server::{Server, Signal};
+pub use localstack::LocalStack;
 pub use store::{DynamoDb, Redis};
 
 use std::path::{Path, PathBuf};
