@@ -16,6 +16,7 @@ if [[ -z "${LOCAL_STACK:-}" ]]; then
   # Built before LocalStack starts, so its clock does not run during the build.
   tests=()
   for t in "$@"; do tests+=(--test "$t"); done
+  cargo build -q -p devserver
   cargo test -q -p devserver "${tests[@]}" --no-run
   t0=$SECONDS
   status=0

@@ -353,6 +353,8 @@ impl LocalStack {
             "SKIP_SSL_CERT_DOWNLOAD=1".into(),
             format!("CUSTOM_SSL_CERT_PATH={}", cert_file(&self.root).display()),
             "DNS_ADDRESS=0".into(),
+            // Not a line per request: the tests' bursts would spend their time logging.
+            "LS_LOG=warn".into(),
             "DISABLE_EVENTS=1".into(),
             "LOCALSTACK_TELEMETRY_DISABLED=1".into(),
         ];

@@ -161,7 +161,8 @@ fn with(args: &[String]) -> anyhow::Result<ExitCode> {
         p.flags.iter().any(|f| f == "--in-memory"),
     )?
     .with_store(p.store);
-    let env = named::environment(spec.ddb_port, spec.redis_port, &p.table, keep);
+    let mut env = named::environment(spec.ddb_port, spec.redis_port, &p.table, keep);
+    env.extend(named::store_environment(spec.store));
     let external = keep
         && ["AWS_ENDPOINT_URL_DYNAMODB", "REDIS_URL"]
             .iter()

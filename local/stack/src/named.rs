@@ -674,6 +674,23 @@ pub fn environment(
         .collect()
 }
 
+/// What clients of a LocalStack stack get on top of [`environment`] (a value the caller set
+/// stays): LocalStack answers DynamoDB calls several times slower than DynamoDB Local (its
+/// Python gateway sits in front of the same DynamoDB Local), and under the tests' bursts of a
+/// thousand requests single calls took longer than the default 2 s `STORE_TIMEOUT_MS`, so
+/// requests answered 503 and scans failed. AWS and DynamoDB Local keep the default.
+pub fn store_environment(store: Store) -> Vec<(String, String)> {
+    let wanted: &[(&str, &str)] = match store {
+        Store::DynamoDbLocal => &[],
+        Store::LocalStack => &[("STORE_TIMEOUT_MS", "10000"), ("WRITE_RESOLVE_MS", "20000")],
+    };
+    wanted
+        .iter()
+        .filter(|(k, _)| std::env::var(k).map_or(true, |v| v.is_empty()))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
