@@ -218,6 +218,12 @@ fn env(args: &[String]) -> anyhow::Result<ExitCode> {
 /// Runs the command to its end and returns its status. A signal this process gets meanwhile is
 /// passed on to it (a Ctrl-C at the terminal reaches both: the command decides how to end).
 fn run_child(command: &mut Command) -> anyhow::Result<ExitCode> {
+    // `cargo run -p stack` sets these for this process; a cargo run by CMD would see them and
+    // rebuild everything (ring's build script tracks CARGO_MANIFEST_DIR), not reuse what a
+    // cargo outside the stack built.
+    command
+        .env_remove("CARGO_MANIFEST_DIR")
+        .env_remove("CARGO_MANIFEST_PATH");
     let mut child = command
         .spawn()
         .with_context(|| format!("starting {command:?}"))?;
