@@ -39,9 +39,9 @@ pub mod probe;
 pub mod server;
 pub mod store;
 
+pub use localstack::LocalStack;
 pub use probe::{free_port, port_open, Probe};
 pub use server::{Server, Signal};
-pub use localstack::LocalStack;
 pub use store::{DynamoDb, Redis};
 
 use std::path::{Path, PathBuf};

@@ -271,7 +271,9 @@ pub fn prepare(root: &Path) -> anyhow::Result<()> {
         let (key, crt) = (dir.join("made.key"), dir.join("made.crt"));
         quietly(
             Command::new(find_program("openssl")?)
-                .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "3650"])
+                .args([
+                    "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "3650",
+                ])
                 .args(["-subj", "/CN=localhost.localstack.cloud", "-keyout"])
                 .arg(&key)
                 .arg("-out")

@@ -219,11 +219,23 @@ fn env(args: &[String]) -> anyhow::Result<ExitCode> {
 /// passed on to it (a Ctrl-C at the terminal reaches both: the command decides how to end).
 fn run_child(command: &mut Command) -> anyhow::Result<ExitCode> {
     // `cargo run -p stack` sets these for this process; a cargo run by CMD would see them and
-    // rebuild everything (ring's build script tracks CARGO_MANIFEST_DIR), not reuse what a
-    // cargo outside the stack built.
-    command
-        .env_remove("CARGO_MANIFEST_DIR")
-        .env_remove("CARGO_MANIFEST_PATH");
+    // rebuild everything (ring's build script tracks CARGO_MANIFEST_DIR and CARGO_PKG_NAME),
+    // not reuse what a cargo outside the stack built.
+    for (key, _) in std::env::vars_os() {
+        let key = key.to_string_lossy();
+        let set_by_cargo_run = key.starts_with("CARGO_PKG_")
+            || matches!(
+                &*key,
+                "CARGO_MANIFEST_DIR"
+                    | "CARGO_MANIFEST_PATH"
+                    | "CARGO_CRATE_NAME"
+                    | "CARGO_BIN_NAME"
+                    | "CARGO_PRIMARY_PACKAGE"
+            );
+        if set_by_cargo_run {
+            command.env_remove(&*key);
+        }
+    }
     let mut child = command
         .spawn()
         .with_context(|| format!("starting {command:?}"))?;

@@ -19,9 +19,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{bail, Context};
 
+use crate::localstack::{self, LocalStack};
 use crate::probe::{port_open, Probe};
 use crate::server::{log_tail, send};
-use crate::localstack::{self, LocalStack};
 use crate::store::{DynamoDb, Redis};
 use crate::{data_dir, deps, run_dir};
 
