@@ -4,7 +4,7 @@
 # The stores are DynamoDB Local and redis-server as plain processes, run by the `stack` command
 # (local/stack; `cargo run -p stack -- help`): one named stack per target, on ports of its own,
 # pidfiles and logs in local/.run, data in local/.data.
-.PHONY: run test deps status seed clean validate bench build deploy sam-build smoke fuzz check-invariants load
+.PHONY: run test test-localstack deps status seed clean validate bench build deploy sam-build smoke fuzz check-invariants load
 
 STACK = cargo run -q -p stack --
 TARGET = $${CARGO_TARGET_DIR:-target}
@@ -13,13 +13,26 @@ TARGET = $${CARGO_TARGET_DIR:-target}
 # behind, unless AWS_ENDPOINT_URL_DYNAMODB and REDIS_URL both point elsewhere; then the server
 # (which creates the tables and seeds the demo concert) in the foreground. Ctrl-C stops it and
 # the stores, by PID.
+#
+# LOCAL_STORE=localstack serves DynamoDB by LocalStack instead (installed where missing, no
+# Docker; on DDB_PORT, default 4566): docs/localstack.md.
+LOCAL_STORE ?= dynamodb-local
+DEV_DDB_PORT = $(if $(filter localstack,$(LOCAL_STORE)),4566,8000)
 run: deps
 	cargo build --profile local -p devserver
-	$(STACK) with dev $${DDB_PORT:-8000} $${REDIS_PORT:-6379} --keep-env -- $(TARGET)/local/devserver serve
+	$(STACK) with dev $${DDB_PORT:-$(DEV_DDB_PORT)} $${REDIS_PORT:-6379} --store $(LOCAL_STORE) --keep-env -- $(TARGET)/local/devserver serve
 
 # On its own in-memory stack (8100/6380, or TEST_DDB_PORT/TEST_REDIS_PORT): local/test.sh.
 test:
 	bash local/test.sh
+
+# The integration tests against LocalStack (DynamoDB + Streams, no Docker), which it installs
+# where missing and starts on 4567 (TEST_LOCALSTACK_PORT) with redis on 6490
+# (TEST_LOCALSTACK_REDIS_PORT), and stops after: docs/localstack.md. The test binaries of
+# local/devserver it runs, by name (tests/NAME.rs or tests/NAME/main.rs):
+LOCALSTACK_TESTS = holds payments balance queue stream regressions invariants limits
+test-localstack:
+	bash local/test-localstack.sh $(LOCALSTACK_TESTS)
 
 # Java 17+, redis-server, node/npm, curl, openssl, ps (apt), DynamoDB Local (npm ci in local/),
 # rustfmt and clippy: whatever is missing.

@@ -130,7 +130,7 @@ pub fn missing_packages() -> Vec<&'static str> {
 }
 
 /// Runs `command`, its output kept aside and shown only if it fails.
-fn quietly(command: &mut Command) -> anyhow::Result<()> {
+pub(crate) fn quietly(command: &mut Command) -> anyhow::Result<()> {
     let out = command
         .stdin(Stdio::null())
         .output()
@@ -144,7 +144,7 @@ fn quietly(command: &mut Command) -> anyhow::Result<()> {
 }
 
 /// The `sudo` prefix apt-get needs: none as root, else sudo if there is one.
-fn privileged(program: &str) -> anyhow::Result<Command> {
+pub(crate) fn privileged(program: &str) -> anyhow::Result<Command> {
     // SAFETY: geteuid has no preconditions.
     if unsafe { libc::geteuid() } == 0 {
         return Ok(Command::new(program));
@@ -185,12 +185,17 @@ fn apt_install(pkgs: &[&str]) -> anyhow::Result<()> {
 }
 
 fn lock_hash() -> anyhow::Result<String> {
+    sha256(&local_dir().join("package-lock.json"))
+}
+
+/// A file's sha256, hex (`sha256sum`).
+pub(crate) fn sha256(file: &Path) -> anyhow::Result<String> {
     let out = Command::new("sha256sum")
-        .arg(local_dir().join("package-lock.json"))
+        .arg(file)
         .output()
         .context("running sha256sum")?;
     if !out.status.success() {
-        bail!("sha256sum local/package-lock.json failed");
+        bail!("sha256sum {} failed", file.display());
     }
     let text = String::from_utf8_lossy(&out.stdout);
     Ok(text

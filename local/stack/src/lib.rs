@@ -33,11 +33,13 @@
 //! the jar.
 
 pub mod deps;
+pub mod localstack;
 pub mod named;
 pub mod probe;
 pub mod server;
 pub mod store;
 
+pub use localstack::LocalStack;
 pub use probe::{free_port, port_open, Probe};
 pub use server::{Server, Signal};
 pub use store::{DynamoDb, Redis};

@@ -1,19 +1,23 @@
 //! `stack`: the local stack's command, run by make (`cargo run -q -p stack -- ...`).
 //!
 //! ```text
-//! stack deps                                      install what is missing (apt, npm ci, rustup)
+//! stack deps [--localstack]                       install what is missing (apt, npm ci, rustup;
+//!                                                 with --localstack also Python 3.13 and
+//!                                                 LocalStack's pinned venv)
 //! stack up NAME DDB_PORT REDIS_PORT [--in-memory] start (or reuse) NAME's two servers
 //! stack down NAME                                 stop what `up NAME` started, by PID
 //! stack clean                                     down every stack, wipe local/.data and .run
 //! stack status                                    the servers up, by name
 //! stack with NAME DDB_PORT REDIS_PORT [--in-memory] [--keep-env] [--table T] [--serve PORT]
-//!            -- CMD [ARG...]
+//!            [--store dynamodb-local|localstack] -- CMD [ARG...]
 //!     up NAME, then CMD with the stack's settings in its environment (AWS_ENDPOINT_URL_DYNAMODB,
 //!     REDIS_URL, TABLE_NAME=T (concert-booking), dummy credentials), then down NAME whatever
 //!     CMD did; exits with CMD's status. --keep-env keeps endpoints and tables the caller set
 //!     (and starts nothing when both endpoints are set); --serve PORT runs
 //!     `target/local/devserver serve` on PORT around CMD (log: local/.run/NAME-devserver.log).
 //!     CMD also gets LOCAL_STACK=NAME, so a script can tell it already runs inside its stack.
+//!     --store localstack serves DynamoDB (and its streams) on DDB_PORT by LocalStack instead
+//!     of DynamoDB Local (installing its venv first where missing; docs/localstack.md).
 //! stack env DDB_PORT REDIS_PORT [--table T] -- CMD [ARG...]
 //!     CMD with those settings, the caller's kept, nothing started (make seed, check-invariants).
 //! ```
@@ -27,8 +31,8 @@ use anyhow::{bail, Context};
 use stack::named::{self, Spec};
 use stack::{port_open, Probe};
 
-const USAGE: &str = "usage: stack deps | up NAME DDB_PORT REDIS_PORT [--in-memory] | down NAME | clean | status
-       stack with NAME DDB_PORT REDIS_PORT [--in-memory] [--keep-env] [--table T] [--serve PORT] -- CMD [ARG...]
+const USAGE: &str = "usage: stack deps [--localstack] | up NAME DDB_PORT REDIS_PORT [--in-memory] | down NAME | clean | status
+       stack with NAME DDB_PORT REDIS_PORT [--in-memory] [--keep-env] [--table T] [--serve PORT] [--store dynamodb-local|localstack] -- CMD [ARG...]
        stack env DDB_PORT REDIS_PORT [--table T] -- CMD [ARG...]";
 
 /// The last signal received (SIGINT, SIGTERM or SIGHUP), 0 for none.
@@ -76,6 +80,10 @@ fn run(args: &[String]) -> anyhow::Result<ExitCode> {
     let words: Vec<&str> = args.iter().map(String::as_str).collect();
     match words.as_slice() {
         ["deps"] => stack::deps::install()?,
+        ["deps", "--localstack"] => {
+            stack::deps::install()?;
+            stack::localstack::install()?;
+        }
         ["up", name, ddb, redis, rest @ ..] if rest.is_empty() || rest == ["--in-memory"] => {
             catch_signals();
             let spec = Spec::new(name, port(ddb)?, port(redis)?, !rest.is_empty())?;
@@ -105,6 +113,7 @@ struct Parsed {
     flags: Vec<String>,
     table: String,
     serve: Option<u16>,
+    store: named::Store,
     command: Vec<String>,
 }
 
@@ -122,6 +131,7 @@ fn parse(args: &[String]) -> anyhow::Result<Parsed> {
         flags: Vec::new(),
         table: "concert-booking".into(),
         serve: None,
+        store: named::Store::default(),
         command: command.to_vec(),
     };
     let mut it = options.iter();
@@ -129,6 +139,7 @@ fn parse(args: &[String]) -> anyhow::Result<Parsed> {
         match a.as_str() {
             "--table" => parsed.table = it.next().context("--table needs a name")?.clone(),
             "--serve" => parsed.serve = Some(port(it.next().context("--serve needs a port")?)?),
+            "--store" => parsed.store = it.next().context("--store needs a name")?.parse()?,
             "--in-memory" | "--keep-env" => parsed.flags.push(a.clone()),
             f if f.starts_with("--") => bail!("unknown option {f}\n{USAGE}"),
             _ => parsed.positional.push(a.clone()),
@@ -148,8 +159,10 @@ fn with(args: &[String]) -> anyhow::Result<ExitCode> {
         port(ddb)?,
         port(redis)?,
         p.flags.iter().any(|f| f == "--in-memory"),
-    )?;
-    let env = named::environment(spec.ddb_port, spec.redis_port, &p.table, keep);
+    )?
+    .with_store(p.store);
+    let mut env = named::environment(spec.ddb_port, spec.redis_port, &p.table, keep);
+    env.extend(named::store_environment(spec.store));
     let external = keep
         && ["AWS_ENDPOINT_URL_DYNAMODB", "REDIS_URL"]
             .iter()
@@ -160,6 +173,9 @@ fn with(args: &[String]) -> anyhow::Result<ExitCode> {
             "stack: {name}: AWS_ENDPOINT_URL_DYNAMODB and REDIS_URL are set; starting nothing"
         );
     } else {
+        if spec.store == named::Store::LocalStack {
+            stack::localstack::install()?;
+        }
         named::up(&spec, &interrupted)?;
     }
     let result = (|| {
@@ -202,6 +218,24 @@ fn env(args: &[String]) -> anyhow::Result<ExitCode> {
 /// Runs the command to its end and returns its status. A signal this process gets meanwhile is
 /// passed on to it (a Ctrl-C at the terminal reaches both: the command decides how to end).
 fn run_child(command: &mut Command) -> anyhow::Result<ExitCode> {
+    // `cargo run -p stack` sets these for this process; a cargo run by CMD would see them and
+    // rebuild everything (ring's build script tracks CARGO_MANIFEST_DIR and CARGO_PKG_NAME),
+    // not reuse what a cargo outside the stack built.
+    for (key, _) in std::env::vars_os() {
+        let key = key.to_string_lossy();
+        let set_by_cargo_run = key.starts_with("CARGO_PKG_")
+            || matches!(
+                &*key,
+                "CARGO_MANIFEST_DIR"
+                    | "CARGO_MANIFEST_PATH"
+                    | "CARGO_CRATE_NAME"
+                    | "CARGO_BIN_NAME"
+                    | "CARGO_PRIMARY_PACKAGE"
+            );
+        if set_by_cargo_run {
+            command.env_remove(&*key);
+        }
+    }
     let mut child = command
         .spawn()
         .with_context(|| format!("starting {command:?}"))?;

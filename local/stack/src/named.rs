@@ -19,6 +19,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{bail, Context};
 
+use crate::localstack::{self, LocalStack};
 use crate::probe::{port_open, Probe};
 use crate::server::{log_tail, send};
 use crate::store::{DynamoDb, Redis};
@@ -26,6 +27,30 @@ use crate::{data_dir, deps, run_dir};
 
 /// Seconds a server gets to answer after it is started.
 pub const READY_TIMEOUT: Duration = Duration::from_secs(60);
+/// LocalStack's: its own start (~7 s), then its DynamoDB Local's at the first request.
+pub const LOCALSTACK_READY_TIMEOUT: Duration = Duration::from_secs(180);
+
+/// What serves a stack's DynamoDB.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Store {
+    /// DynamoDB Local's jar, run directly.
+    #[default]
+    DynamoDbLocal,
+    /// LocalStack (DynamoDB and DynamoDB Streams) on the stack's DynamoDB port; it runs
+    /// DynamoDB Local inside.
+    LocalStack,
+}
+
+impl std::str::FromStr for Store {
+    type Err = anyhow::Error;
+    fn from_str(s: &str) -> anyhow::Result<Self> {
+        match s {
+            "dynamodb-local" | "" => Ok(Store::DynamoDbLocal),
+            "localstack" => Ok(Store::LocalStack),
+            _ => bail!("--store is dynamodb-local or localstack, not {s:?}"),
+        }
+    }
+}
 /// Between TERM and KILL.
 pub const STOP_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -51,7 +76,9 @@ impl Kind {
     /// renames itself to `redis-server 127.0.0.1:PORT`.
     pub fn is_running_in(self, cmdline: &str) -> bool {
         match self {
-            Kind::DynamoDb => cmdline.contains("DynamoDBLocal.jar"),
+            Kind::DynamoDb => {
+                cmdline.contains("DynamoDBLocal.jar") || cmdline.contains("localstack.runtime.main")
+            }
             Kind::Redis => {
                 let program = cmdline.split_whitespace().next().unwrap_or_default();
                 program == "redis-server" || program.ends_with("/redis-server")
@@ -67,6 +94,7 @@ pub struct Spec {
     pub ddb_port: u16,
     pub redis_port: u16,
     pub in_memory: bool,
+    pub store: Store,
 }
 
 impl Spec {
@@ -91,7 +119,21 @@ impl Spec {
             ddb_port,
             redis_port,
             in_memory,
+            store: Store::DynamoDbLocal,
         })
+    }
+
+    /// Served by `store` (DynamoDB Local unless told).
+    pub fn with_store(mut self, store: Store) -> Self {
+        self.store = store;
+        self
+    }
+
+    fn ready_timeout(&self, kind: Kind) -> Duration {
+        match (kind, self.store) {
+            (Kind::DynamoDb, Store::LocalStack) => LOCALSTACK_READY_TIMEOUT,
+            _ => READY_TIMEOUT,
+        }
     }
 
     fn port(&self, kind: Kind) -> u16 {
@@ -102,15 +144,23 @@ impl Spec {
     }
 
     fn probe(&self, kind: Kind) -> Probe {
-        match kind {
-            Kind::DynamoDb => Probe::Http(self.ddb_port),
-            Kind::Redis => Probe::RedisPing(self.redis_port),
+        match (kind, self.store) {
+            (Kind::DynamoDb, Store::DynamoDbLocal) => Probe::Http(self.ddb_port),
+            (Kind::DynamoDb, Store::LocalStack) => Probe::DynamoDbApi(self.ddb_port),
+            (Kind::Redis, _) => Probe::RedisPing(self.redis_port),
         }
     }
 
     /// The program and arguments of one server.
     fn command_line(&self, kind: Kind) -> anyhow::Result<(PathBuf, Vec<String>)> {
         match kind {
+            Kind::DynamoDb if self.store == Store::LocalStack => {
+                let root = localstack::root(&self.name);
+                localstack::prepare(&root)?;
+                LocalStack::new(self.ddb_port, root)
+                    .in_memory(self.in_memory)
+                    .command_line()
+            }
             Kind::DynamoDb => {
                 let mut ddb = DynamoDb::new(self.ddb_port);
                 if !self.in_memory {
@@ -160,6 +210,46 @@ pub fn cmdline(pid: u32) -> String {
                 .join(" ")
         })
         .unwrap_or_default()
+}
+
+/// The PIDs (not this process's) whose command lines contain `marker`.
+pub fn pids_matching(marker: &str) -> Vec<u32> {
+    let me = std::process::id();
+    fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|&pid| pid != me && alive(pid) && cmdline(pid).contains(marker))
+        .collect()
+}
+
+/// Stops (TERM, then KILL) every process whose command line contains `marker`; how many.
+pub fn kill_matching(marker: &str) -> usize {
+    let pids = pids_matching(marker);
+    for &pid in &pids {
+        let _ = stop_pid(pid);
+    }
+    pids.len()
+}
+
+/// Stops what LocalStack of stack `name` left running of its own (its DynamoDB Local).
+fn stop_strays(name: &str) {
+    let root = localstack::root(name);
+    let n = kill_matching(&localstack::stray_marker(&root));
+    if n > 0 {
+        println!("stack: {name} dynamodb: stopped {n} process(es) LocalStack had started");
+    }
+}
+
+/// Stops one server of stack `name` by PID, and, for the DynamoDB one, whatever it started in
+/// sessions of its own.
+fn stop_server(name: &str, kind: Kind, pid: u32) -> anyhow::Result<()> {
+    let result = stop_pid(pid);
+    if kind == Kind::DynamoDb {
+        stop_strays(name);
+    }
+    result
 }
 
 /// When the process started, in seconds since the epoch (from its start in clock ticks after
@@ -313,7 +403,7 @@ fn ensure(spec: &Spec, kind: Kind) -> anyhow::Result<How> {
             "stack: {name} {}: pid {pid} runs with other settings; stopping it",
             kind.as_str()
         );
-        stop_pid(pid)?;
+        stop_server(name, kind, pid)?;
         forget(name, kind);
     }
     let port = spec.port(kind);
@@ -326,7 +416,10 @@ fn ensure(spec: &Spec, kind: Kind) -> anyhow::Result<How> {
             kind.as_str()
         );
     }
-    if kind == Kind::DynamoDb && !spec.in_memory {
+    if kind == Kind::DynamoDb && spec.store == Store::LocalStack {
+        // What a LocalStack that crashed left behind.
+        stop_strays(name);
+    } else if kind == Kind::DynamoDb && !spec.in_memory {
         fs::create_dir_all(data_dir().join(name))?;
     }
     Ok(How::Started(launch(name, kind, &program, &args)?))
@@ -358,9 +451,10 @@ fn wait_ready(
         if interrupted() {
             bail!("interrupted");
         }
-        if t0.elapsed() > READY_TIMEOUT {
+        let timeout = spec.ready_timeout(kind);
+        if t0.elapsed() > timeout {
             bail!(
-                "{name} {} (pid {pid}) did not answer on port {port} within {READY_TIMEOUT:?} (if an earlier up started it: stack down {name}); the end of {}:\n{}",
+                "{name} {} (pid {pid}) did not answer on port {port} within {timeout:?} (if an earlier up started it: stack down {name}); the end of {}:\n{}",
                 kind.as_str(),
                 log.display(),
                 log_tail(&log, 30)
@@ -378,6 +472,9 @@ pub fn up(spec: &Spec, interrupted: &dyn Fn() -> bool) -> anyhow::Result<()> {
     deps::find_program("redis-server")?;
     deps::find_java()?;
     deps::find_jar()?;
+    if spec.store == Store::LocalStack {
+        localstack::find_venv()?;
+    }
     let t0 = Instant::now();
     let mut started: Vec<(Kind, u32)> = Vec::new();
     let result = (|| {
@@ -417,7 +514,7 @@ pub fn up(spec: &Spec, interrupted: &dyn Fn() -> bool) -> anyhow::Result<()> {
         for (kind, pid) in started {
             forget(&spec.name, kind);
             if alive(pid) {
-                let _ = stop_pid(pid);
+                let _ = stop_server(&spec.name, kind, pid);
                 eprintln!(
                     "stack: {} {}: stopped again (pid {pid}) because up failed",
                     spec.name,
@@ -433,8 +530,10 @@ pub fn up(spec: &Spec, interrupted: &dyn Fn() -> bool) -> anyhow::Result<()> {
 pub fn down(name: &str) -> anyhow::Result<()> {
     for kind in Kind::ALL {
         if let Some(pid) = live_pid(name, kind) {
-            stop_pid(pid)?;
+            stop_server(name, kind, pid)?;
             println!("stack: {name} {}: stopped (pid {pid})", kind.as_str());
+        } else if kind == Kind::DynamoDb {
+            stop_strays(name);
         }
         forget(name, kind);
     }
@@ -488,19 +587,27 @@ pub fn status() -> Vec<String> {
             };
             let args = fs::read_to_string(file(&name, kind, "cmd")).unwrap_or_default();
             let port = port_in(kind, &args);
+            let store = if kind.is_running_in(&args) && args.contains("localstack.runtime.main") {
+                " (LocalStack)"
+            } else {
+                ""
+            };
             let answers = port
                 .map(|p| match kind {
                     Kind::DynamoDb => Probe::Http(p),
                     Kind::Redis => Probe::RedisPing(p),
                 })
                 .is_some_and(Probe::answers);
-            let mode = if args.lines().any(|a| a == "-inMemory") {
+            let mode = if args
+                .lines()
+                .any(|a| a == "-inMemory" || a == "DYNAMODB_IN_MEMORY=1")
+            {
                 " in memory"
             } else {
                 ""
             };
             lines.push(format!(
-                "{name} {}: pid {pid}, 127.0.0.1:{}{mode}, {} (up {}s)",
+                "{name} {}{store}: pid {pid}, 127.0.0.1:{}{mode}, {} (up {}s)",
                 kind.as_str(),
                 port.map_or("?".into(), |p| p.to_string()),
                 if answers { "answers" } else { "NOT ANSWERING" },
@@ -511,8 +618,12 @@ pub fn status() -> Vec<String> {
     lines
 }
 
-/// The port in recorded arguments (`-port N` or `--port N`).
+/// The port in recorded arguments (`-port N`, `--port N`, or LocalStack's
+/// `GATEWAY_LISTEN=HOST:N`).
 fn port_in(kind: Kind, args: &str) -> Option<u16> {
+    if let Some(listen) = args.lines().find_map(|a| a.strip_prefix("GATEWAY_LISTEN=")) {
+        return listen.rsplit(':').next()?.parse().ok();
+    }
     let flag = match kind {
         Kind::DynamoDb => "-port",
         Kind::Redis => "--port",
@@ -560,6 +671,23 @@ pub fn environment(
             };
             (k.to_owned(), v)
         })
+        .collect()
+}
+
+/// What clients of a LocalStack stack get on top of [`environment`] (a value the caller set
+/// stays): LocalStack answers DynamoDB calls several times slower than DynamoDB Local (its
+/// Python gateway sits in front of the same DynamoDB Local), and under the tests' bursts of a
+/// thousand requests single calls took longer than the default 2 s `STORE_TIMEOUT_MS`, so
+/// requests answered 503 and scans failed. AWS and DynamoDB Local keep the default.
+pub fn store_environment(store: Store) -> Vec<(String, String)> {
+    let wanted: &[(&str, &str)] = match store {
+        Store::DynamoDbLocal => &[],
+        Store::LocalStack => &[("STORE_TIMEOUT_MS", "10000"), ("WRITE_RESOLVE_MS", "20000")],
+    };
+    wanted
+        .iter()
+        .filter(|(k, _)| std::env::var(k).map_or(true, |v| v.is_empty()))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect()
 }
 

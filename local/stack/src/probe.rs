@@ -20,13 +20,16 @@ pub enum Probe {
     RedisPing(u16),
     /// The port accepts a TCP connection (a TLS-only redis-server, which `PING` cannot reach).
     Tcp(u16),
+    /// A DynamoDB `ListTables` is answered 200 (LocalStack, whose gateway answers HTTP
+    /// before its DynamoDB does).
+    DynamoDbApi(u16),
 }
 
 impl Probe {
     /// The port probed.
     pub fn port(self) -> u16 {
         match self {
-            Probe::Http(p) | Probe::RedisPing(p) | Probe::Tcp(p) => p,
+            Probe::Http(p) | Probe::RedisPing(p) | Probe::Tcp(p) | Probe::DynamoDbApi(p) => p,
         }
     }
 
@@ -39,9 +42,19 @@ impl Probe {
             Probe::RedisPing(port) => {
                 exchange(port, b"PING\r\n", 7).is_some_and(|r| r == b"+PONG\r\n")
             }
+            Probe::DynamoDbApi(port) => exchange(port, LIST_TABLES, 12)
+                .is_some_and(|head| head.starts_with(b"HTTP/1.") && head.ends_with(b" 200")),
         }
     }
 }
+
+/// An (unsigned) ListTables; LocalStack checks only that the Authorization header names a
+/// credential.
+const LIST_TABLES: &[u8] = b"POST / HTTP/1.1\r\nHost: 127.0.0.1\r\n\
+X-Amz-Target: DynamoDB_20120810.ListTables\r\n\
+Content-Type: application/x-amz-json-1.0\r\n\
+Authorization: AWS4-HMAC-SHA256 Credential=local/20260101/us-east-1/dynamodb/aws4_request, SignedHeaders=host, Signature=0\r\n\
+Content-Length: 2\r\nConnection: close\r\n\r\n{}";
 
 fn local(port: u16) -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], port))

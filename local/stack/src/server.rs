@@ -60,6 +60,9 @@ pub struct Server {
     log: PathBuf,
     probe: Probe,
     child: Option<Child>,
+    /// Processes it starts in sessions of their own, told by this text in their command
+    /// lines; killed after it (LocalStack's DynamoDB Local).
+    strays: Option<String>,
 }
 
 impl Server {
@@ -81,6 +84,7 @@ impl Server {
             log: log.into(),
             probe,
             child: None,
+            strays: None,
         };
         server.start()?;
         Ok(server)
@@ -111,6 +115,13 @@ impl Server {
             .with_context(|| format!("{}: starting {}", self.what, self.program.display()))?;
         self.child = Some(child);
         Ok(())
+    }
+
+    /// Also ends, whenever it is stopped or killed, the processes whose command lines contain
+    /// `marker` (children it started in sessions of their own, which outlive it).
+    pub fn with_strays(mut self, marker: impl Into<String>) -> Self {
+        self.strays = Some(marker.into());
+        self
     }
 
     /// What it is, e.g. "DynamoDB Local on 8700".
@@ -193,6 +204,9 @@ impl Server {
             child
                 .wait()
                 .with_context(|| format!("{}: reaping it", self.what))?;
+        }
+        if let Some(marker) = &self.strays {
+            crate::named::kill_matching(marker);
         }
         Ok(())
     }

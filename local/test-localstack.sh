@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# `make test-localstack`: the integration tests named as arguments (test binaries of
+# local/devserver, listed once in the Makefile's LOCALSTACK_TESTS) against LocalStack instead of
+# DynamoDB Local, as a user's tests would reach it: through AWS_ENDPOINT_URL_DYNAMODB. Installs
+# what is missing (Python 3.13, LocalStack's pinned venv; docs/localstack.md), starts LocalStack
+# on TEST_LOCALSTACK_PORT (4567) and a redis-server on TEST_LOCALSTACK_REDIS_PORT (6490) as the
+# stack `localstack-test`, and stops both after, whatever happens.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+if [[ $# -eq 0 ]]; then
+  echo "usage: $0 TEST_BINARY... (make test-localstack lists them)" >&2
+  exit 2
+fi
+if [[ -z "${LOCAL_STACK:-}" ]]; then
+  cargo run -q -p stack -- deps --localstack
+  # Built before LocalStack starts, so its clock does not run during the build.
+  tests=()
+  for t in "$@"; do tests+=(--test "$t"); done
+  cargo build -q -p devserver
+  cargo test -q -p devserver "${tests[@]}" --no-run
+  t0=$SECONDS
+  status=0
+  cargo run -q -p stack -- with localstack-test "${TEST_LOCALSTACK_PORT:-4567}" \
+    "${TEST_LOCALSTACK_REDIS_PORT:-6490}" --store localstack --in-memory \
+    --table concert-booking-test -- bash "$0" "$@" || status=$?
+  echo "test-localstack: $((SECONDS - t0))s with LocalStack up"
+  exit "$status"
+fi
+
+echo "test-localstack: AWS_ENDPOINT_URL_DYNAMODB=$AWS_ENDPOINT_URL_DYNAMODB (LocalStack), REDIS_URL=$REDIS_URL"
+cargo run -q -p devserver -- create-tables
+ulimit -n 65536 2>/dev/null || true
+tests=()
+for t in "$@"; do tests+=(--test "$t"); done
+log="$(mktemp)"
+trap 'rm -f "$log"' EXIT
+status=0
+cargo test -p devserver "${tests[@]}" --no-fail-fast 2>&1 | tee "$log" || status=$?
+awk '/^test result:/ { p += $4; f += $6 } END { printf "tests: %d passed, %d failed\n", p, f }' "$log"
+exit "$status"
