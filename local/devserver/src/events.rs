@@ -164,20 +164,25 @@ struct Cursor {
     last_sequence: Option<String>,
     /// A closed shard has been read to its end.
     closed: bool,
+    /// Where a shard without a last record starts: the poller's start for the shards there at
+    /// its first look, the shard's start for any that came after.
+    from: Option<ShardIteratorType>,
 }
 
 /// Reads every shard of the table's stream from its start, batches what passes the filter,
 /// and hands each batch to `release_hold`; records it reports as failed are delivered again
 /// (up to 5 times), as the event source mapping would.
 pub async fn run_stream(state: Arc<AppState>, ttl: TtlLog) {
-    run_stream_with(state, ttl, |config| config).await
+    run_stream_with(state, ttl, ShardIteratorType::TrimHorizon, |config| config).await
 }
 
-/// [`run_stream`] with the streams client's configuration changed first (the tests: an
-/// interceptor that fails a read).
+/// [`run_stream`] from `start` (`Latest` for a test that holds after the poller started: the
+/// shared table's stream holds every earlier test's records), with the streams client's
+/// configuration changed first (the tests: an interceptor that fails a read).
 pub async fn run_stream_with(
     state: Arc<AppState>,
     ttl: TtlLog,
+    start: ShardIteratorType,
     customize: impl FnOnce(
         aws_sdk_dynamodbstreams::config::Builder,
     ) -> aws_sdk_dynamodbstreams::config::Builder,
@@ -226,13 +231,22 @@ pub async fn run_stream_with(
         let Some(arn) = arn else { continue };
 
         if let Ok(desc) = streams.describe_stream().stream_arn(&arn).send().await {
+            let seen_first = !cursors.is_empty();
             for shard in desc
                 .stream_description()
                 .map(|d| d.shards())
                 .unwrap_or_default()
             {
                 if let Some(id) = shard.shard_id() {
-                    cursors.entry(id.to_owned()).or_default();
+                    let from = if seen_first {
+                        ShardIteratorType::TrimHorizon
+                    } else {
+                        start.clone()
+                    };
+                    cursors.entry(id.to_owned()).or_insert_with(|| Cursor {
+                        from: Some(from),
+                        ..Cursor::default()
+                    });
                 }
             }
         }
@@ -247,7 +261,12 @@ pub async fn run_stream_with(
                 Some(seq) => request
                     .shard_iterator_type(ShardIteratorType::AfterSequenceNumber)
                     .sequence_number(seq),
-                None => request.shard_iterator_type(ShardIteratorType::TrimHorizon),
+                None => request.shard_iterator_type(
+                    cursor
+                        .from
+                        .clone()
+                        .unwrap_or(ShardIteratorType::TrimHorizon),
+                ),
             };
             match request.send().await {
                 Ok(out) => cursor.iterator = out.shard_iterator,
