@@ -271,7 +271,9 @@ async fn dynamodb_killed_mid_burst_leaves_every_write_whole_or_absent() {
         .map(|a| a.took)
         .max()
         .unwrap_or_default();
-    assert!(refused > 0, "the burst never met the fault");
+    // A write the kill caught in flight is of unknown outcome (500), one sent after it is
+    // refused (503): either way the burst met the fault.
+    assert!(refused + unknown > 0, "the burst never met the fault");
     assert!(
         refused < answers.len(),
         "nothing of the burst got through before the kill"
