@@ -418,6 +418,13 @@ impl Db {
                 .transact_write_items()
                 .set_transact_items(Some(items.clone()))
                 .client_request_token(&token)
+                // Every attempt is this loop's: an SDK retry would hide an earlier attempt whose
+                // answer was lost behind the last one's error (a refused connection).
+                .customize()
+                .config_override(
+                    aws_sdk_dynamodb::config::Builder::default()
+                        .retry_config(aws_sdk_dynamodb::config::retry::RetryConfig::disabled()),
+                )
                 .send()
                 .await;
             let err = match sent {
@@ -435,7 +442,12 @@ impl Db {
                         None => {} // The proof could not be read: still unknown.
                     }
                 }
-                Attempt::Refused(err) if !uncertain => return Err(TxError::Store(err)),
+                // Refused, and no earlier attempt can have committed: as the SDK would, a
+                // transient refusal (throttled, connection refused) is tried twice more.
+                Attempt::Refused(err) if !uncertain && (!err.is_transient() || attempt >= 3) => {
+                    return Err(TxError::Store(err))
+                }
+                Attempt::Refused(_) if !uncertain => {}
                 Attempt::Refused(err) | Attempt::Lost(err) => {
                     uncertain = true;
                     tracing::warn!(attempt, error = %err, "a transaction's outcome is unknown; driving it again");
