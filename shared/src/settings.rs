@@ -3,6 +3,8 @@
 
 use std::time::Duration;
 
+use crate::domain::token::TokenKey;
+
 #[derive(Debug, thiserror::Error)]
 #[error("setting {var}={value:?} is invalid: {reason}")]
 pub struct SettingsError {
@@ -18,10 +20,15 @@ pub struct Settings {
     /// RESERVATIONS_TABLE_NAME: reservations and their sweep index. Apart from the main table
     /// because DynamoDB Local never TTL-deletes in a table that has a GSI.
     pub reservations_table_name: String,
-    /// REDIS_URL: `redis://` locally, `rediss://` (TLS) on ElastiCache.
+    /// REDIS_URL: `redis://` locally, `rediss://` (TLS) on ElastiCache. With `redis_cluster`,
+    /// any one node of the cluster (ElastiCache Serverless: its endpoint); the rest is
+    /// discovered from it.
     pub redis_url: String,
-    /// REDIS_KEY_PREFIX: every key is `{prefix}:...`; the braces make it a cluster hash tag,
-    /// so each queue script's keys live in one slot.
+    /// REDIS_CLUSTER (`true`/`false`, default false): speak the cluster protocol (follow MOVED
+    /// and ASK, route each script by its keys' slot). ElastiCache Serverless is always a cluster.
+    pub redis_cluster: bool,
+    /// REDIS_KEY_PREFIX: every key of concert `c` is `{prefix:c}:...`; the braces make it a
+    /// cluster hash tag, so one concert's line lives in one slot and concerts spread over them.
     pub redis_key_prefix: String,
     /// HOLD_TTL_SECONDS
     pub hold_ttl: Duration,
@@ -29,8 +36,17 @@ pub struct Settings {
     pub queue_active_limit: u32,
     /// ACTIVE_TOKEN_TTL_SECONDS: an ACTIVE token's life from its admission.
     pub active_token_ttl: Duration,
-    /// WAITING_TOKEN_IDLE_SECONDS: a WAITING token not polled for this long drops out.
+    /// WAITING_TOKEN_IDLE_SECONDS: a WAITING token not polled for this long drops out. At
+    /// least twice `queue_poll_max`, so a client that follows the hints never drops out.
     pub waiting_token_idle: Duration,
+    /// QUEUE_POLL_MAX_SECONDS: the longest `pollAfterSeconds` ever hinted.
+    pub queue_poll_max: Duration,
+    /// QUEUE_POLL_BUDGET: polls per second per concert the hints may ask for, beyond the head.
+    pub queue_poll_budget: u32,
+    /// QUEUE_TOKEN_KEY: the secret that signs queue tokens (at least 32 bytes; the stack keeps
+    /// it in Secrets Manager). Without it, a local server signs with a key of its own process;
+    /// in Lambda (AWS_LAMBDA_FUNCTION_NAME set) it must be set, since every instance must agree.
+    pub queue_token_key: TokenKey,
     /// SWEEP_INTERVAL_SECONDS: how often the local stack runs the sweep.
     pub sweep_interval: Duration,
     /// DATES_CACHE_TTL_SECONDS
@@ -96,6 +112,49 @@ impl Settings {
             });
         }
 
+        let redis_cluster = match lookup("REDIS_CLUSTER").as_deref().map(str::trim) {
+            None | Some("false") => false,
+            Some("true") => true,
+            Some(other) => {
+                return Err(SettingsError {
+                    var: "REDIS_CLUSTER",
+                    value: other.to_owned(),
+                    reason: "must be true or false",
+                })
+            }
+        };
+
+        let waiting_token_idle = secs("WAITING_TOKEN_IDLE_SECONDS", 120, 86_400)?;
+        let queue_poll_max = Duration::from_secs(number("QUEUE_POLL_MAX_SECONDS", 30, 1, 3_600)?);
+        if waiting_token_idle < queue_poll_max * 2 {
+            return Err(SettingsError {
+                var: "WAITING_TOKEN_IDLE_SECONDS",
+                value: waiting_token_idle.as_secs().to_string(),
+                reason: "must be at least twice QUEUE_POLL_MAX_SECONDS, or a client that \
+                         follows the hints drops out of the line",
+            });
+        }
+        let queue_token_key = match lookup("QUEUE_TOKEN_KEY") {
+            Some(secret) if secret.len() >= TokenKey::MIN_LEN => {
+                TokenKey::from_secret(secret.as_bytes())
+            }
+            Some(_) => {
+                return Err(SettingsError {
+                    var: "QUEUE_TOKEN_KEY",
+                    value: "(hidden)".into(),
+                    reason: "must be at least 32 bytes",
+                })
+            }
+            None if lookup("AWS_LAMBDA_FUNCTION_NAME").is_some() => {
+                return Err(SettingsError {
+                    var: "QUEUE_TOKEN_KEY",
+                    value: String::new(),
+                    reason: "must be set in Lambda: every instance must sign with one key",
+                })
+            }
+            None => TokenKey::random(),
+        };
+
         Ok(Self {
             table_name: text("TABLE_NAME", "concert-booking")?,
             reservations_table_name: text(
@@ -103,11 +162,15 @@ impl Settings {
                 "concert-booking-reservations",
             )?,
             redis_url,
+            redis_cluster,
             redis_key_prefix,
             hold_ttl: secs("HOLD_TTL_SECONDS", 300, 86_400)?,
             queue_active_limit: number("QUEUE_ACTIVE_LIMIT", 100, 1, 1_000_000)? as u32,
             active_token_ttl: secs("ACTIVE_TOKEN_TTL_SECONDS", 600, 86_400)?,
-            waiting_token_idle: secs("WAITING_TOKEN_IDLE_SECONDS", 120, 86_400)?,
+            waiting_token_idle,
+            queue_poll_max,
+            queue_poll_budget: number("QUEUE_POLL_BUDGET", 2_000, 1, 10_000_000)? as u32,
+            queue_token_key,
             sweep_interval: secs("SWEEP_INTERVAL_SECONDS", 60, 86_400)?,
             dates_cache_ttl: secs("DATES_CACHE_TTL_SECONDS", 30, 86_400)?,
             store_timeout: Duration::from_millis(number("STORE_TIMEOUT_MS", 2_000, 50, 60_000)?),
@@ -138,6 +201,41 @@ mod tests {
         assert_eq!(s.waiting_token_idle, Duration::from_secs(120));
         assert_eq!(s.sweep_interval, Duration::from_secs(60));
         assert_eq!(s.dates_cache_ttl, Duration::from_secs(30));
+        assert_eq!(s.queue_poll_max, Duration::from_secs(30));
+        assert_eq!(s.queue_poll_budget, 2_000);
+    }
+
+    #[test]
+    fn an_idle_limit_under_twice_the_longest_hint_is_refused_naming_it() {
+        let err = from(&[("QUEUE_POLL_MAX_SECONDS", "61")]).unwrap_err();
+        assert_eq!(err.var, "WAITING_TOKEN_IDLE_SECONDS");
+        assert!(from(&[("QUEUE_POLL_MAX_SECONDS", "60")]).is_ok());
+        let err = from(&[("WAITING_TOKEN_IDLE_SECONDS", "59")]).unwrap_err();
+        assert_eq!(err.var, "WAITING_TOKEN_IDLE_SECONDS");
+    }
+
+    #[test]
+    fn a_short_token_key_is_refused_without_showing_it() {
+        let err = from(&[("QUEUE_TOKEN_KEY", "short-secret")]).unwrap_err();
+        assert_eq!(err.var, "QUEUE_TOKEN_KEY");
+        assert!(!err.to_string().contains("short-secret"));
+        assert!(from(&[("QUEUE_TOKEN_KEY", &"k".repeat(32))]).is_ok());
+    }
+
+    #[test]
+    fn redis_cluster_is_true_or_false() {
+        assert!(!from(&[]).unwrap().redis_cluster);
+        assert!(from(&[("REDIS_CLUSTER", "true")]).unwrap().redis_cluster);
+        assert_eq!(
+            from(&[("REDIS_CLUSTER", "yes")]).unwrap_err().var,
+            "REDIS_CLUSTER"
+        );
+    }
+
+    #[test]
+    fn lambda_refuses_to_start_without_a_token_key() {
+        let err = from(&[("AWS_LAMBDA_FUNCTION_NAME", "issue_token")]).unwrap_err();
+        assert_eq!(err.var, "QUEUE_TOKEN_KEY");
     }
 
     #[test]

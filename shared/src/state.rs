@@ -92,6 +92,7 @@ impl AppState {
     ) -> Result<Self, StartupError> {
         let redis = RedisStore::new(
             &settings.redis_url,
+            settings.redis_cluster,
             &settings.redis_key_prefix,
             settings.store_timeout,
         )

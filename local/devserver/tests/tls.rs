@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use shared::domain::{ConcertId, QueueToken, UserId};
+use shared::domain::{ConcertId, UserId};
 use shared::settings::Settings;
 use shared::store::scripts::{Issued, QueueScripts};
 use shared::AppState;
@@ -116,7 +116,7 @@ async fn issue(state: &AppState, user: &str) -> Result<Issued, shared::StoreErro
         .issue(
             &UserId::parse(user).unwrap(),
             &ConcertId::parse("tls-concert").unwrap(),
-            QueueToken::generate(),
+            shared::domain::token::TokenId::generate(),
         )
         .await
 }

@@ -32,6 +32,7 @@
 //! [`deps`] installs what is missing (apt packages, `npm ci` in `local/`) and finds Java and
 //! the jar.
 
+pub mod cluster;
 pub mod deps;
 pub mod localstack;
 pub mod named;
@@ -39,6 +40,7 @@ pub mod probe;
 pub mod server;
 pub mod store;
 
+pub use cluster::RedisCluster;
 pub use localstack::LocalStack;
 pub use probe::{free_port, port_open, Probe};
 pub use server::{Server, Signal};

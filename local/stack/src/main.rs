@@ -20,6 +20,9 @@
 //!     of DynamoDB Local (installing its venv first where missing; docs/localstack.md).
 //! stack env DDB_PORT REDIS_PORT [--table T] -- CMD [ARG...]
 //!     CMD with those settings, the caller's kept, nothing started (make seed, check-invariants).
+//! stack cluster NAME BASE_PORT -- CMD [ARG...]
+//!     a 3-master Redis Cluster on BASE_PORT..BASE_PORT+2 (nodes in local/.run/NAME-cluster),
+//!     then CMD with REDIS_URL (one node) and REDIS_CLUSTER=true, then the cluster stopped.
 //! ```
 
 use std::path::PathBuf;
@@ -33,7 +36,8 @@ use stack::{port_open, Probe};
 
 const USAGE: &str = "usage: stack deps [--localstack] | up NAME DDB_PORT REDIS_PORT [--in-memory] | down NAME | clean | status
        stack with NAME DDB_PORT REDIS_PORT [--in-memory] [--keep-env] [--table T] [--serve PORT] [--store dynamodb-local|localstack] -- CMD [ARG...]
-       stack env DDB_PORT REDIS_PORT [--table T] -- CMD [ARG...]";
+       stack env DDB_PORT REDIS_PORT [--table T] -- CMD [ARG...]
+       stack cluster NAME BASE_PORT -- CMD [ARG...]";
 
 /// The last signal received (SIGINT, SIGTERM or SIGHUP), 0 for none.
 static SIGNAL: AtomicI32 = AtomicI32::new(0);
@@ -102,6 +106,7 @@ fn run(args: &[String]) -> anyhow::Result<ExitCode> {
         }
         ["with", ..] => return with(&args[1..]),
         ["env", ..] => return env(&args[1..]),
+        ["cluster", ..] => return cluster(&args[1..]),
         _ => bail!("{USAGE}"),
     }
     Ok(ExitCode::SUCCESS)
@@ -213,6 +218,33 @@ fn env(args: &[String]) -> anyhow::Result<ExitCode> {
     let env = named::environment(port(ddb)?, port(redis)?, &p.table, true);
     catch_signals();
     run_child(Command::new(&p.command[0]).args(&p.command[1..]).envs(env))
+}
+
+fn cluster(args: &[String]) -> anyhow::Result<ExitCode> {
+    let p = parse(args)?;
+    let [name, base] = p.positional.as_slice() else {
+        bail!("{USAGE}");
+    };
+    let base = port(base)?;
+    if let Some(taken) = (base..base + 3).find(|&p| port_open(p)) {
+        bail!("port {taken} is taken; stop what listens there first");
+    }
+    catch_signals();
+    let mut cluster = stack::RedisCluster::start(base, &stack::cluster::folder(name))?;
+    println!(
+        "stack: {name}: Redis Cluster of 3 masters on {:?}",
+        cluster.ports()
+    );
+    let status = run_child(
+        Command::new(&p.command[0])
+            .args(&p.command[1..])
+            .env("REDIS_URL", cluster.url())
+            .env("REDIS_CLUSTER", "true"),
+    );
+    if let Err(e) = cluster.stop() {
+        eprintln!("stack: error: stopping the cluster {name}: {e:#}");
+    }
+    status
 }
 
 /// Runs the command to its end and returns its status. A signal this process gets meanwhile is

@@ -636,8 +636,10 @@ fn port_in(kind: Kind, args: &str) -> Option<u16> {
 // ------------------------------------------------------------------ environment
 
 /// The settings a local stack's clients run with: dummy credentials and a region (DynamoDB
-/// Local ignores them), the two endpoints and the table names. With `keep`, a variable the
-/// caller already set stays as it is.
+/// Local ignores them), the two endpoints, the table names, and one queue-token key for every
+/// process of the stack (the server, the Lambda binaries, the load tool must agree on it;
+/// fresh each start, unless the caller set one). With `keep`, a variable the caller already
+/// set stays as it is.
 pub fn environment(
     ddb_port: u16,
     redis_port: u16,
@@ -655,6 +657,7 @@ pub fn environment(
             keep,
         ),
         ("REDIS_URL", format!("redis://127.0.0.1:{redis_port}"), keep),
+        ("QUEUE_TOKEN_KEY", random_key(), true),
         ("TABLE_NAME", table.to_owned(), keep),
         (
             "RESERVATIONS_TABLE_NAME",
@@ -672,6 +675,16 @@ pub fn environment(
             (k.to_owned(), v)
         })
         .collect()
+}
+
+/// 32 random bytes as hex, from the kernel.
+fn random_key() -> String {
+    use std::io::Read;
+    let mut bytes = [0u8; 32];
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut bytes))
+        .expect("/dev/urandom is readable");
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// What clients of a LocalStack stack get on top of [`environment`] (a value the caller set

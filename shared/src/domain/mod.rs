@@ -5,6 +5,7 @@ pub mod money;
 pub mod queue;
 pub mod reservations;
 pub mod seats;
+pub mod token;
 
 pub use ids::{
     ChargeId, ConcertDate, ConcertId, IdempotencyKey, Invalid, PaymentId, QueueToken,

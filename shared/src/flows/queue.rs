@@ -1,11 +1,14 @@
 //! Flow 1, the waiting room. Round trips: issuing a token is one DynamoDB read (the concert),
-//! one Redis script and one DynamoDB write (the audit record); a poll is one Redis script.
+//! one Redis script and, for a new token, one DynamoDB write (the audit record); a poll is one
+//! Redis script. A token that is not ours (its signature fails) costs no round trip at all.
 
 use chrono::Utc;
 
-use crate::domain::queue::TokenStatus;
+use crate::domain::queue::{Pacing, Standing, TokenStatus};
+use crate::domain::token::{SignedToken, TokenId};
 use crate::domain::{ConcertId, QueueToken, UserId};
 use crate::error::ApiError;
+use crate::settings::Settings;
 use crate::state::AppState;
 use crate::store::items::TokenItem;
 use crate::store::scripts::{Issued, Lookup, QueueScripts};
@@ -21,17 +24,55 @@ pub async fn issue(
             "concert {concert} does not exist"
         )));
     }
+    let fresh = TokenId::generate();
     let issued = QueueScripts::new(&state.redis, &state.settings)
-        .issue(user, concert, QueueToken::generate())
+        .issue(user, concert, fresh.clone())
         .await?;
-    let (Issued::New(status) | Issued::Existing(status)) = &issued;
-    // Written for both answers: a retry after a failed audit write completes it, and the
-    // condition keeps the first record.
+    let pacing = pacing(&state.settings);
+    Ok(match issued {
+        Issued::New(status) => {
+            // The audit record is a record, not a lock: the line is the truth, and a token it
+            // holds is answered even if the record could not be written (logged, not retried:
+            // asking again answers the existing token without writing).
+            let item = TokenItem::new(&fresh, user, concert, Utc::now());
+            if let Err(e) = state.db.put_token(&item).await {
+                tracing::error!(error = %e, concert = %concert, "token audit record not written");
+            }
+            Issued::New(paced(status, &pacing))
+        }
+        Issued::Existing(status) => Issued::Existing(paced(status, &pacing)),
+    })
+}
+
+/// The line's pacing, from the settings.
+pub fn pacing(s: &Settings) -> Pacing {
+    Pacing {
+        max_seconds: s.queue_poll_max.as_secs(),
+        budget: f64::from(s.queue_poll_budget),
+        slowest_rate: f64::from(s.queue_active_limit) / s.active_token_ttl.as_secs_f64(),
+    }
+}
+
+/// Sets `pollAfterSeconds` from the line's pacing.
+fn paced(mut status: TokenStatus, pacing: &Pacing) -> TokenStatus {
+    status.poll_after_seconds = match status.standing {
+        Standing::Waiting {
+            position,
+            recent_admissions,
+            line,
+        } => Some(pacing.hint(position, line, recent_admissions)),
+        Standing::Active { .. } => None,
+    };
+    status
+}
+
+/// A token we signed, or TOKEN_INVALID without any I/O.
+fn verified(state: &AppState, token: &QueueToken) -> Result<SignedToken, ApiError> {
     state
-        .db
-        .put_token(&TokenItem::new(status.token, user, concert, Utc::now()))
-        .await?;
-    Ok(issued)
+        .settings
+        .queue_token_key
+        .verify(token)
+        .ok_or(ApiError::TokenInvalid)
 }
 
 /// The live token's state, or the contract's refusal for a token that is not live.
@@ -40,24 +81,22 @@ pub async fn token_status(
     token: &QueueToken,
     poll: bool,
 ) -> Result<TokenStatus, ApiError> {
+    let signed = verified(state, token)?;
     match QueueScripts::new(&state.redis, &state.settings)
-        .status(token, poll)
+        .status(&signed, poll)
         .await?
     {
-        Lookup::Live(status) => Ok(status),
+        Lookup::Live(status) => Ok(paced(status, &pacing(&state.settings))),
+        // Signed by us and not in the line: it was ours and ended (or Redis forgot it).
         Lookup::Ended => Err(ApiError::TokenExpired),
-        // Redis forgets ended tokens after a while; the audit record tells expired from forged.
-        Lookup::Unknown => match state.db.get_token(token).await? {
-            Some(_) => Err(ApiError::TokenExpired),
-            None => Err(ApiError::TokenInvalid),
-        },
     }
 }
 
 /// Spends the token after a payment: TOKEN_EXPIRED from now on, and its place freed.
 pub async fn spend(state: &AppState, token: &QueueToken) -> Result<(), ApiError> {
+    let signed = verified(state, token)?;
     QueueScripts::new(&state.redis, &state.settings)
-        .spend(token)
+        .spend(&signed)
         .await?;
     Ok(())
 }

@@ -25,6 +25,8 @@ pub struct TokenView {
     pub position: u64,
     pub estimated_wait_seconds: Option<u64>,
     pub active_until: Option<String>,
+    /// Always present: null once ACTIVE.
+    pub poll_after_seconds: Option<u64>,
 }
 
 impl From<&TokenStatus> for TokenView {
@@ -37,6 +39,7 @@ impl From<&TokenStatus> for TokenView {
             position: s.position(),
             estimated_wait_seconds: s.estimated_wait_seconds(),
             active_until: s.active_until().map(instant),
+            poll_after_seconds: s.poll_after_seconds,
         }
     }
 }

@@ -11,7 +11,7 @@ use aws_smithy_runtime_api::http::Response as HttpResponse;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use crate::domain::{ConcertDate, ConcertId, QueueToken};
+use crate::domain::{ConcertDate, ConcertId};
 use crate::error::StoreError;
 use crate::store::items::{keys, ConcertItem, DateItem, SeatItem, TokenItem};
 
@@ -493,10 +493,6 @@ impl Db {
             .get::<ConcertItem>(keys::concert_pk(concert), keys::CONCERT_SK)
             .await?
             .is_some())
-    }
-
-    pub async fn get_token(&self, token: &QueueToken) -> Result<Option<TokenItem>, StoreError> {
-        self.get(keys::token_pk(token), keys::TOKEN_SK).await
     }
 
     /// Records an issued token for audit. Writing the same token again changes nothing.

@@ -10,7 +10,7 @@
 //!   with an expiry and a TTL, or SOLD for good)
 //! - Reservation  `RESERVATION#{reservationId}` / `RESERVATION` (reservations table)
 //! - Payment      `RESERVATION#{reservationId}` / `PAYMENT` (reservations table)
-//! - Token        `TOKEN#{token}` / `TOKEN` (audit of every token issued)
+//! - Token        `TOKEN#{tokenId}` / `TOKEN` (audit of every token issued)
 //! - Balance      `USER#{userId}` / `BALANCE` (what the user holds, in won)
 //! - Ledger       `USER#{userId}` / `LEDGER#{atMillis:013}#{entryId}` (every charge and payment,
 //!   oldest first; the balance is their sum)
@@ -20,9 +20,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::domain::{
-    ConcertDate, ConcertId, PaymentId, QueueToken, ReservationId, SeatNo, UserId, Won,
-};
+use crate::domain::token::TokenId;
+use crate::domain::{ConcertDate, ConcertId, PaymentId, ReservationId, SeatNo, UserId, Won};
 
 pub mod keys {
     use super::*;
@@ -60,8 +59,8 @@ pub mod keys {
     pub fn held_shard_no(n: u32) -> String {
         format!("HELD#{n}")
     }
-    pub fn token_pk(token: &QueueToken) -> String {
-        format!("TOKEN#{token}")
+    pub fn token_pk(id: &TokenId) -> String {
+        format!("TOKEN#{id}")
     }
     pub const TOKEN_SK: &str = "TOKEN";
     /// One partition per user: the balance, its ledger and the user's idempotency records.
@@ -174,24 +173,20 @@ pub struct TokenItem {
     #[serde(rename = "SK")]
     pub sk: String,
     pub entity: Entity,
-    pub token: QueueToken,
+    /// The token's random ID: the signed token itself is a credential and is never stored.
+    pub token_id: String,
     pub user_id: UserId,
     pub concert_id: ConcertId,
     pub issued_at: DateTime<Utc>,
 }
 
 impl TokenItem {
-    pub fn new(
-        token: QueueToken,
-        user: &UserId,
-        concert: &ConcertId,
-        issued_at: DateTime<Utc>,
-    ) -> Self {
+    pub fn new(id: &TokenId, user: &UserId, concert: &ConcertId, issued_at: DateTime<Utc>) -> Self {
         Self {
-            pk: keys::token_pk(&token),
+            pk: keys::token_pk(id),
             sk: keys::TOKEN_SK.to_owned(),
             entity: Entity::Token,
-            token,
+            token_id: id.to_string(),
             user_id: user.clone(),
             concert_id: concert.clone(),
             issued_at,

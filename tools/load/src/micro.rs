@@ -22,7 +22,7 @@ use hdrhistogram::Histogram;
 use http_body_util::{BodyExt, Empty, Full};
 use hyper_util::rt::TokioIo;
 use shared::domain::{ConcertDate, ConcertId, QueueToken, UserId, Won};
-use shared::store::scripts::Issued;
+use shared::store::scripts::{Issued, LineKeys};
 use shared::AppState;
 use tokio::net::{TcpListener, TcpStream};
 
@@ -178,12 +178,7 @@ pub async fn poll(args: &mut Args) -> anyhow::Result<bool> {
         })
     };
     let raw_run = |token: QueueToken| {
-        let raw = Arc::new(RawPoll::new(
-            &state,
-            script.clone(),
-            conn.clone(),
-            &token.to_string(),
-        ));
+        let raw = Arc::new(RawPoll::new(&state, script.clone(), conn.clone(), &token));
         closed_loop(workers, secs, move |_| {
             let raw = raw.clone();
             async move { raw.call().await }
@@ -192,7 +187,7 @@ pub async fn poll(args: &mut Args) -> anyhow::Result<bool> {
     // Warm up (and load the script through the handler), then prove the copy is the same.
     let user = |n: &str| format!("poll-{}-{n}", crate::tag());
     let warm = issue(&state, &user("warm"), &concert).await?;
-    handler_run(warm).await;
+    handler_run(warm.clone()).await;
     let exists: Vec<bool> = state
         .redis
         .run(|mut c| {
@@ -261,55 +256,60 @@ pub async fn poll(args: &mut Args) -> anyhow::Result<bool> {
 
 // ------------------------------------------------------------------ our HTTP layer vs bare hyper
 
-/// The raw EVALSHA of the STATUS script for one token, with the arguments the handler passes.
+/// The raw EVALSHA of the STATUS script for one token, with the keys and arguments the
+/// handler passes.
 #[derive(Clone)]
 struct RawPoll {
     script: Arc<redis::Script>,
-    conn: redis::aio::ConnectionManager,
-    key: String,
-    args: (String, u32, u64, u64, u64, String),
+    conn: shared::store::redis::Connection,
+    keys: Vec<String>,
+    args: Vec<String>,
 }
 
 impl RawPoll {
     fn new(
         state: &AppState,
         script: Arc<redis::Script>,
-        conn: redis::aio::ConnectionManager,
-        token: &str,
+        conn: shared::store::redis::Connection,
+        token: &QueueToken,
     ) -> Self {
         let s = &state.settings;
+        let signed = s
+            .queue_token_key
+            .verify(token)
+            .expect("the token was issued by this state");
         Self {
             script,
             conn,
-            key: format!("{}:tok:{token}", state.redis.tag()),
-            args: (
-                state.redis.tag().to_owned(),
-                s.queue_active_limit,
-                s.active_token_ttl.as_millis() as u64,
-                s.waiting_token_idle.as_millis() as u64,
-                shared::domain::queue::ADMISSION_WINDOW_MS,
-                token.to_owned(),
-            ),
+            keys: LineKeys::new(state.redis.prefix(), &signed.concert)
+                .0
+                .to_vec(),
+            args: vec![
+                s.queue_active_limit.to_string(),
+                s.active_token_ttl.as_millis().to_string(),
+                s.waiting_token_idle.as_millis().to_string(),
+                shared::domain::queue::ADMISSION_WINDOW_MS.to_string(),
+                signed.id.to_string(),
+                "1".into(),
+            ],
         }
     }
 
     async fn call(&self) -> bool {
         let mut conn = self.conn.clone();
-        let a = &self.args;
-        let mut inv = self.script.key(&self.key);
-        inv.arg(&a.0)
-            .arg(a.1)
-            .arg(a.2)
-            .arg(a.3)
-            .arg(a.4)
-            .arg(&a.5)
-            .arg("1");
+        let mut inv = self.script.prepare_invoke();
+        for k in &self.keys {
+            inv.key(k);
+        }
+        for a in &self.args {
+            inv.arg(a);
+        }
         inv.invoke_async::<redis::Value>(&mut conn).await.is_ok()
     }
 }
 
-/// The Redis connection manager the state's store uses (made on first use).
-async fn connection(state: &AppState) -> anyhow::Result<redis::aio::ConnectionManager> {
+/// The Redis connection the state's store uses (made on first use).
+async fn connection(state: &AppState) -> anyhow::Result<shared::store::redis::Connection> {
     state
         .redis
         .run(|c| async move { Ok(c) })
@@ -335,6 +335,8 @@ pub async fn bare_server(args: &mut Args) -> anyhow::Result<()> {
                 &status_script_source().map_err(anyhow::Error::msg)?,
             ));
             let conn = connection(&state).await?;
+            let token = QueueToken::parse(&token)
+                .map_err(|e| anyhow::anyhow!("--evalsha: the token {e}"))?;
             Some(RawPoll::new(&state, script, conn, &token))
         }
         None => None,

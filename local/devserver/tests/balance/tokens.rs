@@ -10,7 +10,7 @@ async fn both_calls_need_a_live_token_401_otherwise_and_write_nothing() {
     shared::flows::queue::spend(&app.state, &QueueToken::parse(&spent.token).unwrap())
         .await
         .unwrap();
-    let unknown = QueueToken::generate().to_string();
+    let unknown = app.forged_token();
 
     let cases: Vec<(&str, Option<String>, &str)> = vec![
         (&c.user, None, "TOKEN_MISSING"),

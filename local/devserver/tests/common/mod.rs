@@ -16,7 +16,8 @@ pub use api_client::{Answer, Client};
 use reqwest::header::HeaderValue;
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
-use shared::domain::{ConcertDate, ConcertId, Won};
+use shared::domain::token::TokenId;
+use shared::domain::{ConcertDate, ConcertId, QueueToken, Won};
 use shared::settings::Settings;
 use shared::AppState;
 use tokio::sync::{Semaphore, SemaphorePermit};
@@ -114,7 +115,30 @@ pub async fn spawn_app_with(overrides: &[(&str, &str)]) -> TestApp {
     }
 }
 
+/// A token signed with `state`'s key for `concert` that no line ever held.
+pub fn stray_token(state: &AppState, concert: &str) -> QueueToken {
+    let concert = ConcertId::parse(concert).expect("a concert ID");
+    state
+        .settings
+        .queue_token_key
+        .sign(&concert, &TokenId::generate())
+}
+
 impl TestApp {
+    /// A token of this app's concert, signed as ours, that its line never held.
+    pub fn stray_token(&self) -> QueueToken {
+        stray_token(&self.state, &self.concert)
+    }
+
+    /// A token shaped like ours for this app's concert whose signature is wrong.
+    pub fn forged_token(&self) -> String {
+        let real = self.stray_token().to_string();
+        let (body, _) = real
+            .rsplit_once('.')
+            .expect("a signed token has a signature");
+        format!("{body}.{}", "A".repeat(22))
+    }
+
     pub fn url(&self, path: &str) -> String {
         self.api.url(path)
     }

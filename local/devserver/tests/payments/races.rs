@@ -63,7 +63,7 @@ async fn payments_racing_the_expiry_end_paid_or_expired_never_both() {
     let app = spawn_app_with(&[("HOLD_TTL_SECONDS", "1")]).await;
     let user = unique("u");
     let uid = UserId::parse(&user).unwrap();
-    let token = QueueToken::generate();
+    let token = app.stray_token();
     const SEATS: u16 = 12;
     balance::charge(
         &app.state,
@@ -94,6 +94,7 @@ async fn payments_racing_the_expiry_end_paid_or_expired_never_both() {
             .enumerate()
             .map(|(i, r)| {
                 let state = app.state.clone();
+                let token = token.clone();
                 let request = pay_request(&user, &r.reservation_id);
                 let hold = HoldRef::from(r);
                 let expiry = r.expires_at.timestamp_millis();
@@ -119,6 +120,7 @@ async fn payments_racing_the_expiry_end_paid_or_expired_never_both() {
                         sleep_past(start, 7 * k).await;
                         let state = state.clone();
                         let request = request.clone();
+                        let token = token.clone();
                         fired.push(tokio::spawn(async move {
                             pay_flow(&state, &token, &request, None).await
                         }));

@@ -309,7 +309,7 @@ async fn a_waiting_token_is_403_a_missing_one_401_and_nothing_is_written() {
     let body = json!({"userId": a.user, "reservationId": rid.to_string()}).to_string();
     let res = app.post_payment(None, None, body.clone()).await;
     assert_problem(res, StatusCode::UNAUTHORIZED, "TOKEN_MISSING").await;
-    let unknown = QueueToken::generate().to_string();
+    let unknown = app.forged_token();
     let res = app.post_payment(Some(&unknown), None, body).await;
     assert_problem(res, StatusCode::UNAUTHORIZED, "TOKEN_INVALID").await;
 

@@ -10,6 +10,7 @@ async fn an_idle_waiting_token_drops_out_and_the_one_behind_moves_up() {
     let app = spawn_app_with(&[
         ("QUEUE_ACTIVE_LIMIT", "1"),
         ("WAITING_TOKEN_IDLE_SECONDS", "2"),
+        ("QUEUE_POLL_MAX_SECONDS", "1"),
     ])
     .await;
     assert_active(&app.issue_new(&unique("a")).await);
@@ -46,6 +47,7 @@ async fn a_waiting_token_that_keeps_polling_keeps_its_place() {
     let app = spawn_app_with(&[
         ("QUEUE_ACTIVE_LIMIT", "1"),
         ("WAITING_TOKEN_IDLE_SECONDS", "2"),
+        ("QUEUE_POLL_MAX_SECONDS", "1"),
     ])
     .await;
     assert_active(&app.issue_new(&unique("a")).await);

@@ -11,6 +11,7 @@ mod bad_input;
 mod concurrency;
 mod idle;
 mod issuing;
+mod pacing;
 mod redis_down;
 mod token_errors;
 
@@ -20,17 +21,18 @@ use std::time::{Duration, Instant};
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Utc};
-use common::{assert_problem, spawn_app_with, unique, TestApp};
+use common::{assert_problem, spawn_app_with, text, unique, TestApp};
 use futures::future::join_all;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
-use shared::domain::QueueToken;
+use shared::domain::{ConcertId, QueueToken};
+use shared::store::scripts::LineKeys;
 
 /// Tests that depend on timing (TTLs, idle times) take this for reading; the thousand-request
 /// test takes it for writing, so its load never stretches another test's clock.
 static TIMING: LazyLock<tokio::sync::RwLock<()>> = LazyLock::new(|| tokio::sync::RwLock::new(()));
 
-const FIELDS: [&str; 7] = [
+const FIELDS: [&str; 8] = [
     "token",
     "userId",
     "concertId",
@@ -38,6 +40,7 @@ const FIELDS: [&str; 7] = [
     "position",
     "estimatedWaitSeconds",
     "activeUntil",
+    "pollAfterSeconds",
 ];
 
 use support::*;

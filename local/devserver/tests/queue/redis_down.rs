@@ -10,7 +10,8 @@ async fn redis_refusing_connections_means_503_with_retry_after() {
         ("STORE_TIMEOUT_MS", "300"),
     ])
     .await;
-    let token = uuid::Uuid::new_v4().to_string();
+    // Signed, so the guard asks Redis rather than refusing it outright.
+    let token = app.stray_token().to_string();
     for _ in 0..2 {
         let started = Instant::now();
         let res = app.issue_token(&unique("u")).await;
@@ -46,7 +47,8 @@ async fn a_redis_that_never_answers_means_503_within_the_timeout() {
     });
     let url = format!("redis://127.0.0.1:{port}");
     let app = spawn_app_with(&[("REDIS_URL", &url), ("STORE_TIMEOUT_MS", "300")]).await;
-    let token = uuid::Uuid::new_v4().to_string();
+    // Signed, so the guard asks Redis rather than refusing it outright.
+    let token = app.stray_token().to_string();
     for _ in 0..2 {
         let started = Instant::now();
         let res = app.issue_token(&unique("u")).await;

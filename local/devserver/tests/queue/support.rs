@@ -10,11 +10,14 @@ pub(crate) fn assert_waiting(view: &Value, position: u64) {
     assert_eq!(view["status"], "WAITING", "{view}");
     assert_eq!(view["position"], position, "{view}");
     assert!(view["activeUntil"].is_null(), "{view}");
+    let hint = view["pollAfterSeconds"].as_u64();
+    assert!(hint.is_some_and(|h| h >= 1), "{view}");
 }
 
 pub(crate) fn assert_active(view: &Value) {
     assert_eq!(view["status"], "ACTIVE", "{view}");
     assert_eq!(view["position"], 0, "{view}");
+    assert!(view["pollAfterSeconds"].is_null(), "{view}");
     active_until(view);
 }
 
@@ -81,7 +84,7 @@ impl TestApp {
 
     /// Every key this app has in Redis.
     pub(crate) async fn redis_keys(&self) -> Vec<String> {
-        let pattern = format!("{}*", self.state.redis.tag());
+        let pattern = format!("{{{}:*", self.state.redis.prefix());
         self.state
             .redis
             .run(|mut c| async move {

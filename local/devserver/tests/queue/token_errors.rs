@@ -45,3 +45,35 @@ async fn status_with_an_unknown_uuid_is_401_token_invalid() {
     )
     .await;
 }
+
+/// A forged token is 401 token invalid without any store call, and a signed one the line does
+/// not hold is 401 token expired with no dynamodb read.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forged_token_costs_no_store_call_and_a_stray_one_no_dynamodb_read() {
+    use shared::flows::queue::{guard, Need};
+    let app = spawn_app_with(&[]).await;
+    // Redis unreachable: any call to it would be a 503, not a 401.
+    let mut offline = app.state.settings.clone();
+    offline.redis_url = "redis://127.0.0.1:1".into();
+    let (state, sent) = shared::counting::counted_state(offline).await.unwrap();
+    let forged = QueueToken::parse(&app.forged_token()).unwrap();
+    let refused = guard(&state, &forged, Need::Live).await.unwrap_err();
+    assert_eq!(refused.parts().1, "TOKEN_INVALID");
+    assert_eq!(sent.take(), Vec::<String>::new());
+
+    let (state, sent) = shared::counting::counted_state(app.state.settings.clone())
+        .await
+        .unwrap();
+    let refused = guard(&state, &app.stray_token(), Need::Live)
+        .await
+        .unwrap_err();
+    assert_eq!(refused.parts().1, "TOKEN_EXPIRED");
+    assert_eq!(sent.take(), Vec::<String>::new());
+
+    assert_problem(
+        app.status(&app.forged_token()).await,
+        StatusCode::UNAUTHORIZED,
+        "TOKEN_INVALID",
+    )
+    .await;
+}

@@ -1,22 +1,26 @@
-local c, u, fresh = ARGV[6], ARGV[7], ARGV[8]
-if is_due(c) then maintain(c) end
-local existing = redis.call('HGET', KEYS[1], u)
+-- ARGV[5..6]: user, a fresh token ID.
+local u, fresh = ARGV[5], ARGV[6]
+if is_due() then maintain() end
+local existing = redis.call('HGET', USERS, u)
 if existing then
-  local h = fields(existing)
-  local s = h[3]
-  if s == 'A' and tonumber(h[4]) <= now then s = nil end
-  if s == 'W' then touch(c, existing) end
-  if s == 'W' or s == 'A' then return describe(existing, h, 'EXISTING') end
+  local r = record(existing)
+  if r and r.s == 'W' and redis.call('ZSCORE', WAIT, existing) then
+    touch(existing)
+    return describe(existing, r, 'EXISTING')
+  end
+  if r and r.s == 'A' and r.at > now then return describe(existing, r, 'EXISTING') end
 end
-local seq = redis.call('INCR', q(c, 'seq'))
-redis.call('HSET', tok(fresh), 'u', u, 'c', c, 's', 'W')
-redis.call('HSET', KEYS[1], u, fresh)
-if redis.call('ZCARD', q(c, 'waiting')) == 0 and redis.call('ZCARD', q(c, 'active')) < LIMIT then
-  admit(c, fresh)
+local seq = redis.call('HINCRBY', META, 'seq', 1)
+redis.call('HSET', USERS, u, fresh)
+if redis.call('ZCARD', WAIT) == 0 and redis.call('ZCARD', ACT) < LIMIT then
+  admit(fresh, u)
+  redis.call('ZREMRANGEBYSCORE', ADM, '-inf', now - WINDOW_MS)
+  due_by(now + ACTIVE_MS)
 else
-  redis.call('ZADD', q(c, 'waiting'), seq, fresh)
-  redis.call('ZADD', q(c, 'seen'), now, fresh)
-  redis.call('PEXPIRE', tok(fresh), IDLE_MS + KEEP_MS)
-  due_by(c, now + IDLE_MS)
+  redis.call('HSET', TOK, fresh, 'W:0:' .. u)
+  redis.call('ZADD', WAIT, seq, fresh)
+  redis.call('ZADD', SEEN, now, fresh)
+  due_by(now + IDLE_MS)
 end
-return describe(fresh, fields(fresh), 'NEW')
+refresh()
+return describe(fresh, record(fresh), 'NEW')

@@ -1,102 +1,125 @@
-local P = ARGV[1]
-local LIMIT = tonumber(ARGV[2])
-local ACTIVE_MS = tonumber(ARGV[3])
-local IDLE_MS = tonumber(ARGV[4])
-local WINDOW_MS = tonumber(ARGV[5])
--- An ended token is remembered this long, so it answers TOKEN_EXPIRED rather than INVALID.
-local KEEP_MS = 3600000
-local BATCH = 256
+-- Shared by every queue script. One concert's line, every key under its hash tag (one slot):
+-- KEYS: 1 users, 2 tok, 3 wait, 4 seen, 5 act, 6 adm, 7 meta (see scripts.rs).
+-- ARGV[1..4]: active limit, active ms, idle ms, admission window ms.
+local USERS, TOK, WAIT, SEEN, ACT, ADM, META =
+  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
+local LIMIT = tonumber(ARGV[1])
+local ACTIVE_MS = tonumber(ARGV[2])
+local IDLE_MS = tonumber(ARGV[3])
+local WINDOW_MS = tonumber(ARGV[4])
+-- Upkeep retires or admits at most this many tokens of each kind per call, so that no call
+-- blocks Redis for long whatever the line's length; what is left is due at once.
+local BATCH = 100
 -- `due` when nothing is scheduled: later than any clock reading.
 local NEVER = 9007199254740991
+-- Every key of the line ends this long after the last write that could matter: later than
+-- any live token can still be live without upkeep having run (and refreshed it) since.
+local HORIZON_MS = math.max(ACTIVE_MS, IDLE_MS) + 60000
 local clock = redis.call('TIME')
 local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
 
-local function tok(t) return P .. ':tok:' .. t end
-local function q(c, name) return P .. ':q:' .. c .. ':' .. name end
+-- A token's record in TOK: 'W:0:user' while waiting, 'A:<activeUntil ms>:user' once admitted.
+local function record(id)
+  local r = redis.call('HGET', TOK, id)
+  if not r then return nil end
+  local s, at, u = string.match(r, '^(%a):(%d+):(.*)$')
+  return {s = s, at = tonumber(at), u = u}
+end
 
 -- Upkeep must run no later than `at`.
-local function due_by(c, at)
-  local d = tonumber(redis.call('HGET', q(c, 'due'), 'at'))
+local function due_by(at)
+  local d = tonumber(redis.call('HGET', META, 'due'))
   if d and d <= at then return end
-  redis.call('HSET', q(c, 'due'), 'at', at)
+  redis.call('HSET', META, 'due', at)
 end
 
 -- Whether upkeep can have work now. A lost `due` counts as yes, and so does a new active
 -- limit (a raised one frees places no clock event announces): upkeep rewrites both.
-local function is_due(c)
-  local d = redis.call('HMGET', q(c, 'due'), 'at', 'limit')
+local function is_due()
+  local d = redis.call('HMGET', META, 'due', 'limit')
   return not d[1] or tonumber(d[1]) <= now or tonumber(d[2]) ~= LIMIT
 end
 
-local function retire(c, t, why)
-  local tk = tok(t)
-  local u = redis.call('HGET', tk, 'u')
-  if not u then return end
-  if redis.call('HGET', q(c, 'users'), u) == t then redis.call('HDEL', q(c, 'users'), u) end
-  redis.call('HSET', tk, 's', 'X', 'x', why)
-  redis.call('PEXPIRE', tk, KEEP_MS)
+local function refresh()
+  for i = 1, 7 do redis.call('PEXPIRE', KEYS[i], HORIZON_MS) end
 end
 
-local function admit(c, t)
+-- Ends a token for good: its record goes (a signed token the line does not know is expired).
+local function retire(id, u)
+  redis.call('HDEL', TOK, id)
+  if u and redis.call('HGET', USERS, u) == id then redis.call('HDEL', USERS, u) end
+end
+
+local function admit(id, u)
   local untl = now + ACTIVE_MS
-  redis.call('ZADD', q(c, 'active'), untl, t)
-  redis.call('ZADD', q(c, 'admits'), now, t)
-  redis.call('ZREMRANGEBYSCORE', q(c, 'admits'), '-inf', now - WINDOW_MS)
-  redis.call('HSET', tok(t), 's', 'A', 'at', untl)
-  redis.call('PEXPIREAT', tok(t), untl + KEEP_MS)
-  due_by(c, untl)
+  redis.call('ZADD', ACT, untl, id)
+  redis.call('ZADD', ADM, now, id)
+  redis.call('HSET', TOK, id, 'A:' .. untl .. ':' .. u)
 end
 
--- Retire expired and idle tokens, give every free place to the longest waiting, then set
--- `due` to the next instant this can have work.
-local function maintain(c)
-  local ended = redis.call('ZRANGEBYSCORE', q(c, 'active'), '-inf', now, 'LIMIT', 0, BATCH)
-  for _, t in ipairs(ended) do
-    redis.call('ZREM', q(c, 'active'), t)
-    retire(c, t, 'expired')
+-- Retire expired and idle tokens, give free places to the longest waiting, then set `due` to
+-- the next instant this can have work: now, if a batch was full.
+local function maintain()
+  local more = false
+  local ended = redis.call('ZRANGEBYSCORE', ACT, '-inf', now, 'LIMIT', 0, BATCH)
+  for _, id in ipairs(ended) do
+    redis.call('ZREM', ACT, id)
+    local r = record(id)
+    retire(id, r and r.u)
   end
-  local idle = redis.call('ZRANGEBYSCORE', q(c, 'seen'), '-inf', now - IDLE_MS, 'LIMIT', 0, BATCH)
-  for _, t in ipairs(idle) do
-    redis.call('ZREM', q(c, 'waiting'), t)
-    redis.call('ZREM', q(c, 'seen'), t)
-    retire(c, t, 'idle')
+  more = more or #ended == BATCH
+  local idle = redis.call('ZRANGEBYSCORE', SEEN, '-inf', now - IDLE_MS, 'LIMIT', 0, BATCH)
+  for _, id in ipairs(idle) do
+    redis.call('ZREM', WAIT, id)
+    redis.call('ZREM', SEEN, id)
+    local r = record(id)
+    retire(id, r and r.u)
   end
-  local free = LIMIT - redis.call('ZCARD', q(c, 'active'))
-  while free > 0 do
-    local popped = redis.call('ZPOPMIN', q(c, 'waiting'), free)
-    if #popped == 0 then break end
+  more = more or #idle == BATCH
+  local free = math.min(LIMIT - redis.call('ZCARD', ACT), BATCH)
+  local admitted = 0
+  if free > 0 then
+    local popped = redis.call('ZPOPMIN', WAIT, free)
     for i = 1, #popped, 2 do
-      local t = popped[i]
-      redis.call('ZREM', q(c, 'seen'), t)
-      if redis.call('EXISTS', tok(t)) == 1 then
-        admit(c, t)
-        free = free - 1
+      local id = popped[i]
+      redis.call('ZREM', SEEN, id)
+      local r = record(id)
+      if r then
+        admit(id, r.u)
+        admitted = admitted + 1
       end
     end
+    more = more or #popped == 2 * BATCH
   end
+  if admitted > 0 then redis.call('ZREMRANGEBYSCORE', ADM, '-inf', now - WINDOW_MS) end
   local nxt = NEVER
-  local a = redis.call('ZRANGE', q(c, 'active'), 0, 0, 'WITHSCORES')
-  if a[2] then nxt = tonumber(a[2]) end
-  local w = redis.call('ZRANGE', q(c, 'seen'), 0, 0, 'WITHSCORES')
-  if w[2] then nxt = math.min(nxt, tonumber(w[2]) + IDLE_MS) end
-  redis.call('HSET', q(c, 'due'), 'at', nxt, 'limit', LIMIT)
+  if more then
+    nxt = now
+  else
+    local a = redis.call('ZRANGE', ACT, 0, 0, 'WITHSCORES')
+    if a[2] then nxt = tonumber(a[2]) end
+    local w = redis.call('ZRANGE', SEEN, 0, 0, 'WITHSCORES')
+    if w[2] then nxt = math.min(nxt, tonumber(w[2]) + IDLE_MS) end
+  end
+  redis.call('HSET', META, 'due', nxt, 'limit', LIMIT)
+  refresh()
 end
 
-local function touch(c, t)
-  redis.call('ZADD', q(c, 'seen'), 'XX', now, t)
-  redis.call('PEXPIRE', tok(t), IDLE_MS + KEEP_MS)
+local function touch(id)
+  redis.call('ZADD', SEEN, 'XX', now, id)
 end
 
-local function fields(t) return redis.call('HMGET', tok(t), 'u', 'c', 's', 'at', 'x') end
-
--- {kind, user, concert, a, b, flag, token}: ACTIVE a=activeUntil b=now; WAITING a=position
--- b=admissions in the window. h: the token's fields, as `fields` reads them.
-local function describe(t, h, flag)
-  if not h[1] then return {'UNKNOWN'} end
-  if h[3] == 'X' then return {'ENDED', h[1], h[2], h[5] or ''} end
-  if h[3] == 'A' then return {'ACTIVE', h[1], h[2], tostring(h[4]), tostring(now), flag, t} end
-  local rank = redis.call('ZRANK', q(h[2], 'waiting'), t)
+-- {kind, user, a, b, c, flag, id}: ACTIVE a=activeUntil b=now; WAITING a=position
+-- b=admissions in the window c=how many wait. r: the token's record, as `record` reads it.
+local function describe(id, r, flag)
+  if not r then return {'UNKNOWN'} end
+  if r.s == 'A' then
+    if r.at <= now then return {'UNKNOWN'} end
+    return {'ACTIVE', r.u, tostring(r.at), tostring(now), '0', flag, id}
+  end
+  local rank = redis.call('ZRANK', WAIT, id)
   if not rank then return {'UNKNOWN'} end
-  local admits = redis.call('ZCOUNT', q(h[2], 'admits'), now - WINDOW_MS, '+inf')
-  return {'WAITING', h[1], h[2], tostring(rank + 1), tostring(admits), flag, t}
+  local admits = redis.call('ZCOUNT', ADM, now - WINDOW_MS, '+inf')
+  local line = redis.call('ZCARD', WAIT)
+  return {'WAITING', r.u, tostring(rank + 1), tostring(admits), tostring(line), flag, id}
 end

@@ -1,9 +1,10 @@
-local t = ARGV[6]
-local c = redis.call('HGET', KEYS[1], 'c')
-if not c then return 0 end
-redis.call('ZREM', q(c, 'active'), t)
-redis.call('ZREM', q(c, 'waiting'), t)
-redis.call('ZREM', q(c, 'seen'), t)
-retire(c, t, 'spent')
-maintain(c)
+-- ARGV[5]: token ID. Ends it for good and frees its place.
+local id = ARGV[5]
+local r = record(id)
+if not r then return 0 end
+redis.call('ZREM', ACT, id)
+redis.call('ZREM', WAIT, id)
+redis.call('ZREM', SEEN, id)
+retire(id, r.u)
+maintain()
 return 1

@@ -1,9 +1,6 @@
-local t = ARGV[6]
-local h = redis.call('HMGET', KEYS[1], 'u', 'c', 's', 'at', 'x')
-if not h[1] then return {'UNKNOWN'} end
-if is_due(h[2]) then
-  maintain(h[2])
-  h = fields(t)
-end
-if ARGV[7] == '1' and h[3] == 'W' then touch(h[2], t) end
-return describe(t, h, '')
+-- ARGV[5..6]: token ID, '1' to count this as a poll.
+local id = ARGV[5]
+if is_due() then maintain() end
+local r = record(id)
+if ARGV[6] == '1' and r and r.s == 'W' then touch(id) end
+return describe(id, r, '')
