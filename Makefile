@@ -4,7 +4,7 @@
 # The stores are DynamoDB Local and redis-server as plain processes, run by the `stack` command
 # (local/stack; `cargo run -p stack -- help`): one named stack per target, on ports of its own,
 # pidfiles and logs in local/.run, data in local/.data.
-.PHONY: run test test-localstack deps status seed clean validate bench build deploy sam-build smoke fuzz check-invariants load
+.PHONY: run test test-localstack deps status seed clean validate bench build deploy sam-build smoke fuzz check-invariants load scale
 
 STACK = cargo run -q -p stack --
 TARGET = $${CARGO_TARGET_DIR:-target}
@@ -63,6 +63,14 @@ bench: deps
 	QUEUE_ACTIVE_LIMIT=1000000 RUST_LOG=warn $(STACK) with bench 8200 6381 --in-memory -- \
 	  sh -c '$(TARGET)/local/load bench $${BENCH_SCALE:-1000} && $(TARGET)/local/devserver check-invariants'
 	bash local/load.sh
+
+# A line of a million on the real scripts (pipelined EVALSHA, not HTTP) against a redis-server of
+# its own (in memory, on 6387 or SCALE_REDIS_PORT): Redis time per poll at 1,000 / 100,000 /
+# 1,000,000 waiting, bytes per waiter, the issue rate, the polls the hints ask for, the slowest
+# script call; ends with one `scale:` line. QUEUE_POLL_MAX_SECONDS etc. are read as the app does.
+scale: deps
+	cargo build -q --profile local -p load
+	$(TARGET)/local/load scale --port $${SCALE_REDIS_PORT:-6387}
 
 # A ticket-opening spike over HTTP (LOAD_USERS, default 1500) with its invariant check, then the
 # poll in-process vs raw EVALSHA, our HTTP layer vs a bare server, and each Lambda binary's cold

@@ -1,5 +1,7 @@
 //! `GET /queue/status`: the bearer token's place in line, or its admission.
-//! Round trips: 1 Redis script (plus 1 DynamoDB read for a token Redis does not know).
+//! Round trips: 1 Redis script, routed by the concert in the token; none for a token whose
+//! signature fails (TOKEN_INVALID), and never a DynamoDB read (a signed token the line does not
+//! hold is TOKEN_EXPIRED).
 
 use lambda_http::http::StatusCode;
 use lambda_http::Request;

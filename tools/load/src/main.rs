@@ -11,6 +11,7 @@
 //! load cold-start --bin-dir DIR [--runs 5] [--profile NAME] [--only f1,f2]
 //! load bench [SCALE]                                    (in-process; the stores' environment)
 //! load bare-server --body TEXT                          (used by `load http`)
+//! load scale [--port 6387]                              (its own redis-server; `make scale`)
 //! ```
 //!
 //! Exit 1 when an invariant breaks or a target is missed, 2 on a usage or setup error.
@@ -19,6 +20,7 @@ mod api;
 mod bench;
 mod cold;
 mod micro;
+mod scale;
 mod spike;
 mod stats;
 
@@ -30,7 +32,8 @@ const USAGE: &str = "usage: load spike --concert C [--url U] [--users N] [--conn
        load http --concert C [--url U] [--concurrency N] [--seconds S]
        load cold-start --bin-dir DIR [--runs N] [--profile NAME] [--only f1,f2]
        load bench [SCALE]
-       load bare-server --body TEXT";
+       load bare-server --body TEXT
+       load scale [--port P]";
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -54,6 +57,10 @@ async fn main() -> ExitCode {
         "cold-start" => cold::run(&mut args).await,
         "bench" => bench_command(&args).await,
         "bare-server" => micro::bare_server(&mut args).await.map(|()| true),
+        "scale" => match args.number("--port", 6387) {
+            Ok(port) => scale::run(port as u16).await,
+            Err(e) => Err(e),
+        },
         _ => Err(anyhow::anyhow!(USAGE)),
     };
     match result {

@@ -12,15 +12,20 @@ if existing then
 end
 local seq = redis.call('HINCRBY', META, 'seq', 1)
 redis.call('HSET', USERS, u, fresh)
-if redis.call('ZCARD', WAIT) == 0 and redis.call('ZCARD', ACT) < LIMIT then
+local waiting = redis.call('ZCARD', WAIT)
+if waiting == 0 and redis.call('ZCARD', ACT) < LIMIT then
   admit(fresh, u)
   redis.call('ZREMRANGEBYSCORE', ADM, '-inf', now - WINDOW_MS)
   due_by(now + ACTIVE_MS)
-else
-  redis.call('HSET', TOK, fresh, 'W:0:' .. u)
-  redis.call('ZADD', WAIT, seq, fresh)
-  redis.call('ZADD', SEEN, now, fresh)
-  due_by(now + IDLE_MS)
+  refresh()
+  return describe(fresh, record(fresh), 'NEW')
 end
-refresh()
-return describe(fresh, record(fresh), 'NEW')
+redis.call('HSET', TOK, fresh, 'W:0:' .. u)
+-- Last in line: `seq` counts every arrival, and ends with the line (one PEXPIRE for all keys).
+redis.call('ZADD', WAIT, seq, fresh)
+redis.call('ZADD', SEEN, now, fresh)
+due_by(now + IDLE_MS)
+refresh_join(waiting == 0)
+local line = tostring(waiting + 1)
+local admits = redis.call('ZCOUNT', ADM, now - WINDOW_MS, '+inf')
+return {'WAITING', u, line, tostring(admits), line, 'NEW', fresh}

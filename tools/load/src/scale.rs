@@ -1,0 +1,488 @@
+//! `load scale`: a line of a million, measured on the real scripts, not over HTTP. It starts
+//! its own redis-server (in memory, SCALE_REDIS_PORT, default 6387), fills one concert's line
+//! through pipelined EVALSHA of the ISSUE script, and at 1,000 / 100,000 / 1,000,000 waiting
+//! reads Redis's own time per poll (INFO commandstats) at the head, middle and tail of the line.
+//! Then: memory per waiting token, the issue rate into the full line, the polls the hints ask
+//! for summed over the whole line (at the settings given and at an on-sale profile), and the
+//! slowest single script call (SLOWLOG), upkeep that admits 1,000 and 10,000 at once included.
+
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use redis::aio::MultiplexedConnection;
+use redis::Value;
+use shared::domain::queue::Pacing;
+use shared::domain::token::TokenId;
+use shared::domain::ConcertId;
+use shared::flows::queue::pacing;
+use shared::settings::Settings;
+use shared::store::scripts::{issue_source, status_source, LineKeys};
+
+/// The line's sizes at which polls are measured, and the last is the line's length.
+const CHECKPOINTS: [usize; 3] = [1_000, 100_000, 1_000_000];
+/// Admitted at once; the rest wait.
+const ACTIVE_LIMIT: u32 = 100;
+/// Calls per pipeline, and pipelines in flight.
+const PIPELINE: usize = 500;
+const IN_FLIGHT: usize = 4;
+/// Polls per measured group (head, middle, tail).
+const POLLS: usize = 20_000;
+/// Tokens issued into the full line to measure the issue rate.
+const MORE: usize = 100_000;
+/// SLOWLOG keeps every call slower than this.
+const SLOW_US: u64 = 200;
+
+struct Line {
+    conn: MultiplexedConnection,
+    issue_sha: String,
+    status_sha: String,
+    keys: Vec<String>,
+    common: Vec<String>,
+}
+
+impl Line {
+    fn issue(&self, user: &str, id: &TokenId) -> redis::Cmd {
+        let mut c = redis::cmd("EVALSHA");
+        c.arg(&self.issue_sha).arg(self.keys.len()).arg(&self.keys);
+        c.arg(&self.common).arg(user).arg(id.as_str());
+        c
+    }
+
+    fn poll(&self, id: &TokenId, limit: u32) -> redis::Cmd {
+        let mut c = redis::cmd("EVALSHA");
+        c.arg(&self.status_sha).arg(self.keys.len()).arg(&self.keys);
+        c.arg(limit)
+            .arg(&self.common[1..])
+            .arg(id.as_str())
+            .arg("1");
+        c
+    }
+
+    /// Runs `cmds` as pipelines of [`PIPELINE`], [`IN_FLIGHT`] at once; the last reply.
+    async fn run(&self, cmds: Vec<redis::Cmd>) -> anyhow::Result<Option<Value>> {
+        let mut last = None;
+        let mut chunks = cmds.chunks(PIPELINE).peekable();
+        while chunks.peek().is_some() {
+            let batch: Vec<_> = chunks.by_ref().take(IN_FLIGHT).collect();
+            let replies = futures::future::try_join_all(batch.into_iter().map(|chunk| {
+                let mut conn = self.conn.clone();
+                let mut pipe = redis::pipe();
+                for c in chunk {
+                    pipe.add_command(c.clone());
+                }
+                async move { pipe.query_async::<Vec<Value>>(&mut conn).await }
+            }))
+            .await
+            .context("a pipeline of script calls")?;
+            if let Some(v) = replies.into_iter().flatten().last() {
+                if let Value::ServerError(e) = &v {
+                    bail!("a script failed: {e:?}");
+                }
+                last = Some(v);
+            }
+        }
+        Ok(last)
+    }
+
+    async fn info(&self, section: &str) -> anyhow::Result<String> {
+        let mut conn = self.conn.clone();
+        Ok(redis::cmd("INFO")
+            .arg(section)
+            .query_async(&mut conn)
+            .await?)
+    }
+
+    async fn command(&self, args: &[&str]) -> anyhow::Result<Value> {
+        let mut conn = self.conn.clone();
+        let mut c = redis::cmd(args[0]);
+        for a in &args[1..] {
+            c.arg(*a);
+        }
+        Ok(c.query_async(&mut conn).await?)
+    }
+
+    /// Redis's own µs per EVALSHA since the last CONFIG RESETSTAT.
+    async fn usec_per_call(&self) -> anyhow::Result<f64> {
+        let stats = self.info("commandstats").await?;
+        field(&stats, "cmdstat_evalsha:", "usec_per_call=").context("no EVALSHA counted")
+    }
+
+    async fn used_memory(&self) -> anyhow::Result<f64> {
+        let mem = self.info("memory").await?;
+        field(&mem, "used_memory:", "").context("used_memory")
+    }
+}
+
+/// The number after `key` (and after `sub` within its line).
+fn field(info: &str, line: &str, sub: &str) -> Option<f64> {
+    let rest = info.lines().find_map(|l| l.strip_prefix(line))?;
+    let from = rest.find(sub)? + sub.len();
+    let value: String = rest[from..]
+        .chars()
+        .take_while(|c| c.is_ascii_digit() || *c == '.')
+        .collect();
+    value.parse().ok()
+}
+
+/// One row of the poll table.
+struct PollRow {
+    waiting: usize,
+    head: f64,
+    middle: f64,
+    tail: f64,
+}
+
+/// What the hints ask for, summed position by position: (beyond the head, the head).
+fn asked(p: &Pacing, line: u64, admissions: u64) -> (f64, f64) {
+    let r = p.rate(admissions);
+    let (mut beyond, mut head) = (0.0, 0.0);
+    for pos in 1..=line {
+        let h = 1.0 / p.hint(pos, line, admissions) as f64;
+        if pos as f64 / r <= shared::domain::queue::HEAD_SECONDS {
+            head += h;
+        } else {
+            beyond += h;
+        }
+    }
+    (beyond, head)
+}
+
+/// On a machine of more than one core, redis-server gets the last core to itself and this tool
+/// the others, so the timings are Redis's work rather than its waiting for the CPU (the
+/// client's four pipelines would otherwise preempt it mid-script). Best effort: `taskset`.
+fn pin(redis: Option<u32>) {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let Some(pid) = redis.filter(|_| cores > 1) else {
+        return;
+    };
+    let last = (cores - 1).to_string();
+    let rest = format!("0-{}", cores.saturating_sub(2));
+    let set = |cpus: &str, pid: u32| {
+        std::process::Command::new("taskset")
+            .args(["-a", "-p", "-c", cpus, &pid.to_string()])
+            .stdout(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    if set(&last, pid) && set(&rest, std::process::id()) {
+        eprintln!("scale: redis-server on core {last}, this tool on {rest}");
+    }
+}
+
+pub async fn run(port: u16) -> anyhow::Result<bool> {
+    let started = Instant::now();
+    let dir = std::env::temp_dir().join(format!("load-scale-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    if stack::port_open(port) {
+        bail!("port {port} is taken (SCALE_REDIS_PORT picks another)");
+    }
+    let mut server = stack::Redis::new(port)
+        .dir(&dir)
+        .spawn(dir.join("redis.log"))?;
+    server.wait_ready(Duration::from_secs(10))?;
+    pin(server.pid());
+    let result = measure(port).await;
+    let _ = server.stop();
+    let _ = std::fs::remove_dir_all(&dir);
+    let ok = result?;
+    println!("scale: took {:.0} s", started.elapsed().as_secs_f64());
+    Ok(ok)
+}
+
+async fn measure(port: u16) -> anyhow::Result<bool> {
+    // The defaults, but nobody drops out for being idle while the line fills: this measures
+    // the scripts, not the clients.
+    let lookup = |k: &str| match k {
+        "QUEUE_ACTIVE_LIMIT" => Some(ACTIVE_LIMIT.to_string()),
+        "WAITING_TOKEN_IDLE_SECONDS" => Some("86400".into()),
+        _ => std::env::var(k).ok(),
+    };
+    let settings = Settings::from_lookup(lookup)?;
+    let client = redis::Client::open(format!("redis://127.0.0.1:{port}"))?;
+    let conn = client.get_multiplexed_async_connection().await?;
+    let mut c = conn.clone();
+    let issue_sha: String = redis::cmd("SCRIPT")
+        .arg("LOAD")
+        .arg(issue_source())
+        .query_async(&mut c)
+        .await?;
+    let status_sha: String = redis::cmd("SCRIPT")
+        .arg("LOAD")
+        .arg(status_source())
+        .query_async(&mut c)
+        .await?;
+    let concert = ConcertId::parse("scale").expect("a concert ID");
+    let line = Line {
+        conn,
+        issue_sha,
+        status_sha,
+        keys: LineKeys::new("scale", &concert).0.to_vec(),
+        common: vec![
+            settings.queue_active_limit.to_string(),
+            settings.active_token_ttl.as_millis().to_string(),
+            settings.waiting_token_idle.as_millis().to_string(),
+            shared::domain::queue::ADMISSION_WINDOW_MS.to_string(),
+        ],
+    };
+    line.command(&[
+        "CONFIG",
+        "SET",
+        "slowlog-log-slower-than",
+        &SLOW_US.to_string(),
+    ])
+    .await?;
+    line.command(&["CONFIG", "SET", "slowlog-max-len", "1024"])
+        .await?;
+    line.command(&["SLOWLOG", "RESET"]).await?;
+    let empty = line.used_memory().await?;
+
+    // The first ACTIVE_LIMIT are admitted at once; everyone after them waits.
+    let admitted = ACTIVE_LIMIT as usize;
+    let mut ids: Vec<TokenId> = Vec::with_capacity(admitted + CHECKPOINTS[2] + MORE);
+    let mut rows = Vec::new();
+    let mut fill_time = Duration::ZERO;
+    for &waiting in &CHECKPOINTS {
+        let from = ids.len();
+        let to = admitted + waiting;
+        let fresh: Vec<TokenId> = (from..to).map(|_| TokenId::generate()).collect();
+        let cmds = fresh
+            .iter()
+            .enumerate()
+            .map(|(i, id)| line.issue(&format!("user-{}", from + i), id))
+            .collect();
+        let t = Instant::now();
+        line.run(cmds).await?;
+        fill_time += t.elapsed();
+        ids.extend(fresh);
+        let waiters = &ids[admitted..];
+        let group = |at: usize| -> Vec<TokenId> {
+            let at = at.min(waiters.len() - 100);
+            waiters[at..at + 100].to_vec()
+        };
+        let mut per = Vec::new();
+        for g in [group(0), group(waiting / 2), group(waiting - 100)] {
+            line.command(&["CONFIG", "RESETSTAT"]).await?;
+            let cmds = (0..POLLS)
+                .map(|i| line.poll(&g[i % g.len()], ACTIVE_LIMIT))
+                .collect();
+            line.run(cmds).await?;
+            per.push(line.usec_per_call().await?);
+        }
+        eprintln!(
+            "scale: {waiting} waiting, polls {:.1} / {:.1} / {:.1} µs",
+            per[0], per[1], per[2]
+        );
+        rows.push(PollRow {
+            waiting,
+            head: per[0],
+            middle: per[1],
+            tail: per[2],
+        });
+    }
+    let full = line.used_memory().await?;
+    let mut by_key = Vec::new();
+    for key in &line.keys {
+        if let Value::Int(n) = line
+            .command(&["MEMORY", "USAGE", key, "SAMPLES", "10000"])
+            .await?
+        {
+            by_key.push((key.rsplit(':').next().unwrap_or(key).to_owned(), n));
+        }
+    }
+    let total = ids.len();
+    let bytes_per_waiter = (full - empty) / total as f64;
+
+    // Into a line of 1,000,000: this many more.
+    let fresh: Vec<TokenId> = (0..MORE).map(|_| TokenId::generate()).collect();
+    let cmds = fresh
+        .iter()
+        .enumerate()
+        .map(|(i, id)| line.issue(&format!("more-{i}"), id))
+        .collect();
+    line.command(&["CONFIG", "RESETSTAT"]).await?;
+    let t = Instant::now();
+    line.run(cmds).await?;
+    let issue_wall = t.elapsed();
+    let issue_us = line.usec_per_call().await?;
+    let issue_per_s = MORE as f64 / issue_wall.as_secs_f64();
+    ids.extend(fresh);
+
+    // What the hints ask for, from the line as a poll sees it.
+    let tail = &ids[ids.len() - 1];
+    let reply = line.run(vec![line.poll(tail, ACTIVE_LIMIT)]).await?;
+    let (length, admissions) = match reply {
+        Some(Value::Array(v)) if v.len() >= 5 => {
+            let n = |i: usize| match &v[i] {
+                Value::BulkString(b) => String::from_utf8_lossy(b).parse::<u64>().unwrap_or(0),
+                _ => 0,
+            };
+            (n(4), n(3))
+        }
+        other => bail!("a poll answered {other:?}"),
+    };
+    let at_settings = pacing(&settings);
+    let on_sale = Pacing {
+        max_seconds: 600,
+        ..at_settings
+    };
+    let (beyond, head) = asked(&at_settings, length, admissions);
+    let (sale_beyond, sale_head) = asked(&on_sale, length, admissions);
+
+    // Upkeep that frees 1,000 and then 10,000 places at once (a raised limit): each call admits
+    // a bounded batch; polls until all are in. Every call timed by SLOWLOG.
+    let mut upkeep = Vec::new();
+    for more in [1_000u32, 10_000] {
+        let limit = ACTIVE_LIMIT + more + if more == 10_000 { 1_000 } else { 0 };
+        let t = Instant::now();
+        let mut calls = 0;
+        let want = (limit - ACTIVE_LIMIT) as usize;
+        loop {
+            calls += 1;
+            let head = &ids[admitted + want - 1];
+            let reply = line.run(vec![line.poll(head, limit)]).await?;
+            if matches!(&reply, Some(Value::Array(v)) if matches!(v.first(), Some(Value::BulkString(k)) if k == b"ACTIVE"))
+            {
+                break;
+            }
+            if calls > 10_000 {
+                bail!("{more} places were never filled");
+            }
+        }
+        upkeep.push((more, calls, t.elapsed()));
+    }
+    // (µs, the script: ISSUE or STATUS, and the limit it was called with).
+    let text = |v: &Value| match v {
+        Value::BulkString(b) => String::from_utf8_lossy(b).into_owned(),
+        Value::SimpleString(s) => s.clone(),
+        other => format!("{other:?}"),
+    };
+    let mut slow: Vec<(i64, String)> = match line.command(&["SLOWLOG", "GET", "1024"]).await? {
+        Value::Array(entries) => entries
+            .iter()
+            .filter_map(|e| match e {
+                Value::Array(f) => match (f.get(2), f.get(3)) {
+                    (Some(Value::Int(us)), Some(Value::Array(argv))) => {
+                        let script = match argv.get(1).map(text) {
+                            Some(sha) if sha == line.issue_sha => "ISSUE",
+                            Some(sha) if sha == line.status_sha => "STATUS",
+                            _ => "other",
+                        };
+                        let limit = argv.get(10).map(text).unwrap_or_default();
+                        let user = match script {
+                            "ISSUE" => format!(" {}", argv.get(14).map(text).unwrap_or_default()),
+                            _ => String::new(),
+                        };
+                        Some((*us, format!("{script} limit={limit}{user}")))
+                    }
+                    _ => None,
+                },
+                _ => None,
+            })
+            .collect(),
+        _ => Vec::new(),
+    };
+    // The scripts only: MEMORY USAGE of a key of a million entries is this tool's own.
+    slow.retain(|(_, what)| !what.starts_with("other"));
+    slow.sort_by_key(|s| std::cmp::Reverse(s.0));
+    let max_script_ms = slow.first().map_or(0, |s| s.0) as f64 / 1000.0;
+    let over_5ms = slow.iter().filter(|s| s.0 > 5_000).count();
+    let stats = line.info("latencystats").await?;
+    let p999 = field(&stats, "latency_percentiles_usec_evalsha:", "p99.9=").unwrap_or(0.0);
+
+    // The report.
+    println!();
+    println!("Redis time per poll (µs, INFO commandstats; {POLLS} polls of 100 tokens each):");
+    println!("| waiting | head | middle | tail |");
+    println!("| ---: | ---: | ---: | ---: |");
+    for r in &rows {
+        println!(
+            "| {} | {:.1} | {:.1} | {:.1} |",
+            r.waiting, r.head, r.middle, r.tail
+        );
+    }
+    let poll_1k = (rows[0].head + rows[0].middle + rows[0].tail) / 3.0;
+    let poll_1m = (rows[2].head + rows[2].middle + rows[2].tail) / 3.0;
+    println!();
+    println!(
+        "fill: {} tokens in {:.1} s ({:.0}/s)",
+        admitted + CHECKPOINTS[2],
+        fill_time.as_secs_f64(),
+        (admitted + CHECKPOINTS[2]) as f64 / fill_time.as_secs_f64()
+    );
+    println!(
+        "memory: {:.0} bytes per token ({} tokens, used_memory {:.0} MB)",
+        bytes_per_waiter,
+        total,
+        (full - empty) / 1e6
+    );
+    println!(
+        "issue into a line of {}: {MORE} in {:.2} s = {issue_per_s:.0}/s ({issue_us:.1} µs of Redis each)",
+        CHECKPOINTS[2],
+        issue_wall.as_secs_f64()
+    );
+    println!(
+        "hints over {length} waiting ({admissions} admitted in the last minute): \
+         QUEUE_POLL_MAX_SECONDS={}: {beyond:.0} polls/s beyond the head + {head:.1} at the head; \
+         at 600: {sale_beyond:.0} + {sale_head:.1} (budget {})",
+        at_settings.max_seconds, at_settings.budget
+    );
+    for (more, calls, took) in &upkeep {
+        println!(
+            "upkeep: {more} places freed at once, filled by {calls} polls in {:.1} ms",
+            took.as_secs_f64() * 1000.0
+        );
+    }
+    println!(
+        "memory by key: {}",
+        by_key
+            .iter()
+            .map(|(k, n)| format!("{k} {:.0} B/token", *n as f64 / total as f64))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    println!(
+        "slowest script calls: {max_script_ms:.2} ms ({} calls over {SLOW_US} µs, {over_5ms} over 5 ms; \
+         p99.9 of the last phase {p999:.0} µs): {}",
+        slow.len(),
+        slow.iter()
+            .take(5)
+            .map(|(us, what)| format!("{us} µs {what}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+
+    let hinted = beyond + head;
+    let mut misses = Vec::new();
+    if poll_1m > 1.5 * poll_1k {
+        misses.push(format!(
+            "poll_us_1m {poll_1m:.1} > 1.5 x poll_us_1k {poll_1k:.1}"
+        ));
+    }
+    if bytes_per_waiter > 300.0 {
+        misses.push(format!("bytes_per_waiter {bytes_per_waiter:.0} > 300"));
+    }
+    if beyond > at_settings.budget {
+        misses.push(format!(
+            "hinted polls beyond the head {beyond:.0} > QUEUE_POLL_BUDGET {}: a line longer than \
+             budget x QUEUE_POLL_MAX_SECONDS ({:.0}) cannot meet it, since every waiter polls at \
+             least every QUEUE_POLL_MAX_SECONDS to stay in line; at 600 s: {sale_beyond:.0}",
+            at_settings.budget,
+            at_settings.budget * at_settings.max_seconds as f64
+        ));
+    }
+    if max_script_ms > 5.0 {
+        misses.push(format!("max_script_ms {max_script_ms:.2} > 5"));
+    }
+    if issue_per_s < 20_000.0 {
+        misses.push(format!("issue_per_s {issue_per_s:.0} < 20000"));
+    }
+    for m in &misses {
+        println!("miss: {m}");
+    }
+    println!(
+        "scale: waiting={} poll_us_1k={poll_1k:.1} poll_us_1m={poll_1m:.1} bytes_per_waiter={bytes_per_waiter:.0} \
+         issue_per_s={issue_per_s:.0} hinted_polls_per_s={hinted:.0} max_script_ms={max_script_ms:.2}",
+        CHECKPOINTS[2]
+    );
+    Ok(true)
+}
