@@ -26,6 +26,10 @@ pub struct AppState {
     /// Seat prices per date, kept for the life of the process: the catalog does not change
     /// once seeded, and a hold needs the price without a read.
     pub prices: PriceCache,
+    /// Concerts seen to exist, for the life of the process: a concert is never deleted, and a
+    /// join must not read the one concert item at every arrival of an on-sale (3,000 strongly
+    /// consistent reads a second is one item's ceiling).
+    pub concerts: std::sync::RwLock<std::collections::HashSet<ConcertId>>,
 }
 
 pub type PriceCache = std::sync::RwLock<
@@ -107,6 +111,7 @@ impl AppState {
             redis,
             settings,
             prices: PriceCache::default(),
+            concerts: Default::default(),
         })
     }
 }

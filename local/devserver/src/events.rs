@@ -173,16 +173,22 @@ struct Cursor {
 /// and hands each batch to `release_hold`; records it reports as failed are delivered again
 /// (up to 5 times), as the event source mapping would.
 pub async fn run_stream(state: Arc<AppState>, ttl: TtlLog) {
-    run_stream_with(state, ttl, ShardIteratorType::TrimHorizon, |config| config).await
+    run_stream_with(state, ttl, ShardIteratorType::TrimHorizon, None, |config| {
+        config
+    })
+    .await
 }
 
 /// [`run_stream`] from `start` (`Latest` for a test that holds after the poller started: the
 /// shared table's stream holds every earlier test's records), with the streams client's
-/// configuration changed first (the tests: an interceptor that fails a read).
+/// configuration changed first (the tests: an interceptor that fails a read). `ready` is told
+/// once every shard has an iterator: from then on, no record is missed (with `Latest`, a record
+/// written before that can be).
 pub async fn run_stream_with(
     state: Arc<AppState>,
     ttl: TtlLog,
     start: ShardIteratorType,
+    mut ready: Option<tokio::sync::oneshot::Sender<()>>,
     customize: impl FnOnce(
         aws_sdk_dynamodbstreams::config::Builder,
     ) -> aws_sdk_dynamodbstreams::config::Builder,
@@ -276,6 +282,12 @@ pub async fn run_stream_with(
             }
         }
 
+        if !cursors.is_empty() && cursors.values().all(|c| c.iterator.is_some() || c.closed) {
+            if let Some(tx) = ready.take() {
+                let _ = tx.send(());
+            }
+        }
+
         let mut batch: Vec<(Value, u32)> = std::mem::take(&mut retries);
         for cursor in cursors.values_mut() {
             let Some(current) = cursor.iterator.clone() else {
@@ -311,9 +323,18 @@ pub async fn run_stream_with(
                         }
                     }
                 }
-                Err(e) => {
-                    tracing::warn!(error = %e, "get records failed; the shard is read again from its last record");
+                // An iterator a failed read did not advance is good for the same read again:
+                // a new one from `from` (LATEST in the tests) would skip what came meanwhile.
+                // Only an expired one is replaced, from right after the last record handed on.
+                Err(e)
+                    if e.as_service_error()
+                        .is_some_and(|se| se.is_expired_iterator_exception()) =>
+                {
+                    tracing::warn!(error = %e, "shard iterator expired; read again from its last record");
                     cursor.iterator = None;
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "get records failed; the same read is tried again next tick");
                 }
             }
         }

@@ -33,17 +33,34 @@ const RELEASE_WITHIN: Duration = Duration::from_secs(120);
 struct Pollers(Vec<JoinHandle<()>>);
 
 impl Pollers {
-    fn start(app: &TestApp) -> Self {
+    async fn start(app: &TestApp) -> Self {
+        Self::start_with(app, |config| config).await
+    }
+
+    /// Returns once the poller has its place at the stream's end: a hold made before that could
+    /// lapse and be deleted where a LATEST iterator never looks (on a busy machine, it did).
+    async fn start_with(
+        app: &TestApp,
+        customize: impl FnOnce(
+                aws_sdk_dynamodbstreams::config::Builder,
+            ) -> aws_sdk_dynamodbstreams::config::Builder
+            + Send
+            + 'static,
+    ) -> Self {
         let log = devserver::events::TtlLog::default();
-        Self(vec![
+        let (ready, positioned) = tokio::sync::oneshot::channel();
+        let pollers = Self(vec![
             tokio::spawn(devserver::events::run_ttl(app.state.clone(), log.clone())),
             tokio::spawn(devserver::events::run_stream_with(
                 app.state.clone(),
                 log,
                 aws_sdk_dynamodbstreams::types::ShardIteratorType::Latest,
-                |config| config,
+                Some(ready),
+                customize,
             )),
-        ])
+        ]);
+        positioned.await.expect("the stream poller finds its place");
+        pollers
     }
 }
 
@@ -147,7 +164,7 @@ async fn await_release(
 async fn the_stream_releases_a_lapsed_hold_and_frees_the_seat() {
     let _turn = POLLER.lock().await;
     let app = spawn_app_with(&[("HOLD_TTL_SECONDS", "2")]).await;
-    let _pollers = Pollers::start(&app);
+    let _pollers = Pollers::start(&app).await;
     let date = app.dates[0].clone();
     let (user, token) = active_user(&app).await;
 
@@ -176,22 +193,13 @@ async fn the_stream_releases_a_lapsed_hold_and_frees_the_seat() {
 async fn the_stream_release_recovers_after_a_failed_read() {
     let _turn = POLLER.lock().await;
     let app = spawn_app_with(&[("HOLD_TTL_SECONDS", "2")]).await;
-    let log = devserver::events::TtlLog::default();
     // The first reads succeed (the poller has a position), then two fail in a row.
     let failing = FailReads {
         seen: Default::default(),
         from: 2,
         to: 3,
     };
-    let _pollers = Pollers(vec![
-        tokio::spawn(devserver::events::run_ttl(app.state.clone(), log.clone())),
-        tokio::spawn(devserver::events::run_stream_with(
-            app.state.clone(),
-            log,
-            aws_sdk_dynamodbstreams::types::ShardIteratorType::Latest,
-            move |config| config.interceptor(failing),
-        )),
-    ]);
+    let _pollers = Pollers::start_with(&app, move |config| config.interceptor(failing)).await;
     let date = app.dates[0].clone();
     let (user, token) = active_user(&app).await;
     let id = hold(&app, &token, &user, &date, 9).await;
@@ -204,7 +212,7 @@ async fn the_stream_release_recovers_after_a_failed_read() {
 async fn with_a_2_second_hold_ttl_the_stream_never_releases_a_paid_hold() {
     let _turn = POLLER.lock().await;
     let app = spawn_app_with(&[("HOLD_TTL_SECONDS", "2")]).await;
-    let _pollers = Pollers::start(&app);
+    let _pollers = Pollers::start(&app).await;
     let date = app.dates[1].clone();
     let (user, token) = active_user(&app).await;
 

@@ -19,10 +19,19 @@ pub async fn issue(
     user: &UserId,
     concert: &ConcertId,
 ) -> Result<Issued, ApiError> {
-    if !state.db.concert_exists(concert).await? {
-        return Err(ApiError::NotFound(format!(
-            "concert {concert} does not exist"
-        )));
+    let known = state
+        .concerts
+        .read()
+        .is_ok_and(|known| known.contains(concert));
+    if !known {
+        if !state.db.concert_exists(concert).await? {
+            return Err(ApiError::NotFound(format!(
+                "concert {concert} does not exist"
+            )));
+        }
+        if let Ok(mut known) = state.concerts.write() {
+            known.insert(concert.clone());
+        }
     }
     let fresh = TokenId::generate();
     let issued = QueueScripts::new(&state.redis, &state.settings)

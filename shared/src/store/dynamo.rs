@@ -411,20 +411,41 @@ impl Db {
         let started = std::time::Instant::now();
         let mut uncertain = false;
         let mut attempt = 0u32;
+        let mut redrives = 0u32;
+        let first_timeout = self
+            .client
+            .config()
+            .timeout_config()
+            .and_then(|t| t.operation_attempt_timeout())
+            .unwrap_or(std::time::Duration::from_secs(2));
         loop {
             attempt += 1;
+            // Every attempt is this loop's: an SDK retry would hide an earlier attempt whose
+            // answer was lost behind the last one's error (a refused connection).
+            let mut once = aws_sdk_dynamodb::config::Builder::default()
+                .retry_config(aws_sdk_dynamodb::config::retry::RetryConfig::disabled());
+            if uncertain {
+                // A store slow to answer (working off a backlog after a stall) would time out
+                // every re-drive at the first attempt's timeout and never resolve: each one
+                // waits twice as long as the one before, within the window.
+                redrives += 1;
+                let left = self.resolve_within.saturating_sub(started.elapsed());
+                let patience =
+                    (first_timeout * (1 << redrives.min(5))).min(left.max(first_timeout));
+                once = once.timeout_config(
+                    aws_sdk_dynamodb::config::timeout::TimeoutConfig::builder()
+                        .operation_attempt_timeout(patience)
+                        .operation_timeout(patience)
+                        .build(),
+                );
+            }
             let sent = self
                 .client
                 .transact_write_items()
                 .set_transact_items(Some(items.clone()))
                 .client_request_token(&token)
-                // Every attempt is this loop's: an SDK retry would hide an earlier attempt whose
-                // answer was lost behind the last one's error (a refused connection).
                 .customize()
-                .config_override(
-                    aws_sdk_dynamodb::config::Builder::default()
-                        .retry_config(aws_sdk_dynamodb::config::retry::RetryConfig::disabled()),
-                )
+                .config_override(once)
                 .send()
                 .await;
             let err = match sent {

@@ -18,6 +18,9 @@ pub struct Token {
     pub token: String,
     pub status: String,
     pub position: u64,
+    /// When to poll next, while WAITING.
+    #[serde(default)]
+    pub poll_after_seconds: Option<u64>,
 }
 
 impl Token {

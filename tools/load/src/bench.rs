@@ -1,7 +1,7 @@
 //! `load bench`: DynamoDB round trips per operation, counted by an SDK interceptor, and
 //! each write flow's throughput next to its bare transaction issued alone from the same SDK
 //! client, at equal concurrency, so the ratio shows the flow's own overhead (its read, its
-//! Redis calls, building items). Then 10,000 hold attempts on 50 seats, which must make exactly
+//! Redis calls, building items). Then 10 x SCALE hold attempts on 50 seats, which must make exactly
 //! 50 winners. Run by `make bench` against its own in-memory stack, in-process (the stores'
 //! environment, as `load poll`).
 
@@ -429,17 +429,16 @@ pub async fn run(settings: Settings, scale: usize) -> anyhow::Result<()> {
     );
     println!();
 
-    storm(&state, &run).await
+    storm(&state, &run, 10 * scale).await
 }
 
-const STORM_ATTEMPTS: usize = 10_000;
 const STORM_SEATS: u16 = 50;
 const STORM_CONCURRENCY: usize = 128;
 
-/// 10,000 hold attempts, by as many users, on the 50 seats of one date (200 per seat), through
-/// the hold flow at concurrency 128: exactly 50 must win, one per seat, and the seat map must
-/// show each seat HELD by its winner's reservation.
-async fn storm(state: &Arc<AppState>, run: &str) -> anyhow::Result<()> {
+/// `attempts` hold attempts (10 x the scale: 10,000 at 1,000), by as many users, on the 50 seats
+/// of one date, through the hold flow at concurrency 128: exactly 50 must win, one per seat,
+/// and the seat map must show each seat HELD by its winner's reservation.
+async fn storm(state: &Arc<AppState>, run: &str, attempts: usize) -> anyhow::Result<()> {
     let concert = id(ConcertId::parse(&format!("storm-{run}")));
     let date = ConcertDate::from_naive(ConcertDate::today_utc().naive() + chrono::Days::new(1));
     state
@@ -450,7 +449,7 @@ async fn storm(state: &Arc<AppState>, run: &str) -> anyhow::Result<()> {
     let refused = AtomicUsize::new(0);
     let others = std::sync::Mutex::new(std::collections::BTreeMap::<String, usize>::new());
     let start = Instant::now();
-    stream::iter(0..STORM_ATTEMPTS)
+    stream::iter(0..attempts)
         .for_each_concurrent(STORM_CONCURRENCY, |i| {
             let (winners, refused, others) = (&winners, &refused, &others);
             let seat = id(SeatNo::new((i % usize::from(STORM_SEATS) + 1) as i64));
@@ -501,12 +500,12 @@ async fn storm(state: &Arc<AppState>, run: &str) -> anyhow::Result<()> {
         && held == answered;
 
     println!(
-        "## {STORM_ATTEMPTS} hold attempts on {STORM_SEATS} seats, concurrency {STORM_CONCURRENCY}\n"
+        "## {attempts} hold attempts on {STORM_SEATS} seats, concurrency {STORM_CONCURRENCY}\n"
     );
     println!("| attempts | won | SEAT_UNAVAILABLE | other answers | rate | seat map agrees | exactly {STORM_SEATS} winners |");
     println!("| --- | --- | --- | --- | --- | --- | --- |");
     println!(
-        "| {STORM_ATTEMPTS} | {} | {} | {} | {:.0}/s | {} | {} |",
+        "| {attempts} | {} | {} | {} | {:.0}/s | {} | {} |",
         winners.len(),
         refused.load(Ordering::Relaxed),
         if others.is_empty() {
@@ -514,7 +513,7 @@ async fn storm(state: &Arc<AppState>, run: &str) -> anyhow::Result<()> {
         } else {
             format!("{others:?}")
         },
-        STORM_ATTEMPTS as f64 / secs,
+        attempts as f64 / secs,
         if held == answered { "yes" } else { "NO" },
         if exact { "met" } else { "MISSED" }
     );

@@ -4,7 +4,7 @@
 //! another. Each prints markdown.
 //!
 //! ```text
-//! load spike --concert C [--url U] [--users 1500] [--connections 256] [--hot 5] [--poll-ms 500]
+//! load spike --concert C [--url U] [--users 1500] [--connections 256] [--hot 5] [--poll-ms MS]
 //!            [--attempts 10] [--user-prefix P] [--devserver PATH]
 //! load poll [--concurrency 128] [--seconds 2]          (in-process; the stores' environment)
 //! load http --concert C [--url U] [--concurrency 64] [--seconds 3]

@@ -28,7 +28,8 @@ pub struct Spike {
     pub users: usize,
     pub connections: usize,
     pub hot: usize,
-    pub poll_ms: u64,
+    /// Poll every this many ms (jittered) instead of as `pollAfterSeconds` says.
+    pub poll_ms: Option<u64>,
     pub attempts: u32,
     pub user_prefix: String,
     pub devserver: Option<String>,
@@ -43,7 +44,14 @@ impl Spike {
             users: args.number("--users", 1500)?,
             connections: args.number("--connections", 256)?,
             hot: args.number("--hot", 5)?,
-            poll_ms: args.number("--poll-ms", 500)? as u64,
+            poll_ms: match args.optional("--poll-ms") {
+                None => None,
+                Some(v) => {
+                    Some(v.parse().map_err(|_| {
+                        anyhow::anyhow!("--poll-ms must be a whole number, not {v:?}")
+                    })?)
+                }
+            },
             attempts: args.number("--attempts", 10)? as u32,
             user_prefix: args.text("--user-prefix", &format!("ld{tag}-")),
             devserver: args.optional("--devserver"),
@@ -184,6 +192,14 @@ pub async fn run(spike: Spike) -> anyhow::Result<bool> {
     }
     println!("{}", api.stats.table());
     println!(
+        "Requests per user: {} ({}).\n",
+        api.stats.per_user(spike.users),
+        match spike.poll_ms {
+            Some(ms) => format!("polling every {ms} ms, jittered"),
+            None => "polling as pollAfterSeconds says".into(),
+        }
+    );
+    println!(
         "Latency is per request, from the moment it may go (at most {} in flight) to its answer; \
          throughput is requests over the span from an endpoint's first request to its last answer. \
          SEAT_UNAVAILABLE is the contract's answer to a lost race, not an error.\n",
@@ -211,11 +227,13 @@ async fn flow(api: &Api, spike: &Spike, live: &Live, user: &str) -> Result<Outco
     if !token.active() {
         live.waiting.fetch_add(1, Ordering::Relaxed);
         while !token.active() {
-            let jitter = rand::random_range(0.5..1.5);
-            tokio::time::sleep(Duration::from_millis(
-                (spike.poll_ms as f64 * jitter) as u64,
-            ))
-            .await;
+            // As the server says (a real client's way), or at a fixed pace when asked to.
+            let wait = match (spike.poll_ms, token.poll_after_seconds) {
+                (Some(ms), _) => ms as f64 * rand::random_range(0.5..1.5),
+                (None, Some(s)) => s as f64 * 1000.0,
+                (None, None) => 1000.0,
+            };
+            tokio::time::sleep(Duration::from_millis(wait as u64)).await;
             token = match api.status(&token.token).await {
                 Ok(t) => t,
                 Err(f) if f.retryable() => continue,

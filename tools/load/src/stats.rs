@@ -95,6 +95,15 @@ impl Stats {
         e.last = Some(e.last.map_or(done, |l| l.max(done)));
     }
 
+    /// Requests per user by endpoint, in one line.
+    pub fn per_user(&self, users: usize) -> String {
+        let all = self.0.lock().expect("stats lock");
+        all.iter()
+            .map(|(name, e)| format!("{name} {:.2}", e.requests() as f64 / users.max(1) as f64))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
     /// A markdown table, one row per endpoint.
     pub fn table(&self) -> String {
         let all = self.0.lock().expect("stats lock");

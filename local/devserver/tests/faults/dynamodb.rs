@@ -234,9 +234,12 @@ async fn dynamodb_killed_mid_burst_leaves_every_write_whole_or_absent() {
     let down = every_endpoint(&app, &prober, 110).await;
     let down: Vec<(&'static str, Answer)> = down
         .into_iter()
-        // The dates list may come from its Redis cache, and the poll needs only Redis.
+        // The dates list may come from its Redis cache; the poll needs only Redis, and so does
+        // a join of a concert the process already knows (its audit record is then missing,
+        // and logged): the line goes on while DynamoDB is down.
         .filter(|(name, a)| {
-            !(matches!(*name, "GET /queue/status" | "GET /concerts/{id}/dates") && a.status == 200)
+            let redis_only = matches!(*name, "GET /queue/status" | "GET /concerts/{id}/dates");
+            !(redis_only && a.status == 200 || *name == "POST /queue/tokens" && a.status == 201)
         })
         .collect();
     let slowest_down = assert_all_unavailable("DynamoDB down", &down);

@@ -130,3 +130,25 @@ async fn every_issued_token_is_recorded_in_dynamodb_with_its_user_and_concert() 
         assert!(!format!("{record:?}").contains(token.as_str()));
     }
 }
+
+/// A process reads a concert once: later joins of it write only their audit record.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_process_reads_a_concert_once_for_all_its_joins() {
+    let app = spawn_app_with(&[]).await;
+    let (state, sent) = shared::counting::counted_state(app.state.settings.clone())
+        .await
+        .unwrap();
+    let concert = ConcertId::parse(&app.concert).unwrap();
+    for n in 0..3 {
+        let user = shared::domain::UserId::parse(&unique("u")).unwrap();
+        shared::flows::queue::issue(&state, &user, &concert)
+            .await
+            .expect("a join");
+        let expected: &[&str] = if n == 0 {
+            &["GetItem", "PutItem"]
+        } else {
+            &["PutItem"]
+        };
+        assert_eq!(sent.take(), expected, "join {n}");
+    }
+}
