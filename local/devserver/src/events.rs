@@ -11,6 +11,7 @@ use aws_sdk_dynamodbstreams::types::{Record, ShardIteratorType};
 use lambda_runtime::{Context, LambdaEvent};
 use serde_json::{json, Value};
 use serde_yaml::Value as Yaml;
+use shared::store::items::keys;
 use shared::AppState;
 
 use crate::routes::TEMPLATE;
@@ -110,6 +111,12 @@ impl TtlLog {
             keys.insert((pk, sk));
         }
     }
+    fn forget(&self, key: &(String, String)) {
+        if let Ok(mut keys) = self.0.lock() {
+            keys.remove(key);
+        }
+    }
+
     /// Whether this REMOVE record is one of ours (and forgets it: a key is deleted once).
     fn claims(&self, record: &Value) -> bool {
         if record["eventName"] != "REMOVE" {
@@ -136,7 +143,7 @@ pub async fn run_ttl(state: Arc<AppState>, log: TtlLog) {
     loop {
         tick.tick().await;
         let now_s = chrono::Utc::now().timestamp();
-        for shard in 0..shared::store::items::keys::HELD_SHARDS {
+        for shard in 0..keys::HELD_SHARDS {
             let due = match state.db.expired_holds(shard, now_s * 1000, 100).await {
                 Ok(due) => due,
                 Err(e) => {
@@ -145,9 +152,18 @@ pub async fn run_ttl(state: Arc<AppState>, log: TtlLog) {
                 }
             };
             for hold in due {
+                // Claimed before the delete: its REMOVE can reach the stream (and the poller)
+                // before the delete's answer reaches us, and an unclaimed one is filtered out.
+                let key = (
+                    keys::seats_pk(&hold.concert_id, &hold.date),
+                    keys::hold_sk(hold.seat_no),
+                );
+                log.record(key.0.clone(), key.1.clone());
                 match state.db.delete_expired_marker(&hold, now_s).await {
-                    Ok(Some((pk, sk))) => log.record(pk, sk),
-                    Ok(None) => {}
+                    Ok(Some(_)) => {}
+                    Ok(None) => log.forget(&key),
+                    // Maybe deleted: the claim stays (a later REMOVE of the key is a release,
+                    // and a release of a released hold changes nothing).
                     Err(e) => tracing::debug!(error = %e, "local TTL delete failed"),
                 }
             }
