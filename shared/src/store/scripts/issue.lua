@@ -25,7 +25,7 @@ redis.call('HSET', TOK, fresh, 'W:0:' .. u)
 redis.call('ZADD', WAIT, seq, fresh)
 redis.call('ZADD', SEEN, now, fresh)
 due_by(now + IDLE_MS)
-refresh_join(waiting == 0)
+refresh_soon(waiting == 0)
 local line = tostring(waiting + 1)
 local admits = redis.call('ZCOUNT', ADM, now - WINDOW_MS, '+inf')
 return {'WAITING', u, line, tostring(admits), line, 'NEW', fresh}

@@ -12,8 +12,8 @@ local WINDOW_MS = tonumber(ARGV[4])
 local BATCH = 50
 -- `due` when nothing is scheduled: later than any clock reading.
 local NEVER = 9007199254740991
--- Every key of the line ends this long after the last write that could matter: later than
--- any live token can still be live without upkeep having run (and refreshed it) since.
+-- Every key of the line ends this long after its last refresh: later than any token can stay
+-- live without a call that refreshes (upkeep, an admission, a join, a waiter's poll).
 local HORIZON_MS = math.max(ACTIVE_MS, IDLE_MS) + 60000
 local clock = redis.call('TIME')
 local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
@@ -45,12 +45,13 @@ local function refresh()
   redis.call('HSET', META, 'fresh', now)
 end
 
--- A join into a line that already has waiters only refreshes once a second: every key then
--- exists and was refreshed less than a second ago, so it still outlives any live token by
--- most of the horizon's 60 s of slack. (Seven PEXPIREs are a quarter of a join's work.)
-local function refresh_join(line_was_empty)
+-- A join, or a poll that keeps a waiter in line, refreshes at most once a second (unless
+-- `force`: a line that was empty): every key then exists and was refreshed less than a second
+-- ago, so it still outlives every live token by most of the horizon's 60 s of slack, however
+-- long the hints. (Seven PEXPIREs are a quarter of a join's work.)
+local function refresh_soon(force)
   local fresh = tonumber(redis.call('HGET', META, 'fresh'))
-  if line_was_empty or not fresh or fresh < now - 1000 then refresh() end
+  if force or not fresh or fresh < now - 1000 then refresh() end
 end
 
 -- Ends a token for good: its record goes (a signed token the line does not know is expired).
@@ -114,8 +115,10 @@ local function maintain()
   refresh()
 end
 
+-- A waiter's call: it stays in line for IDLE_MS more, and so do the line's keys.
 local function touch(id)
   redis.call('ZADD', SEEN, 'XX', now, id)
+  refresh_soon(false)
 end
 
 -- {kind, user, a, b, c, flag, id}: ACTIVE a=activeUntil b=now; WAITING a=position
