@@ -131,6 +131,10 @@ pub enum ApiError {
     InsufficientBalance(String),
     #[error("{0}")]
     BalanceLimitExceeded(String),
+    #[error("{0}")]
+    CatalogLocked(String),
+    #[error("operator credentials are missing or wrong")]
+    AdminUnauthorized,
     #[error("this Idempotency-Key was used with a different request")]
     IdempotencyKeyReused,
     #[error("a backing store is unavailable")]
@@ -186,6 +190,16 @@ impl ApiError {
                 409,
                 "BALANCE_LIMIT_EXCEEDED",
                 "The balance limit would be exceeded",
+            ),
+            ApiError::CatalogLocked(_) => (
+                409,
+                "CATALOG_LOCKED",
+                "The catalog of this date can no longer change",
+            ),
+            ApiError::AdminUnauthorized => (
+                401,
+                "ADMIN_UNAUTHORIZED",
+                "Operator credentials are required",
             ),
             ApiError::IdempotencyKeyReused => (
                 422,

@@ -18,18 +18,21 @@ pub async fn cold_start() -> Result<&'static AppState, Error> {
     Ok(Box::leak(Box::new(state)))
 }
 
-/// Serves an HTTP API function.
-pub async fn run_http<F, Fut>(handler: F) -> Result<(), Error>
+/// Serves an HTTP API function; `name` (the binary's) is the `Function` of its metrics.
+pub async fn run_http<F, Fut>(name: &'static str, handler: F) -> Result<(), Error>
 where
     F: Fn(&'static AppState, Request) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = Result<HttpResponse, Error>> + Send,
 {
     let state = cold_start().await?;
-    lambda_http::run(lambda_http::service_fn(move |req| handler(state, req))).await
+    lambda_http::run(lambda_http::service_fn(move |req| {
+        crate::metrics::in_function(name, handler(state, req))
+    }))
+    .await
 }
 
 /// Serves an event-driven function (the stream release, the scheduled sweep).
-pub async fn run_events<E, R, F, Fut>(handler: F) -> Result<(), Error>
+pub async fn run_events<E, R, F, Fut>(name: &'static str, handler: F) -> Result<(), Error>
 where
     E: serde::de::DeserializeOwned + Send + 'static,
     R: serde::Serialize + Send + 'static,
@@ -38,7 +41,7 @@ where
 {
     let state = cold_start().await?;
     lambda_runtime::run(lambda_runtime::service_fn(move |event| {
-        handler(state, event)
+        crate::metrics::in_function(name, handler(state, event))
     }))
     .await
 }

@@ -12,6 +12,7 @@ pub mod error;
 pub mod flows;
 pub mod http;
 pub mod lambda;
+pub mod metrics;
 pub mod settings;
 pub mod state;
 pub mod store;

@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use crate::domain::operator::OperatorToken;
 use crate::domain::token::TokenKey;
 
 #[derive(Debug, thiserror::Error)]
@@ -57,6 +58,9 @@ pub struct Settings {
     /// WRITE_RESOLVE_MS: how long a write whose answer was lost (a timeout) is driven again
     /// before the request gives up; it must end inside the function's own timeout.
     pub write_resolve: Duration,
+    /// ADMIN_TOKEN: the operator's bearer token where no IAM authorizer stands in front (the
+    /// local server). Unset: only an IAM-authorized request is an operator's.
+    pub admin_token: Option<OperatorToken>,
 }
 
 impl Settings {
@@ -155,7 +159,17 @@ impl Settings {
             None => TokenKey::random(),
         };
 
+        let admin_token = match lookup("ADMIN_TOKEN") {
+            None => None,
+            Some(raw) => Some(OperatorToken::parse(&raw).map_err(|e| SettingsError {
+                var: "ADMIN_TOKEN",
+                value: "(hidden)".into(),
+                reason: e.0,
+            })?),
+        };
+
         Ok(Self {
+            admin_token,
             table_name: text("TABLE_NAME", "concert-booking")?,
             reservations_table_name: text(
                 "RESERVATIONS_TABLE_NAME",

@@ -6,7 +6,7 @@ use aws_config::timeout::TimeoutConfig;
 use aws_config::BehaviorVersion;
 use aws_sdk_dynamodb::config::Region;
 
-use crate::domain::{ConcertDate, ConcertId, Won};
+use crate::domain::{ConcertDate, ConcertId};
 use crate::settings::{Settings, SettingsError};
 use crate::store::dynamo::Db;
 use crate::store::redis::RedisStore;
@@ -23,17 +23,21 @@ pub struct AppState {
     pub settings: Settings,
     pub db: Db,
     pub redis: RedisStore,
-    /// Seat prices per date, kept for the life of the process: the catalog does not change
-    /// once seeded, and a hold needs the price without a read.
-    pub prices: PriceCache,
+    /// Each date's catalog (sections and prices, with its version), kept for the life of the
+    /// process: a hold needs the price without a read. A date's catalog never changes once it
+    /// is locked (its first hold); until then a hold conditions on the version it priced at.
+    pub catalogs: CatalogCache,
     /// Concerts seen to exist, for the life of the process: a concert is never deleted, and a
     /// join must not read the one concert item at every arrival of an on-sale (3,000 strongly
     /// consistent reads a second is one item's ceiling).
     pub concerts: std::sync::RwLock<std::collections::HashSet<ConcertId>>,
 }
 
-pub type PriceCache = std::sync::RwLock<
-    std::collections::HashMap<(ConcertId, ConcertDate), std::sync::Arc<Vec<Won>>>,
+pub type CatalogCache = std::sync::RwLock<
+    std::collections::HashMap<
+        (ConcertId, ConcertDate),
+        std::sync::Arc<crate::flows::seats::CachedCatalog>,
+    >,
 >;
 
 /// The HTTPS client of every AWS SDK client: hyper with rustls on ring (the SDK's default
@@ -110,7 +114,7 @@ impl AppState {
             .resolving_within(settings.write_resolve),
             redis,
             settings,
-            prices: PriceCache::default(),
+            catalogs: CatalogCache::default(),
             concerts: Default::default(),
         })
     }

@@ -1,4 +1,4 @@
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    shared::lambda::run_http(issue_token::handler).await
+    shared::lambda::run_http(env!("CARGO_PKG_NAME"), issue_token::handler).await
 }

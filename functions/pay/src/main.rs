@@ -1,4 +1,4 @@
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    shared::lambda::run_http(pay::handler).await
+    shared::lambda::run_http(env!("CARGO_PKG_NAME"), pay::handler).await
 }

@@ -11,7 +11,7 @@ use shared::{flows, AppState};
 pub async fn handler(state: &AppState, req: Request) -> Result<HttpResponse, lambda_http::Error> {
     http::respond(async {
         let token = http::bearer(&req)?;
-        let status = flows::queue::token_status(state, &token, true).await?;
+        let status = flows::queue::poll(state, &token).await?;
         Ok(http::json(StatusCode::OK, &TokenView::from(&status)))
     })
     .await

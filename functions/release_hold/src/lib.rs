@@ -39,6 +39,9 @@ async fn handle_record(state: &AppState, record: &EventRecord) -> Result<(), Api
         return Ok(());
     };
     let outcome = flows::holds::release(state, &hold).await?;
+    if outcome == flows::holds::Released::Released {
+        shared::metrics::count(shared::metrics::Metric::SeatsReleasedByTtl);
+    }
     tracing::info!(reservation = %hold.reservation_id, ?outcome, "hold released from the stream");
     Ok(())
 }

@@ -2,5 +2,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    shared::lambda::run_events(release_hold::handler).await
+    shared::lambda::run_events(env!("CARGO_PKG_NAME"), release_hold::handler).await
 }

@@ -40,6 +40,12 @@ impl SeedArgs {
                 "--seats" => {
                     let n: i64 = value.parse().map_err(|_| "--seats must be a number")?;
                     seats = SeatNo::new(n).map_err(|e| format!("--seats {e}"))?.get();
+                    if seats > shared::domain::catalog::MAX_SEATS {
+                        return Err(format!(
+                            "--seats must be at most {}",
+                            shared::domain::catalog::MAX_SEATS
+                        ));
+                    }
                 }
                 "--price" => {
                     let n: i64 = value.parse().map_err(|_| "--price must be a number")?;
@@ -61,11 +67,18 @@ pub async fn create_tables(state: &AppState) -> Result<(), StoreError> {
     schema::create_tables(&state.db).await
 }
 
-pub async fn seed(state: &AppState, args: &SeedArgs) -> Result<(), StoreError> {
-    state
-        .db
-        .seed_catalog(&args.concert, &args.dates, args.seats, args.price)
-        .await
+/// The same catalog change as `PUT /admin/concerts/{id}`, keeping the concert's other dates.
+pub async fn seed(state: &AppState, args: &SeedArgs) -> Result<(), shared::ApiError> {
+    let changed = shared::flows::catalog::seed(
+        &state.db,
+        &args.concert,
+        &args.dates,
+        args.seats,
+        args.price,
+    )
+    .await?;
+    shared::flows::seats::invalidate(state, &args.concert, &changed).await;
+    Ok(())
 }
 
 /// The demo catalog `make run` seeds: three dates from today, 50 seats each.

@@ -371,7 +371,8 @@ async fn deliver(state: &AppState, batch: &[(Value, u32)]) -> Vec<(Value, u32)> 
             return Vec::new();
         }
     };
-    match release_hold::handler(state, LambdaEvent::new(event, Context::default())).await {
+    let run = release_hold::handler(state, LambdaEvent::new(event, Context::default()));
+    match shared::metrics::in_function("release_hold", run).await {
         Ok(response) => {
             let failed: Vec<String> = response
                 .batch_item_failures
@@ -407,7 +408,8 @@ pub async fn run_sweeps(state: Arc<AppState>) {
     loop {
         tick.tick().await;
         let event = LambdaEvent::new(json!({"source": "local.schedule"}), Context::default());
-        if let Err(e) = sweep_holds::handler(&state, event).await {
+        let run = sweep_holds::handler(&state, event);
+        if let Err(e) = shared::metrics::in_function("sweep_holds", run).await {
             tracing::warn!(error = %e, "sweep failed");
         }
     }

@@ -30,7 +30,15 @@ async fn run(args: &[String]) -> anyhow::Result<()> {
     ) {
         bail!(USAGE);
     }
-    let state = AppState::from_env().await?;
+    let mut settings = shared::settings::Settings::from_env()?;
+    // The operator's credential: `make run` makes one when none is given, and says it once.
+    let mut generated = None;
+    if command == "serve" && settings.admin_token.is_none() {
+        let raw = shared::domain::operator::generate();
+        settings.admin_token = Some(shared::domain::operator::OperatorToken::parse(&raw)?);
+        generated = Some(raw);
+    }
+    let state = AppState::new(settings).await?;
     match command.as_str() {
         "create-tables" => catalog::create_tables(&state).await?,
         "seed" => {
@@ -43,7 +51,7 @@ async fn run(args: &[String]) -> anyhow::Result<()> {
                 seed.seats
             );
         }
-        "serve" => serve(state).await?,
+        "serve" => serve(state, generated).await?,
         _ => {
             let filter = devserver::invariants::Filter::parse(rest).map_err(anyhow::Error::msg)?;
             let report =
@@ -59,7 +67,7 @@ async fn run(args: &[String]) -> anyhow::Result<()> {
 
 const USAGE: &str = "usage: devserver serve | create-tables | seed --concert-id ID --dates D1,D2 [--seats 50] [--price 50000] | check-invariants [--user-prefix P] [--concert-prefix C]";
 
-async fn serve(state: AppState) -> anyhow::Result<()> {
+async fn serve(state: AppState, generated_admin_token: Option<String>) -> anyhow::Result<()> {
     let port: u16 = match std::env::var("PORT") {
         Ok(p) => p
             .parse()
@@ -80,6 +88,10 @@ async fn serve(state: AppState) -> anyhow::Result<()> {
         .with_context(|| format!("cannot listen on 127.0.0.1:{port}"))?;
     tracing::info!(%addr, concert = %demo.concert, "serving the API");
     println!("Serving http://{addr} (demo concert: {})", demo.concert);
+    if let Some(token) = generated_admin_token {
+        // On the terminal only, never in the log: it is the operator's credential.
+        println!("Operator token (ADMIN_TOKEN, for /admin): {token}");
+    }
     tokio::signal::ctrl_c()
         .await
         .context("cannot wait for Ctrl-C")?;

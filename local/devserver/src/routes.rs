@@ -25,7 +25,9 @@ macro_rules! http_functions {
         /// The handler a template function's binary name stands for.
         pub fn handler_for(binary: &str) -> Option<Handler> {
             match binary {
-                $(stringify!($name) => Some(|state, req| Box::pin($name::handler(state, req))),)*
+                $(stringify!($name) => Some(|state, req| Box::pin(
+                    shared::metrics::in_function(stringify!($name), $name::handler(state, req))
+                )),)*
                 _ => None,
             }
         }
@@ -42,6 +44,9 @@ http_functions!(
     charge_balance,
     get_balance,
     pay,
+    admin_put_concert,
+    admin_get_concert,
+    admin_patch_queue,
 );
 
 /// One HttpApi route of the template.

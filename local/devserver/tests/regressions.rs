@@ -51,7 +51,7 @@ async fn a_seat_is_free_again_at_the_instant_its_hold_expires() {
     let at = expires.timestamp_millis();
     let first = held(&app, &unique("u"), 3, expires);
     let outcome = db
-        .put_hold(&HoldItem::held(&first), &first, at - 120_000)
+        .put_hold(&HoldItem::held(&first), &first, at - 120_000, None)
         .await
         .unwrap();
     assert_eq!(outcome, HoldOutcome::Held);
@@ -65,7 +65,7 @@ async fn a_seat_is_free_again_at_the_instant_its_hold_expires() {
         expires + chrono::Duration::seconds(300),
     );
     let early = db
-        .put_hold(&HoldItem::held(&second), &second, at - 1)
+        .put_hold(&HoldItem::held(&second), &second, at - 1, None)
         .await
         .unwrap();
     assert_eq!(early, HoldOutcome::SeatTaken);
@@ -84,7 +84,7 @@ async fn a_seat_is_free_again_at_the_instant_its_hold_expires() {
         ReservationStatus::Expired
     );
     let on_time = db
-        .put_hold(&HoldItem::held(&second), &second, at)
+        .put_hold(&HoldItem::held(&second), &second, at, None)
         .await
         .unwrap();
     assert_eq!(on_time, HoldOutcome::Held, "the seat is free at expiresAt");
@@ -98,16 +98,15 @@ async fn a_seat_is_free_again_at_the_instant_its_hold_expires() {
 async fn a_token_of_another_concert_cannot_pay_and_is_not_spent() {
     let app = spawn_app().await;
     let other = unique("concert");
-    app.state
-        .db
-        .seed_catalog(
-            &ConcertId::parse(&other).unwrap(),
-            &[ConcertDate::parse(&app.dates[0]).unwrap()],
-            10,
-            Won::new(50_000),
-        )
-        .await
-        .unwrap();
+    shared::flows::catalog::seed(
+        &app.state.db,
+        &ConcertId::parse(&other).unwrap(),
+        &[ConcertDate::parse(&app.dates[0]).unwrap()],
+        10,
+        Won::new(50_000),
+    )
+    .await
+    .unwrap();
     let user = unique("u");
     let here = active_token(&app, &user, &app.concert).await;
     let there = active_token(&app, &user, &other).await;

@@ -194,3 +194,152 @@ fn the_release_filter_selects_only_ttl_deletions_of_hold_markers() {
         "Hold"
     )));
 }
+
+/// The function resource behind each HTTP route, with the route's `Auth` block.
+fn route_auth() -> Vec<(String, String, Value)> {
+    template_routes()
+        .unwrap()
+        .into_iter()
+        .map(|r| {
+            let fun = template_functions()
+                .unwrap()
+                .into_iter()
+                .find(|f| f.binary == r.function)
+                .unwrap();
+            let events = resource(&fun.logical_id)["Properties"]["Events"].clone();
+            let auth = events
+                .as_mapping()
+                .unwrap()
+                .values()
+                .find(|e| e["Properties"]["Path"].as_str() == Some(r.path.as_str()))
+                .map(|e| e["Properties"]["Auth"].clone())
+                .unwrap_or(Value::Null);
+            (r.method, r.path, auth)
+        })
+        .collect()
+}
+
+#[test]
+fn every_admin_route_takes_iam_and_no_buyer_route_does() {
+    let routes = route_auth();
+    assert!(routes.iter().any(|(_, p, _)| p.starts_with("/admin/")));
+    for (method, path, auth) in routes {
+        let iam = auth["Authorizer"].as_str() == Some("AWS_IAM");
+        assert_eq!(
+            iam,
+            path.starts_with("/admin/"),
+            "{method} {path}: authorizer {auth:?}"
+        );
+    }
+    assert_eq!(
+        template()["Resources"]["HttpApi"]["Properties"]["Auth"]["EnableIamAuthorizer"],
+        Value::Bool(true)
+    );
+}
+
+#[test]
+fn the_operator_policy_allows_exactly_the_admin_routes() {
+    let policy = resource("OperatorPolicy");
+    assert_eq!(policy["Type"], "AWS::IAM::ManagedPolicy");
+    let statements = policy["Properties"]["PolicyDocument"]["Statement"]
+        .as_sequence()
+        .unwrap();
+    assert_eq!(statements.len(), 1);
+    assert_eq!(statements[0]["Effect"], "Allow");
+    let actions: Vec<&str> = statements[0]["Action"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap())
+        .collect();
+    assert_eq!(actions, ["execute-api:Invoke"]);
+    // `!Sub` strings parse as tagged values: their text is what matters.
+    let allowed: BTreeSet<String> = statements[0]["Resource"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            let text = match r {
+                Value::Tagged(t) => t.value.as_str().unwrap().to_owned(),
+                other => other.as_str().unwrap().to_owned(),
+            };
+            let (_, route) = text.split_once("${HttpApi}/*/").expect("on this API only");
+            route.to_owned()
+        })
+        .collect();
+    let admin: BTreeSet<String> = route_auth()
+        .into_iter()
+        .filter(|(_, p, _)| p.starts_with("/admin/"))
+        .map(|(m, p, _)| {
+            let p: Vec<&str> = p
+                .split('/')
+                .map(|s| if s.starts_with('{') { "*" } else { s })
+                .collect();
+            format!("{m}{}", p.join("/"))
+        })
+        .collect();
+    assert_eq!(allowed, admin);
+    assert!(template()["Outputs"]["OperatorPolicyArn"].is_mapping());
+}
+
+#[test]
+fn the_alarms_an_on_sale_needs_exist_and_notify_the_topic() {
+    let t = template();
+    let resources = t["Resources"].as_mapping().unwrap();
+    let alarms: BTreeSet<String> = resources
+        .iter()
+        .filter(|(_, r)| r["Type"] == "AWS::CloudWatch::Alarm")
+        .map(|(id, _)| id.as_str().unwrap().to_owned())
+        .collect();
+    let wanted = [
+        "ServerErrorsAlarm",
+        "Api5xxAlarm",
+        "ApiThrottledAlarm",
+        "LambdaThrottlesAlarm",
+        "LambdaErrorsAlarm",
+        "ReleaseIteratorAgeAlarm",
+        "ReleaseDeadLetterAlarm",
+        "TtlLagAlarm",
+    ];
+    assert_eq!(
+        alarms,
+        wanted
+            .iter()
+            .map(|s| s.to_string())
+            .collect::<BTreeSet<_>>()
+    );
+    let runbook = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../docs/runbook.md"
+    ))
+    .unwrap();
+    for id in &alarms {
+        let p = &resources[id.as_str()]["Properties"];
+        for actions in ["AlarmActions", "OKActions"] {
+            let refs = p[actions]
+                .as_sequence()
+                .unwrap_or_else(|| panic!("{id} {actions}"));
+            assert!(
+                refs.iter().any(|a| matches!(a, Value::Tagged(t)
+                    if t.tag == "!Ref" && t.value.as_str() == Some("AlarmTopic"))),
+                "{id} {actions} does not notify AlarmTopic"
+            );
+        }
+        assert_eq!(p["TreatMissingData"], "notBreaching", "{id}");
+        assert!(
+            runbook.contains(&format!("`{id}`")),
+            "docs/runbook.md says nothing of {id}"
+        );
+    }
+    // The business metrics the alarms read come from the functions' EMF lines.
+    for metric in ["ServerErrors", "SeatsReleasedBySweep"] {
+        assert!(shared::metrics::Metric::ALL
+            .iter()
+            .any(|m| m.name() == metric));
+    }
+    assert_eq!(resources["AlarmTopic"]["Type"], "AWS::SNS::Topic");
+    assert_eq!(
+        resources["OnSaleDashboard"]["Type"],
+        "AWS::CloudWatch::Dashboard"
+    );
+}

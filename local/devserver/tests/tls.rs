@@ -119,6 +119,7 @@ async fn issue(state: &AppState, user: &str) -> Result<Issued, shared::StoreErro
             shared::domain::token::TokenId::generate(),
         )
         .await
+        .map(|(issued, _)| issued)
 }
 
 /// Over rediss:// the queue works against a trusted server and refuses an untrusted one.

@@ -1,7 +1,9 @@
 //! The rules, free of I/O.
 
+pub mod catalog;
 pub mod ids;
 pub mod money;
+pub mod operator;
 pub mod queue;
 pub mod reservations;
 pub mod seats;

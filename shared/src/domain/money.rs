@@ -38,6 +38,23 @@ pub fn parse_price(won: i64) -> Result<Won, Invalid> {
     }
 }
 
+/// A seat's price as a request gives it: 1 to 10,000,000 won.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "i64")]
+pub struct Price(Won);
+
+impl Price {
+    pub fn won(&self) -> Won {
+        self.0
+    }
+}
+impl TryFrom<i64> for Price {
+    type Error = Invalid;
+    fn try_from(won: i64) -> Result<Self, Invalid> {
+        parse_price(won).map(Price)
+    }
+}
+
 /// One charge: 1 to 10,000,000 won.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(try_from = "i64", into = "u64")]

@@ -6,7 +6,8 @@ use chrono::{Duration, Utc};
 
 use crate::domain::{ConcertDate, ConcertId, Reservation, ReservationId, SeatNo, UserId};
 use crate::error::ApiError;
-use crate::flows::seats::{invalidate_dates, prices};
+use crate::flows::seats::{catalog, invalidate, locked};
+use crate::metrics::{self, Metric};
 use crate::state::AppState;
 use crate::store::items::{keys, HoldItem, ReservationItem};
 use crate::store::seats::{HoldOutcome, HoldRef, ReleaseOutcome};
@@ -30,41 +31,62 @@ pub async fn hold(state: &AppState, req: HoldRequest) -> Result<Reservation, Api
             req.date
         )));
     }
-    let prices = prices(state, &req.concert, &req.date)
-        .await?
-        .ok_or_else(missing)?;
-    let price = *prices
-        .get(usize::from(req.seat.get()) - 1)
-        .ok_or_else(missing)?;
-
-    let now = Utc::now();
-    let ttl = Duration::from_std(state.settings.hold_ttl).expect("hold TTL fits");
-    let reservation = ReservationItem::held(
-        ReservationId::generate(),
-        &req.user,
-        &req.concert,
-        req.date,
-        req.seat,
-        price,
-        now + ttl,
-        now,
-    );
-    let marker = HoldItem::held(&reservation);
-    match state
-        .db
-        .put_hold(&marker, &reservation, now.timestamp_millis())
-        .await?
-    {
-        HoldOutcome::Held => {}
-        HoldOutcome::SeatTaken => {
-            return Err(ApiError::SeatUnavailable(format!(
-                "seat {} on {} is held or sold",
-                req.seat, req.date
-            )))
+    // The price comes from the process's catalog. While the date has had no hold, an operator
+    // may still change it: the hold then locks the date in its own transaction, on the
+    // condition that the catalog is the version it priced at, and reads it again if not.
+    const ATTEMPTS: u32 = 3;
+    for attempt in 0..ATTEMPTS {
+        let catalog = catalog(state, &req.concert, &req.date, attempt > 0)
+            .await?
+            .ok_or_else(missing)?;
+        let price = catalog
+            .sections
+            .section_of(req.seat)
+            .ok_or_else(missing)?
+            .price;
+        let now = Utc::now();
+        let ttl = Duration::from_std(state.settings.hold_ttl).expect("hold TTL fits");
+        let reservation = ReservationItem::held(
+            ReservationId::generate(),
+            &req.user,
+            &req.concert,
+            req.date,
+            req.seat,
+            price,
+            now + ttl,
+            now,
+        );
+        let marker = HoldItem::held(&reservation);
+        let lock_at = (!catalog.locked).then_some(catalog.version);
+        match state
+            .db
+            .put_hold(&marker, &reservation, now.timestamp_millis(), lock_at)
+            .await?
+        {
+            HoldOutcome::Held => {
+                metrics::count(Metric::HoldsWon);
+                if let Some(version) = lock_at {
+                    locked(state, &req.concert, &req.date, version);
+                }
+                invalidate(state, &req.concert, &[req.date]).await;
+                return Ok(Reservation::from(&reservation));
+            }
+            HoldOutcome::SeatTaken => {
+                metrics::count(Metric::HoldsRefused);
+                return Err(ApiError::SeatUnavailable(format!(
+                    "seat {} on {} is held or sold",
+                    req.seat, req.date
+                )));
+            }
+            HoldOutcome::CatalogChanged => {}
         }
     }
-    invalidate_dates(state, &req.concert).await;
-    Ok(Reservation::from(&reservation))
+    Err(ApiError::Unavailable(crate::error::StoreError::Contended(
+        format!(
+            "the catalog of {} changed {ATTEMPTS} times during a hold",
+            req.date
+        ),
+    )))
 }
 
 /// The reservation as its owner may see it; EXPIRED as soon as its time ran out.
@@ -104,7 +126,7 @@ pub async fn release(state: &AppState, hold: &HoldRef) -> Result<Released, ApiEr
         }
     };
     if outcome != Released::Nothing {
-        invalidate_dates(state, &hold.concert_id).await;
+        invalidate(state, &hold.concert_id, &[hold.date]).await;
     }
     Ok(outcome)
 }
@@ -131,7 +153,11 @@ pub async fn sweep(state: &AppState) -> Result<SweepReport, ApiError> {
             let results =
                 futures::future::join_all(due.iter().map(|hold| release(state, hold))).await;
             let mut progressed = false;
+            let mut freed = 0;
             for (hold, result) in due.iter().zip(results) {
+                if matches!(result, Ok(Released::Released)) {
+                    freed += 1;
+                }
                 match result {
                     Ok(Released::Nothing) => {}
                     Ok(_) => {
@@ -144,6 +170,8 @@ pub async fn sweep(state: &AppState) -> Result<SweepReport, ApiError> {
                     }
                 }
             }
+            // Each of these is a hold TTL should have released by now: its lag, alarmed on.
+            metrics::record(&[(Metric::SeatsReleasedBySweep, f64::from(freed))]);
             if due.len() < PAGE as usize || !progressed {
                 break;
             }

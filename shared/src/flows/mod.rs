@@ -1,6 +1,7 @@
 //! The seed flows' steps: the rules applied through the stores. Handlers call these.
 
 pub mod balance;
+pub mod catalog;
 pub mod holds;
 pub mod idempotency;
 pub mod payments;

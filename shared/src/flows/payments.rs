@@ -11,7 +11,7 @@ use crate::domain::seats::hold_is_live;
 use crate::domain::{ConcertId, IdempotencyKey, PaymentId, QueueToken, ReservationId, UserId, Won};
 use crate::error::{ApiError, StoreError};
 use crate::flows::idempotency::Keyed;
-use crate::flows::seats::invalidate_dates;
+use crate::flows::seats::invalidate;
 use crate::state::AppState;
 use crate::store::items::{
     BalanceItem, IdempotencyScope, LedgerItem, LedgerKind, PaymentItem, ReservationItem,
@@ -144,6 +144,10 @@ pub async fn pay(
         };
         match state.db.commit_payment(&write, now_ms).await? {
             PaymentOutcome::Committed => {
+                crate::metrics::record(&[
+                    (crate::metrics::Metric::Payments, 1.0),
+                    (crate::metrics::Metric::Revenue, price.get() as f64),
+                ]);
                 after_commit(state, payer.token, &reservation).await;
                 return Ok(paid);
             }
@@ -185,7 +189,7 @@ async fn after_commit(state: &AppState, token: &QueueToken, r: &ReservationItem)
     if let Err(e) = crate::flows::queue::spend(state, token).await {
         tracing::warn!(error = %e, "spending the token after a payment failed; it expires on its own");
     }
-    invalidate_dates(state, &r.concert_id).await;
+    invalidate(state, &r.concert_id, &[r.date]).await;
 }
 
 #[cfg(test)]

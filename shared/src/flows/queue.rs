@@ -8,6 +8,7 @@ use crate::domain::queue::{Pacing, Standing, TokenStatus};
 use crate::domain::token::{SignedToken, TokenId};
 use crate::domain::{ConcertId, QueueToken, UserId};
 use crate::error::ApiError;
+use crate::metrics::{self, Metric};
 use crate::settings::Settings;
 use crate::state::AppState;
 use crate::store::items::TokenItem;
@@ -34,9 +35,14 @@ pub async fn issue(
         }
     }
     let fresh = TokenId::generate();
-    let issued = QueueScripts::new(&state.redis, &state.settings)
+    let (issued, admitted) = QueueScripts::new(&state.redis, &state.settings)
         .issue(user, concert, fresh.clone())
         .await?;
+    let new = matches!(issued, Issued::New(_));
+    metrics::record(&[
+        (Metric::TokensIssued, if new { 1.0 } else { 0.0 }),
+        (Metric::Admissions, f64::from(admitted)),
+    ]);
     let pacing = pacing(&state.settings);
     Ok(match issued {
         Issued::New(status) => {
@@ -91,22 +97,31 @@ pub async fn token_status(
     poll: bool,
 ) -> Result<TokenStatus, ApiError> {
     let signed = verified(state, token)?;
-    match QueueScripts::new(&state.redis, &state.settings)
+    let (lookup, admitted) = QueueScripts::new(&state.redis, &state.settings)
         .status(&signed, poll)
-        .await?
-    {
+        .await?;
+    metrics::record(&[(Metric::Admissions, f64::from(admitted))]);
+    match lookup {
         Lookup::Live(status) => Ok(paced(status, &pacing(&state.settings))),
         // Signed by us and not in the line: it was ours and ended (or Redis forgot it).
         Lookup::Ended => Err(ApiError::TokenExpired),
     }
 }
 
+/// `GET /queue/status`: the token's state, as a poll.
+pub async fn poll(state: &AppState, token: &QueueToken) -> Result<TokenStatus, ApiError> {
+    let status = token_status(state, token, true).await;
+    metrics::count(Metric::Polls);
+    status
+}
+
 /// Spends the token after a payment: TOKEN_EXPIRED from now on, and its place freed.
 pub async fn spend(state: &AppState, token: &QueueToken) -> Result<(), ApiError> {
     let signed = verified(state, token)?;
-    QueueScripts::new(&state.redis, &state.settings)
+    let admitted = QueueScripts::new(&state.redis, &state.settings)
         .spend(&signed)
         .await?;
+    metrics::record(&[(Metric::Admissions, f64::from(admitted))]);
     Ok(())
 }
 

@@ -44,6 +44,7 @@ pub fn json<T: Serialize>(status: StatusCode, value: &T) -> HttpResponse {
 pub fn problem(err: &ApiError) -> HttpResponse {
     let doc = err.problem();
     if doc.status >= 500 {
+        crate::metrics::count(crate::metrics::Metric::ServerErrors);
         tracing::error!(code = doc.code, error = %err, cause = %cause_chain(err), "request failed");
     } else {
         tracing::debug!(code = doc.code, detail = %doc.detail, "request refused");
@@ -76,11 +77,19 @@ fn cause_chain(err: &dyn std::error::Error) -> String {
 /// Parses a JSON body strictly into `T`: unknown fields are refused, and the error names the
 /// field that failed.
 pub fn body<T: DeserializeOwned>(req: &Request) -> Result<T, ApiError> {
+    body_within(req, MAX_BODY_BYTES)
+}
+
+/// A catalog of 90 dates of many sections is more than a buyer's request; still bounded.
+pub const MAX_ADMIN_BODY_BYTES: usize = 512 * 1024;
+
+/// [`body`] with a limit of its own.
+pub fn body_within<T: DeserializeOwned>(req: &Request, limit: usize) -> Result<T, ApiError> {
     let bytes = req.body().as_ref();
-    if bytes.len() > MAX_BODY_BYTES {
+    if bytes.len() > limit {
         return Err(ApiError::validation(
             "body",
-            format!("must be at most {MAX_BODY_BYTES} bytes"),
+            format!("must be at most {limit} bytes"),
         ));
     }
     // serde would also take an array for a struct; the contract's bodies are objects.
@@ -156,6 +165,34 @@ pub fn bearer(req: &Request) -> Result<QueueToken, ApiError> {
         return Err(ApiError::TokenInvalid);
     }
     QueueToken::parse(token.trim()).map_err(|_| ApiError::TokenInvalid)
+}
+
+/// An operator's request: in AWS, one API Gateway has authorized with IAM (SigV4: the
+/// route's `AWS_IAM` authorizer puts the caller in the request context); elsewhere,
+/// `Authorization: Bearer <ADMIN_TOKEN>`. Anything else is ADMIN_UNAUTHORIZED, before any I/O.
+pub fn operator(state: &AppState, req: &Request) -> Result<(), ApiError> {
+    use lambda_http::request::RequestContext;
+    if let Some(RequestContext::ApiGatewayV2(ctx)) = req.request_context_ref() {
+        if ctx.authorizer.as_ref().is_some_and(|a| a.iam.is_some()) {
+            return Ok(());
+        }
+    }
+    let Some(expected) = &state.settings.admin_token else {
+        return Err(ApiError::AdminUnauthorized);
+    };
+    let mut values = req.headers().get_all(AUTHORIZATION).iter();
+    let presented = match (values.next(), values.next()) {
+        (Some(v), None) => v.to_str().ok(),
+        _ => None,
+    };
+    let token = presented
+        .and_then(|v| v.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim());
+    match token {
+        Some(token) if expected.verify(token) => Ok(()),
+        _ => Err(ApiError::AdminUnauthorized),
+    }
 }
 
 /// The request's bearer token through the queue's token guard ([`flows::queue::guard`]).

@@ -7,8 +7,10 @@ use crate::domain::queue::TokenStatus;
 use crate::domain::seats::SeatState;
 use crate::domain::{ConcertDate, ConcertId, Reservation, ReservationStatus, UserId, Won};
 use crate::flows::balance::Charged;
+use crate::flows::catalog::{ConcertReport, QueueFigures};
 use crate::flows::payments::Paid;
 use crate::flows::seats::Seat;
+use crate::store::catalog::StoredConcert;
 
 pub fn instant(at: DateTime<Utc>) -> String {
     at.to_rfc3339_opts(SecondsFormat::Secs, true)
@@ -136,6 +138,7 @@ pub struct SeatsView {
 #[serde(rename_all = "camelCase")]
 pub struct SeatView {
     pub seat_no: u16,
+    pub section: String,
     pub price: u64,
     pub status: SeatState,
 }
@@ -149,10 +152,128 @@ impl SeatsView {
                 .iter()
                 .map(|s| SeatView {
                     seat_no: s.seat_no.get(),
+                    section: s.section.to_string(),
                     price: s.price.get(),
                     status: s.status,
                 })
                 .collect(),
         }
+    }
+}
+
+/// A section as the operator API shows it.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SectionView {
+    pub name: String,
+    pub from_seat: u16,
+    pub to_seat: u16,
+    pub price: u64,
+}
+
+/// One date of a concert as stored, with its counts when the answer has them.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AdminDateView {
+    pub date: ConcertDate,
+    pub sections: Vec<SectionView>,
+    pub seats: u32,
+    /// Whether a seat of it was ever held: its sections can no longer change.
+    pub locked: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub available: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub held: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sold: Option<u32>,
+}
+
+/// `queue` of the operator API.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct QueueView {
+    pub waiting: u64,
+    pub active: u64,
+    pub active_limit: u32,
+    pub paused: bool,
+    pub admitted_last_minute: u64,
+    pub opens_at: Option<String>,
+}
+
+impl From<&QueueFigures> for QueueView {
+    fn from(q: &QueueFigures) -> Self {
+        Self {
+            waiting: q.waiting,
+            active: q.active,
+            active_limit: q.active_limit,
+            paused: q.paused,
+            admitted_last_minute: q.admitted_last_minute,
+            opens_at: q.opens_at.map(instant),
+        }
+    }
+}
+
+/// `PUT` and `GET /admin/concerts/{concertId}`: the concert as stored; GET adds `queue` and
+/// each date's counts.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AdminConcertView {
+    pub concert_id: String,
+    pub name: String,
+    pub opens_at: Option<String>,
+    pub revision: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub queue: Option<QueueView>,
+    pub dates: Vec<AdminDateView>,
+}
+
+impl AdminConcertView {
+    /// The concert as stored.
+    pub fn stored(s: &StoredConcert) -> Self {
+        let c = &s.concert;
+        Self {
+            concert_id: c.concert_id.to_string(),
+            name: c
+                .name
+                .as_ref()
+                .map_or_else(|| c.concert_id.to_string(), ToString::to_string),
+            opens_at: c.opens_at.map(instant),
+            revision: c.revision,
+            queue: None,
+            dates: s
+                .dates
+                .iter()
+                .map(|d| AdminDateView {
+                    date: d.date,
+                    sections: d
+                        .sections
+                        .iter()
+                        .map(|x| SectionView {
+                            name: x.name.to_string(),
+                            from_seat: x.from_seat.get(),
+                            to_seat: x.to_seat.get(),
+                            price: x.price.get(),
+                        })
+                        .collect(),
+                    seats: u32::from(d.seat_count),
+                    locked: d.locked,
+                    available: None,
+                    held: None,
+                    sold: None,
+                })
+                .collect(),
+        }
+    }
+
+    /// The concert with its line and counts.
+    pub fn report(r: &ConcertReport) -> Self {
+        let mut view = Self::stored(&r.stored);
+        view.queue = Some(QueueView::from(&r.queue));
+        for (date, counts) in view.dates.iter_mut().zip(&r.counts) {
+            date.available = Some(counts.available);
+            date.held = Some(counts.held);
+            date.sold = Some(counts.sold);
+        }
+        view
     }
 }

@@ -5,15 +5,15 @@ use std::fmt::Debug;
 
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, TransactWriteItem, WriteRequest};
+use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
 use aws_sdk_dynamodb::Client;
 use aws_smithy_runtime_api::http::Response as HttpResponse;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use crate::domain::{ConcertDate, ConcertId};
+use crate::domain::ConcertId;
 use crate::error::StoreError;
-use crate::store::items::{keys, ConcertItem, DateItem, SeatItem, TokenItem};
+use crate::store::items::{keys, ConcertItem, TokenItem};
 
 /// Error codes after which the same request may succeed later: 503, not 500.
 const TRANSIENT_CODES: &[&str] = &[
@@ -375,7 +375,7 @@ impl Db {
         self
     }
 
-    async fn get<T: DeserializeOwned>(
+    pub(crate) async fn get<T: DeserializeOwned>(
         &self,
         pk: String,
         sk: impl Into<String>,
@@ -536,72 +536,6 @@ impl Db {
             }
             Err(e) => Err(sdk_error("PutItem", e)),
         }
-    }
-
-    /// Writes a concert's catalog: the concert, its dates and every seat with its price.
-    /// Seeding again with the same values is harmless; holds and sales live in other items.
-    pub async fn seed_catalog(
-        &self,
-        concert: &ConcertId,
-        dates: &[ConcertDate],
-        seats: u16,
-        price: crate::domain::Won,
-    ) -> Result<(), StoreError> {
-        let mut items = vec![to_item(&ConcertItem::new(concert))?];
-        for date in dates {
-            items.push(to_item(&DateItem::new(concert, *date, seats))?);
-            for n in 1..=seats {
-                let seat = crate::domain::SeatNo::new(i64::from(n))
-                    .map_err(|e| StoreError::Unexpected(e.to_string()))?;
-                items.push(to_item(&SeatItem::new(concert, *date, seat, price))?);
-            }
-        }
-        self.batch_put(items).await
-    }
-
-    async fn batch_put(&self, items: Vec<Item>) -> Result<(), StoreError> {
-        for chunk in items.chunks(25) {
-            let mut pending: Vec<WriteRequest> = chunk
-                .iter()
-                .map(|item| {
-                    WriteRequest::builder()
-                        .put_request(
-                            PutRequest::builder()
-                                .set_item(Some(item.clone()))
-                                .build()
-                                .expect("put request has an item"),
-                        )
-                        .build()
-                })
-                .collect();
-            // Unprocessed items come back under load; send them again until none are left.
-            for attempt in 0..10u32 {
-                if pending.is_empty() {
-                    break;
-                }
-                let out = self
-                    .client
-                    .batch_write_item()
-                    .request_items(&self.table, pending)
-                    .send()
-                    .await
-                    .map_err(|e| sdk_error("BatchWriteItem", e))?;
-                pending = out
-                    .unprocessed_items
-                    .and_then(|mut m| m.remove(&self.table))
-                    .unwrap_or_default();
-                if !pending.is_empty() {
-                    tokio::time::sleep(std::time::Duration::from_millis(50 << attempt.min(5)))
-                        .await;
-                }
-            }
-            if !pending.is_empty() {
-                return Err(StoreError::Contended(
-                    "BatchWriteItem left items unprocessed 10 times".into(),
-                ));
-            }
-        }
-        Ok(())
     }
 }
 

@@ -4,8 +4,7 @@
 //! Two tables. The main table (stream, TTL) holds every item but reservations and payments;
 //! the reservations table holds those (with the sweep's index). Item types (PK / SK):
 //! - Concert      `CONCERT#{concertId}` / `CONCERT`
-//! - Date         `CONCERT#{concertId}` / `DATE#{date}`
-//! - Seat         `SEATS#{concertId}#{date}` / `SEAT#{seatNo:04}` (catalog: the price)
+//! - Date         `CONCERT#{concertId}` / `DATE#{date}` (its sections: seats and prices)
 //! - Hold marker  `SEATS#{concertId}#{date}` / `SEAT#{seatNo:04}#HOLD` (the seat's lock: HELD
 //!   with an expiry and a TTL, or SOLD for good)
 //! - Reservation  `RESERVATION#{reservationId}` / `RESERVATION` (reservations table)
@@ -20,6 +19,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::domain::catalog::{Name, Sections};
 use crate::domain::token::TokenId;
 use crate::domain::{ConcertDate, ConcertId, PaymentId, ReservationId, SeatNo, UserId, Won};
 
@@ -37,9 +37,6 @@ pub mod keys {
     /// One partition per performance date: its seats and their holds, read by one Query.
     pub fn seats_pk(concert: &ConcertId, date: &ConcertDate) -> String {
         format!("SEATS#{concert}#{date}")
-    }
-    pub fn seat_sk(seat: SeatNo) -> String {
-        format!("SEAT#{:04}", seat.get())
     }
     pub fn hold_sk(seat: SeatNo) -> String {
         format!("SEAT#{:04}#HOLD", seat.get())
@@ -83,7 +80,6 @@ pub mod keys {
 pub enum Entity {
     Concert,
     Date,
-    Seat,
     Hold,
     Reservation,
     Token,
@@ -93,7 +89,10 @@ pub enum Entity {
     Payment,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// The concert: its name, opening and line controls, and `revision`, the count of catalog
+/// changes, which every change's transaction conditions on (so concurrent PUTs apply one
+/// after the other, never interleaved) and which dates take as their catalog version.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ConcertItem {
     #[serde(rename = "PK")]
@@ -102,20 +101,40 @@ pub struct ConcertItem {
     pub sk: String,
     pub entity: Entity,
     pub concert_id: ConcertId,
+    /// Items written before names existed read as the concert's ID.
+    #[serde(default)]
+    pub name: Option<Name>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub opens_at: Option<DateTime<Utc>>,
+    /// None: `QUEUE_ACTIVE_LIMIT`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub active_limit: Option<u32>,
+    #[serde(default)]
+    pub paused: bool,
+    #[serde(default)]
+    pub revision: u64,
 }
 
 impl ConcertItem {
-    pub fn new(concert: &ConcertId) -> Self {
+    pub fn new(concert: &ConcertId, name: Name, opens_at: Option<DateTime<Utc>>) -> Self {
         Self {
             pk: keys::concert_pk(concert),
             sk: keys::CONCERT_SK.to_owned(),
             entity: Entity::Concert,
             concert_id: concert.clone(),
+            name: Some(name),
+            opens_at,
+            active_limit: None,
+            paused: false,
+            revision: 0,
         }
     }
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// A performance and its catalog. `catalogVersion` is the concert revision that last set its
+/// sections; `locked` is set by the first hold on the date, in that hold's transaction, and
+/// from then on the sections never change (`CATALOG_LOCKED`), so a process may keep them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct DateItem {
     #[serde(rename = "PK")]
@@ -126,41 +145,29 @@ pub struct DateItem {
     pub concert_id: ConcertId,
     pub date: ConcertDate,
     pub seat_count: u16,
+    pub sections: Sections,
+    pub catalog_version: u64,
+    /// Absent until the first hold: a catalog change's condition is `attribute_not_exists`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub locked: bool,
 }
 
 impl DateItem {
-    pub fn new(concert: &ConcertId, date: ConcertDate, seat_count: u16) -> Self {
+    /// The attribute a hold sets, and a catalog change conditions on.
+    pub const LOCKED: &'static str = "locked";
+    pub const VERSION: &'static str = "catalogVersion";
+
+    pub fn new(concert: &ConcertId, date: ConcertDate, sections: Sections, version: u64) -> Self {
         Self {
             pk: keys::concert_pk(concert),
             sk: keys::date_sk(&date),
             entity: Entity::Date,
             concert_id: concert.clone(),
             date,
-            seat_count,
-        }
-    }
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct SeatItem {
-    #[serde(rename = "PK")]
-    pub pk: String,
-    #[serde(rename = "SK")]
-    pub sk: String,
-    pub entity: Entity,
-    pub seat_no: SeatNo,
-    pub price: Won,
-}
-
-impl SeatItem {
-    pub fn new(concert: &ConcertId, date: ConcertDate, seat: SeatNo, price: Won) -> Self {
-        Self {
-            pk: keys::seats_pk(concert, &date),
-            sk: keys::seat_sk(seat),
-            entity: Entity::Seat,
-            seat_no: seat,
-            price,
+            seat_count: sections.seat_count(),
+            sections,
+            catalog_version: version,
+            locked: false,
         }
     }
 }

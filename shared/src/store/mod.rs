@@ -1,6 +1,7 @@
 //! I/O: DynamoDB and Redis. Nothing above this module builds a key or a script.
 
 pub mod balance;
+pub mod catalog;
 pub mod dynamo;
 pub mod items;
 pub mod payments;

@@ -28,7 +28,7 @@ use redis::Script;
 
 use crate::domain::queue::{Standing, TokenStatus, ADMISSION_WINDOW_MS};
 use crate::domain::token::{SignedToken, TokenId, TokenKey};
-use crate::domain::{ConcertId, UserId};
+use crate::domain::{ConcertDate, ConcertId, UserId};
 use crate::error::StoreError;
 use crate::settings::Settings;
 use crate::store::redis::RedisStore;
@@ -52,6 +52,10 @@ const STATUS: &str = include_str!("scripts/status.lua");
 /// ARGV[5]: token ID. Ends it for good and frees its place.
 const SPEND: &str = include_str!("scripts/spend.lua");
 
+/// Reads the line's figures for an operator; ARGV[4] is the admission window.
+const FIGURES: &str = include_str!("scripts/figures.lua");
+
+static FIGURES_SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::new(FIGURES));
 static ISSUE_SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::new(&issue_source()));
 static STATUS_SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::new(&status_source()));
 static SPEND_SCRIPT: LazyLock<Script> =
@@ -129,12 +133,13 @@ impl<'a> QueueScripts<'a> {
         inv
     }
 
+    /// The token, and how many tokens the call admitted (for the metrics).
     pub async fn issue(
         &self,
         user: &UserId,
         concert: &ConcertId,
         fresh: TokenId,
-    ) -> Result<Issued, StoreError> {
+    ) -> Result<(Issued, u32), StoreError> {
         let mut inv = self.prepare(&ISSUE_SCRIPT, concert);
         inv.arg(user.as_str()).arg(fresh.as_str());
         let reply: Vec<String> = self
@@ -143,9 +148,10 @@ impl<'a> QueueScripts<'a> {
             .await?;
         let is_new = reply.get(5).is_some_and(|f| f == "NEW");
         let key = &self.settings.queue_token_key;
+        let admitted = admitted(&reply);
         match parse_live(reply, concert, key)? {
-            Some(status) if is_new => Ok(Issued::New(status)),
-            Some(status) => Ok(Issued::Existing(status)),
+            Some(status) if is_new => Ok((Issued::New(status), admitted)),
+            Some(status) => Ok((Issued::Existing(status), admitted)),
             None => Err(StoreError::Unexpected(
                 "an issued token was not live".into(),
             )),
@@ -153,7 +159,12 @@ impl<'a> QueueScripts<'a> {
     }
 
     /// The token's state; `poll` counts the call as activity that keeps a waiter in line.
-    pub async fn status(&self, token: &SignedToken, poll: bool) -> Result<Lookup, StoreError> {
+    /// With how many tokens the call admitted.
+    pub async fn status(
+        &self,
+        token: &SignedToken,
+        poll: bool,
+    ) -> Result<(Lookup, u32), StoreError> {
         let mut inv = self.prepare(&STATUS_SCRIPT, &token.concert);
         inv.arg(token.id.as_str()).arg(if poll { "1" } else { "0" });
         let reply: Vec<String> = self
@@ -161,18 +172,57 @@ impl<'a> QueueScripts<'a> {
             .run(|mut c| async move { inv.invoke_async(&mut c).await })
             .await?;
         let key = &self.settings.queue_token_key;
-        Ok(parse_live(reply, &token.concert, key)?.map_or(Lookup::Ended, Lookup::Live))
+        let admitted = admitted(&reply);
+        let lookup = parse_live(reply, &token.concert, key)?.map_or(Lookup::Ended, Lookup::Live);
+        Ok((lookup, admitted))
     }
 
-    /// Ends the token for good and frees its active place. Idempotent.
-    pub async fn spend(&self, token: &SignedToken) -> Result<(), StoreError> {
-        let mut inv = self.prepare(&SPEND_SCRIPT, &token.concert);
-        inv.arg(token.id.as_str());
-        let _: i64 = self
+    /// The line's figures; one read-only script.
+    pub async fn figures(&self, concert: &ConcertId) -> Result<LineFigures, StoreError> {
+        let inv = self.prepare(&FIGURES_SCRIPT, concert);
+        let reply: Vec<u64> = self
             .redis
             .run(|mut c| async move { inv.invoke_async(&mut c).await })
             .await?;
-        Ok(())
+        match reply[..] {
+            [waiting, active, admitted_last_minute] => Ok(LineFigures {
+                waiting,
+                active,
+                admitted_last_minute,
+            }),
+            _ => Err(StoreError::Unexpected(format!(
+                "the figures script answered {} fields",
+                reply.len()
+            ))),
+        }
+    }
+
+    /// Ends the token for good and frees its active place. Idempotent. Returns how many
+    /// tokens the freed place admitted.
+    pub async fn spend(&self, token: &SignedToken) -> Result<u32, StoreError> {
+        let mut inv = self.prepare(&SPEND_SCRIPT, &token.concert);
+        inv.arg(token.id.as_str());
+        let admitted: u32 = self
+            .redis
+            .run(|mut c| async move { inv.invoke_async(&mut c).await })
+            .await?;
+        Ok(admitted)
+    }
+}
+
+/// How many wait, how many are ACTIVE, how many were admitted in the last minute.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LineFigures {
+    pub waiting: u64,
+    pub active: u64,
+    pub admitted_last_minute: u64,
+}
+
+/// The last field of a queue script's answer: how many it admitted.
+fn admitted(reply: &[String]) -> u32 {
+    match reply.len() {
+        2 | 8 => reply.last().and_then(|n| n.parse().ok()).unwrap_or(0),
+        _ => 0,
     }
 }
 
@@ -215,49 +265,92 @@ fn parse_live(
 }
 
 // ---------------------------------------------------------------------------------------
-// The dates cache (cache-aside). Every change bumps the concert's version; an entry counts
-// only while its version is current, so a reader that computed before a change can never
-// put back a count staler than that change.
+// The read caches (cache-aside): the concert's dates listing, and each date's seat map. Every
+// change bumps a version; an entry counts only while its version is current, so a reader
+// that computed before a change can never put back a view staler than that change.
 //
-// - `{p:c}:dates`   HASH v (version it was computed at), b (JSON body), expiring
-// - `{p:c}:dates:v` the concert's version counter; it ends a day after the last change, far
-//   longer than any read takes, so no reader can compute across its reset
+// - `{p:c}:dates`          HASH v (version it was computed at), b (JSON body), expiring
+// - `{p:c}:dates:v`        the listing's version counter
+// - `{p:c}:map:<date>`     HASH v, b: the date's seat map (its sections and its holds)
+// - `{p:c}:map:<date>:v`   the date's version counter
+// - `<entry>:lead`         who is rebuilding a missing entry (SET NX, 2 s at most)
+//
+// A version counter ends a day after the last change, far longer than any read takes, so no
+// reader can compute across its reset. A hold, payment or release of a date bumps both its
+// counters at once, so the listing is recomputed from the seat maps, re-reading only the date
+// that changed.
 
 /// KEYS[1] entry, KEYS[2] version. Returns {version, body?}.
-const DATES_GET: &str = include_str!("scripts/dates_get.lua");
+const CACHE_GET: &str = include_str!("scripts/cache_get.lua");
 
-/// KEYS[1] entry, KEYS[2] version. ARGV: version read before computing, body, ttl ms.
-const DATES_PUT: &str = include_str!("scripts/dates_put.lua");
+/// KEYS[1] entry, KEYS[2] version, KEYS[3] lead. ARGV: version read before computing, body,
+/// ttl ms.
+const CACHE_PUT: &str = include_str!("scripts/cache_put.lua");
 
 const VERSION_LIFE_MS: i64 = 86_400_000;
 
-static DATES_GET_SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::new(DATES_GET));
-static DATES_PUT_SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::new(DATES_PUT));
+/// A rebuild's claim ends by itself after this, should its reader die before `put`.
+const LEAD_MS: u64 = 2_000;
+
+static CACHE_GET_SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::new(CACHE_GET));
+static CACHE_PUT_SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::new(CACHE_PUT));
 
 /// A cache read: the version to compute against, and the body if it is current.
-pub struct CachedDates {
+pub struct Cached {
     pub version: String,
     pub body: Option<String>,
 }
 
-pub struct DatesCache<'a> {
+/// Which view of a concert.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum View<'a> {
+    Dates,
+    SeatMap(&'a ConcertDate),
+}
+
+pub struct ReadCache<'a> {
     redis: &'a RedisStore,
 }
 
-impl<'a> DatesCache<'a> {
+impl<'a> ReadCache<'a> {
     pub fn new(redis: &'a RedisStore) -> Self {
         Self { redis }
     }
 
-    fn keys(&self, concert: &ConcertId) -> (String, String) {
-        let entry = format!("{}:dates", concert_tag(self.redis.prefix(), concert));
+    /// Claims the rebuild of a missing view for `LEAD_MS` at most, so that the readers who
+    /// miss together after a change read the tables once, not once each. `put` releases it.
+    pub async fn lead(&self, concert: &ConcertId, view: View<'_>) -> Result<bool, StoreError> {
+        let (entry, _) = self.keys(concert, view);
+        let lead = format!("{entry}:lead");
+        let claimed: Option<String> = self
+            .redis
+            .run(|mut c| async move {
+                redis::cmd("SET")
+                    .arg(&lead)
+                    .arg(1)
+                    .arg("NX")
+                    .arg("PX")
+                    .arg(LEAD_MS)
+                    .query_async(&mut c)
+                    .await
+            })
+            .await?;
+        Ok(claimed.is_some())
+    }
+
+    fn keys(&self, concert: &ConcertId, view: View<'_>) -> (String, String) {
+        let tag = concert_tag(self.redis.prefix(), concert);
+        let entry = match view {
+            View::Dates => format!("{tag}:dates"),
+            View::SeatMap(date) => format!("{tag}:map:{date}"),
+        };
         let version = format!("{entry}:v");
         (entry, version)
     }
 
-    pub async fn get(&self, concert: &ConcertId) -> Result<CachedDates, StoreError> {
-        let (entry, version) = self.keys(concert);
-        let mut inv = DATES_GET_SCRIPT.key(entry);
+    pub async fn get(&self, concert: &ConcertId, view: View<'_>) -> Result<Cached, StoreError> {
+        let (entry, version) = self.keys(concert, view);
+        let mut inv = CACHE_GET_SCRIPT.key(entry);
         inv.key(version);
         let mut reply: Vec<String> = self
             .redis
@@ -265,20 +358,23 @@ impl<'a> DatesCache<'a> {
             .await?;
         let body = (reply.len() > 1).then(|| reply.remove(1));
         let version = reply.into_iter().next().unwrap_or_else(|| "0".into());
-        Ok(CachedDates { version, body })
+        Ok(Cached { version, body })
     }
 
-    /// Stores `body` computed at `version`, unless the concert changed since.
+    /// Stores `body` computed at `version`, unless the view changed since.
     pub async fn put(
         &self,
         concert: &ConcertId,
+        view: View<'_>,
         version: &str,
         body: &str,
         ttl: std::time::Duration,
     ) -> Result<(), StoreError> {
-        let (entry, version_key) = self.keys(concert);
-        let mut inv = DATES_PUT_SCRIPT.key(entry);
+        let (entry, version_key) = self.keys(concert, view);
+        let lead = format!("{entry}:lead");
+        let mut inv = CACHE_PUT_SCRIPT.key(entry);
         inv.key(version_key)
+            .key(lead)
             .arg(version)
             .arg(body)
             .arg(ttl.as_millis().max(1) as u64);
@@ -289,21 +385,29 @@ impl<'a> DatesCache<'a> {
         Ok(())
     }
 
-    /// After a hold, payment or release: no reader sees the count from before it.
-    pub async fn invalidate(&self, concert: &ConcertId) -> Result<(), StoreError> {
-        let (entry, version) = self.keys(concert);
+    /// After a hold, payment, release or catalog change of `dates`: no reader sees the
+    /// listing or those seat maps from before it. One atomic round trip (all in one slot).
+    pub async fn invalidate(
+        &self,
+        concert: &ConcertId,
+        dates: &[ConcertDate],
+    ) -> Result<(), StoreError> {
+        let mut pipe = redis::pipe();
+        pipe.atomic();
+        let views = std::iter::once(View::Dates).chain(dates.iter().map(View::SeatMap));
+        for view in views {
+            let (entry, version) = self.keys(concert, view);
+            pipe.incr(&version, 1)
+                .ignore()
+                .pexpire(&version, VERSION_LIFE_MS)
+                .ignore()
+                .del(entry)
+                .ignore();
+        }
         self.redis
-            .run(|mut c| async move {
-                redis::pipe()
-                    .atomic()
-                    .incr(&version, 1)
-                    .ignore()
-                    .pexpire(&version, VERSION_LIFE_MS)
-                    .ignore()
-                    .del(entry)
-                    .ignore()
-                    .query_async::<()>(&mut c)
-                    .await
+            .run(|mut c| {
+                let pipe = pipe.clone();
+                async move { pipe.query_async::<()>(&mut c).await }
             })
             .await
     }

@@ -1,7 +1,5 @@
 //! DynamoDB I/O for the catalog, holds and reservations. One round trip per call.
 
-use std::collections::HashMap;
-
 use aws_sdk_dynamodb::types::{
     Delete, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
 };
@@ -9,17 +7,10 @@ use aws_sdk_dynamodb::types::{
 use crate::domain::{ConcertDate, ConcertId, ReservationId, SeatNo};
 use crate::error::StoreError;
 use crate::store::dynamo::{
-    from_item, key, n, retry_conflicts, s, sdk_error, to_item, Db, Item, Proof, TxError,
+    from_item, key, n, retry_conflicts, s, sdk_error, to_item, Db, Proof, TxError,
 };
-use crate::store::items::{keys, DateItem, Entity, HoldItem, ReservationItem, SeatItem};
+use crate::store::items::{keys, DateItem, HoldItem, ReservationItem};
 use crate::store::schema::HELD_BY_EXPIRY_INDEX;
-
-/// A seat of the catalog with its lock, if it has one.
-#[derive(Debug, Clone)]
-pub struct SeatRow {
-    pub seat: SeatItem,
-    pub hold: Option<HoldItem>,
-}
 
 /// A reservation's hold, as the release needs it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,6 +27,9 @@ pub enum HoldOutcome {
     Held,
     /// Another live hold or a sale has the seat; nothing was written.
     SeatTaken,
+    /// The date's catalog is no longer the version the hold was priced at (an operator
+    /// changed it before its first hold): nothing was written; read it again.
+    CatalogChanged,
 }
 
 /// How a release's transaction ended.
@@ -49,12 +43,17 @@ pub enum ReleaseOutcome {
     SeatTakenSince,
 }
 
-/// Reads a hold's transaction, whose items are [marker, reservation].
+/// Reads a hold's transaction, whose items are [marker, reservation, date's lock?].
 fn hold_outcome(result: Result<(), TxError>) -> Result<HoldOutcome, StoreError> {
     const MARKER: usize = 0;
+    const DATE: usize = 2;
     match result {
         Ok(()) => Ok(HoldOutcome::Held),
         Err(TxError::Store(e)) => Err(e),
+        // Checked first: under a changed catalog the seat may not even exist.
+        Err(TxError::Cancelled(c)) if c.condition_failed(DATE).is_some() || c.conflict_at(DATE) => {
+            Ok(HoldOutcome::CatalogChanged)
+        }
         // The marker's condition failed: someone else holds or bought the seat. So does a
         // TransactionConflict on it (AWS only): another hold is committing on it now.
         Err(TxError::Cancelled(c))
@@ -94,90 +93,18 @@ fn reservation_proof(db: &Db, r: &ReservationItem) -> Proof {
     }
 }
 
-fn entity_of(item: &Item) -> Option<Entity> {
-    item.get("entity")
-        .and_then(|v| serde_dynamo::from_attribute_value(v.clone()).ok())
-}
-
 impl Db {
-    /// Every item of one partition, following pages.
-    async fn query_partition(&self, pk: String) -> Result<Vec<Item>, StoreError> {
-        let mut items = Vec::new();
-        let mut start = None;
-        loop {
-            let out = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("PK = :pk")
-                .expression_attribute_values(":pk", s(pk.clone()))
-                .consistent_read(true)
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(|e| sdk_error("Query", e))?;
-            items.extend(out.items.unwrap_or_default());
-            match out.last_evaluated_key {
-                Some(k) if !k.is_empty() => start = Some(k),
-                _ => return Ok(items),
-            }
-        }
-    }
-
-    /// A date's seat map: one Query of the date's partition, seats and their locks together.
-    /// Empty when the concert or date does not exist.
-    pub async fn seat_map(
-        &self,
-        concert: &ConcertId,
-        date: &ConcertDate,
-    ) -> Result<Vec<SeatRow>, StoreError> {
-        let mut seats: Vec<SeatItem> = Vec::new();
-        let mut holds: HashMap<SeatNo, HoldItem> = HashMap::new();
-        for item in self.query_partition(keys::seats_pk(concert, date)).await? {
-            match entity_of(&item) {
-                Some(Entity::Seat) => seats.push(from_item(item)?),
-                Some(Entity::Hold) => {
-                    let hold: HoldItem = from_item(item)?;
-                    holds.insert(hold.seat_no, hold);
-                }
-                _ => {}
-            }
-        }
-        seats.sort_by_key(|seat| seat.seat_no);
-        Ok(seats
-            .into_iter()
-            .map(|seat| SeatRow {
-                hold: holds.remove(&seat.seat_no),
-                seat,
-            })
-            .collect())
-    }
-
-    /// The concert's dates, or None when the concert does not exist. One Query.
-    pub async fn concert_dates(
-        &self,
-        concert: &ConcertId,
-    ) -> Result<Option<Vec<DateItem>>, StoreError> {
-        let mut found = false;
-        let mut dates = Vec::new();
-        for item in self.query_partition(keys::concert_pk(concert)).await? {
-            match entity_of(&item) {
-                Some(Entity::Concert) => found = true,
-                Some(Entity::Date) => dates.push(from_item::<DateItem>(item)?),
-                _ => {}
-            }
-        }
-        dates.sort_by_key(|d| d.date);
-        Ok(found.then_some(dates))
-    }
-
-    /// The hold: one TransactWriteItems of two items. The marker's condition is the lock: no
-    /// marker, or a HELD one whose time is over. The reservation is written with it.
+    /// The hold: one TransactWriteItems. The marker's condition is the lock: no marker, or a
+    /// HELD one whose time is over. The reservation is written with it. `lock_at`: the
+    /// catalog version the price came from, while the date is not known to be locked; the
+    /// date is then locked in the same transaction, on the condition that its catalog is
+    /// still that version, so a catalog change and a first hold never interleave.
     pub async fn put_hold(
         &self,
         hold: &HoldItem,
         reservation: &ReservationItem,
         now_ms: i64,
+        lock_at: Option<u64>,
     ) -> Result<HoldOutcome, StoreError> {
         let marker = Put::builder()
             .table_name(&self.table)
@@ -195,10 +122,27 @@ impl Db {
             .set_item(Some(to_item(reservation)?))
             .condition_expression("attribute_not_exists(PK)")
             .build()?;
-        let items = vec![
+        let mut items = vec![
             TransactWriteItem::builder().put(marker).build(),
             TransactWriteItem::builder().put(record).build(),
         ];
+        if let Some(version) = lock_at {
+            let lock = Update::builder()
+                .table_name(&self.table)
+                .set_key(Some(key(
+                    keys::concert_pk(&hold.concert_id),
+                    keys::date_sk(&hold.date),
+                )))
+                .update_expression(format!("SET {} = :locked", DateItem::LOCKED))
+                .condition_expression(format!("{} = :version", DateItem::VERSION))
+                .expression_attribute_values(
+                    ":locked",
+                    aws_sdk_dynamodb::types::AttributeValue::Bool(true),
+                )
+                .expression_attribute_values(":version", n(version as i64))
+                .build()?;
+            items.push(TransactWriteItem::builder().update(lock).build());
+        }
         let proof = reservation_proof(self, reservation);
         hold_outcome(self.transact(items, Some(&proof)).await)
     }

@@ -156,6 +156,46 @@ impl Client {
             .send()
             .await
     }
+
+    /// `PUT /admin/concerts/{concertId}` with the operator's token.
+    pub async fn put_concert(
+        &self,
+        admin: &str,
+        concert: &str,
+        body: &Value,
+    ) -> Result<Answer, reqwest::Error> {
+        self.request(Method::PUT, &format!("/admin/concerts/{concert}"))
+            .token(admin)
+            .json(body)
+            .send()
+            .await
+    }
+
+    /// `GET /admin/concerts/{concertId}` with the operator's token.
+    pub async fn admin_concert(
+        &self,
+        admin: &str,
+        concert: &str,
+    ) -> Result<Answer, reqwest::Error> {
+        self.request(Method::GET, &format!("/admin/concerts/{concert}"))
+            .token(admin)
+            .send()
+            .await
+    }
+
+    /// `PATCH /admin/concerts/{concertId}/queue` with the operator's token.
+    pub async fn patch_queue(
+        &self,
+        admin: &str,
+        concert: &str,
+        body: &Value,
+    ) -> Result<Answer, reqwest::Error> {
+        self.request(Method::PATCH, &format!("/admin/concerts/{concert}/queue"))
+            .token(admin)
+            .json(body)
+            .send()
+            .await
+    }
 }
 
 /// A request being built: a token, an `Idempotency-Key`, any header, any body.

@@ -99,9 +99,7 @@ pub async fn run(settings: Settings, scale: usize) -> anyhow::Result<()> {
     let dates: Vec<ConcertDate> = (1..=dates_needed as u64)
         .map(|d| ConcertDate::from_naive(today + chrono::Days::new(d)))
         .collect();
-    state
-        .db
-        .seed_catalog(&concert, &dates, seats_per_date, Won::new(1_000))
+    shared::flows::catalog::seed(&state.db, &concert, &dates, seats_per_date, Won::new(1_000))
         .await?;
     let seat_at = |i: usize| {
         (
@@ -166,10 +164,10 @@ pub async fn run(settings: Settings, scale: usize) -> anyhow::Result<()> {
         async move { balance::charge(&state, &who, &charge, None).await.is_ok() }
     })
     .await;
-    // Every date's prices in the process's catalog cache, as in steady state: otherwise the
-    // first holds on each date (up to CONCURRENCY of them at once) each Query its whole seat map.
+    // Every date's catalog in the process's cache, as in steady state: otherwise the first
+    // holds on each date (up to CONCURRENCY of them at once) each read the date.
     for date in &dates {
-        shared::flows::seats::prices(&state, &concert, date).await?;
+        shared::flows::seats::catalog(&state, &concert, date, false).await?;
     }
     // Its speed still drifts (JIT, growing tables, a shared machine): every variant runs twice,
     // in the order A B C then C B A, at half the operations each, and keeps its better run.
@@ -214,7 +212,7 @@ pub async fn run(settings: Settings, scale: usize) -> anyhow::Result<()> {
             async move {
                 state
                     .db
-                    .put_hold(&marker, &r, now.timestamp_millis())
+                    .put_hold(&marker, &r, now.timestamp_millis(), None)
                     .await
                     .is_ok()
             }
@@ -429,6 +427,7 @@ pub async fn run(settings: Settings, scale: usize) -> anyhow::Result<()> {
     );
     println!();
 
+    crate::seatmap::measure(&state, &run).await?;
     storm(&state, &run, 10 * scale).await
 }
 
@@ -441,9 +440,7 @@ const STORM_CONCURRENCY: usize = 128;
 async fn storm(state: &Arc<AppState>, run: &str, attempts: usize) -> anyhow::Result<()> {
     let concert = id(ConcertId::parse(&format!("storm-{run}")));
     let date = ConcertDate::from_naive(ConcertDate::today_utc().naive() + chrono::Days::new(1));
-    state
-        .db
-        .seed_catalog(&concert, &[date], STORM_SEATS, Won::new(1_000))
+    shared::flows::catalog::seed(&state.db, &concert, &[date], STORM_SEATS, Won::new(1_000))
         .await?;
     let winners = std::sync::Mutex::new(Vec::new());
     let refused = AtomicUsize::new(0);
@@ -484,14 +481,12 @@ async fn storm(state: &Arc<AppState>, run: &str, attempts: usize) -> anyhow::Res
     let others = others.into_inner()?;
 
     // What the table says: every seat HELD by the reservation its winner was answered.
-    let rows = state.db.seat_map(&concert, &date).await?;
-    let held: std::collections::BTreeMap<u16, ReservationId> = rows
+    let held: std::collections::BTreeMap<u16, ReservationId> = state
+        .db
+        .date_holds(&concert, &date)
+        .await?
         .iter()
-        .filter_map(|r| {
-            r.hold
-                .as_ref()
-                .map(|h| (r.seat.seat_no.get(), h.reservation_id))
-        })
+        .map(|h| (h.seat_no.get(), h.reservation_id))
         .collect();
     let answered: std::collections::BTreeMap<u16, ReservationId> =
         winners.iter().copied().collect();

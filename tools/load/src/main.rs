@@ -21,6 +21,7 @@ mod bench;
 mod cold;
 mod micro;
 mod scale;
+mod seatmap;
 mod spike;
 mod stats;
 

@@ -125,9 +125,7 @@ fn status_script_source() -> Result<String, String> {
 pub async fn own_concert(state: &AppState, name: &str) -> anyhow::Result<(ConcertId, ConcertDate)> {
     let concert = ConcertId::parse(&format!("{name}-{}", crate::tag()))?;
     let date = ConcertDate::from_naive(ConcertDate::today_utc().naive() + chrono::Days::new(1));
-    state
-        .db
-        .seed_catalog(&concert, &[date], 50, Won::new(1_000))
+    shared::flows::catalog::seed(&state.db, &concert, &[date], 50, Won::new(1_000))
         .await
         .map_err(|e| anyhow::anyhow!("seeding {concert}: {e}"))?;
     Ok((concert, date))

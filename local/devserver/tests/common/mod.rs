@@ -32,6 +32,9 @@ pub use tables::text;
 /// SDK's retries) is for DynamoDB; tests about timeouts set their own.
 pub const TEST_STORE_TIMEOUT_MS: &str = "30000";
 
+/// The operator token of every test app.
+pub const ADMIN_TOKEN: &str = "op_test-operator-token-0123456789abcdef";
+
 /// At most this many store-heavy bursts (hundreds of concurrent requests) at once in one test
 /// binary; see [`TestApp::burst`].
 const BURSTS: usize = 1;
@@ -59,6 +62,11 @@ pub async fn spawn_app() -> TestApp {
     spawn_app_with(&[]).await
 }
 
+/// An app whose server has no operator token (as in AWS, where IAM authorizes operators).
+pub async fn spawn_app_without_admin() -> TestApp {
+    spawn_app_with(&[("ADMIN_TOKEN", "")]).await
+}
+
 /// Settings come from the environment `make test` set, with `overrides` on top, and
 /// [`TEST_STORE_TIMEOUT_MS`] unless `overrides` sets `STORE_TIMEOUT_MS`.
 pub async fn spawn_app_with(overrides: &[(&str, &str)]) -> TestApp {
@@ -68,6 +76,8 @@ pub async fn spawn_app_with(overrides: &[(&str, &str)]) -> TestApp {
         .collect();
     map.entry("REDIS_KEY_PREFIX".into())
         .or_insert_with(|| unique("t"));
+    map.entry("ADMIN_TOKEN".into())
+        .or_insert_with(|| ADMIN_TOKEN.into());
     map.entry("STORE_TIMEOUT_MS".into())
         .or_insert_with(|| TEST_STORE_TIMEOUT_MS.into());
     map.entry("TABLE_NAME".into()).or_insert_with(|| {
@@ -78,8 +88,13 @@ pub async fn spawn_app_with(overrides: &[(&str, &str)]) -> TestApp {
             std::env::var("RESERVATIONS_TABLE_NAME")
                 .unwrap_or_else(|_| "concert-booking-test-reservations".into())
         });
-    let settings = Settings::from_lookup(|k| map.get(k).cloned().or_else(|| std::env::var(k).ok()))
-        .expect("test settings are valid");
+    // An empty ADMIN_TOKEN override: a server with no operator token at all.
+    let settings = Settings::from_lookup(|k| match map.get(k) {
+        Some(v) if k == "ADMIN_TOKEN" && v.is_empty() => None,
+        Some(v) => Some(v.clone()),
+        None => std::env::var(k).ok(),
+    })
+    .expect("test settings are valid");
     let state = Arc::new(AppState::new(settings).await.expect("state builds"));
     shared::store::schema::create_tables(&state.db)
         .await
@@ -90,16 +105,15 @@ pub async fn spawn_app_with(overrides: &[(&str, &str)]) -> TestApp {
     let dates: Vec<ConcertDate> = (1..=2)
         .map(|d| ConcertDate::from_naive(today + chrono::Days::new(d)))
         .collect();
-    state
-        .db
-        .seed_catalog(
-            &ConcertId::parse(&concert).unwrap(),
-            &dates,
-            50,
-            Won::new(50_000),
-        )
-        .await
-        .expect("the catalog seeds");
+    shared::flows::catalog::seed(
+        &state.db,
+        &ConcertId::parse(&concert).unwrap(),
+        &dates,
+        50,
+        Won::new(50_000),
+    )
+    .await
+    .expect("the catalog seeds");
 
     let app = devserver::app(state.clone()).expect("the router builds from template.yaml");
     let addr = devserver::server::spawn(app, 0)

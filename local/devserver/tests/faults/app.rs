@@ -86,15 +86,15 @@ pub(crate) async fn app_on(stack: &Stack, seats_per_date: u16, overrides: &[(&st
     let dates: Vec<ConcertDate> = (1..=2)
         .map(|d| ConcertDate::from_naive(today + chrono::Days::new(d)))
         .collect();
-    setup
-        .seed_catalog(
-            &ConcertId::parse(&concert).unwrap(),
-            &dates,
-            seats_per_date,
-            Won::new(PRICE),
-        )
-        .await
-        .expect("the catalog seeds");
+    shared::flows::catalog::seed(
+        &setup,
+        &ConcertId::parse(&concert).unwrap(),
+        &dates,
+        seats_per_date,
+        Won::new(PRICE),
+    )
+    .await
+    .expect("the catalog seeds");
     let app = devserver::app(state.clone()).expect("the router builds from template.yaml");
     let addr = devserver::server::spawn(app, 0)
         .await

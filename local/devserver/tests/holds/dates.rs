@@ -89,8 +89,8 @@ async fn a_hold_makes_the_very_next_dates_call_show_one_seat_fewer() {
     let fifty: Vec<(String, u64)> = app.dates.iter().map(|d| (d.clone(), 50)).collect();
     assert_eq!(app.dates(&token).await, fifty);
     // The answer is cached now.
-    let cached = DatesCache::new(&app.state.redis)
-        .get(&concert)
+    let cached = ReadCache::new(&app.state.redis)
+        .get(&concert, View::Dates)
         .await
         .unwrap();
     assert!(cached.body.is_some(), "the dates call filled the cache");

@@ -54,15 +54,18 @@ async fn the_holds_price_is_the_seat_maps_price_of_that_seat() {
     let _shared = TIMING.read().await;
     let app = spawn_app_with(&[]).await;
     let date = days_from_today(4);
-    let concert = app.seed_concert(&[date], 50, 70_000).await;
-    // Seat 3 costs more than the rest.
-    let seat3 = SeatItem::new(
-        &ConcertId::parse(&concert).unwrap(),
-        date,
-        SeatNo::new(3).unwrap(),
-        Won::new(123_000),
-    );
-    app.put_main(to_item(&seat3).unwrap()).await;
+    let concert = unique("concert");
+    // Seat 3 is a section of its own, and costs more than the rest.
+    let section = |name: &str, from: u16, to: u16, price: u64| json!({ "name": name, "fromSeat": from, "toSeat": to, "price": price });
+    let body = json!({ "name": "Priced", "dates": [{ "date": date.to_string(), "sections": [
+        section("A", 1, 2, 70_000), section("Box", 3, 3, 123_000), section("B", 4, 50, 70_000),
+    ]}]});
+    let put = app
+        .api
+        .put_concert(common::ADMIN_TOKEN, &concert, &body)
+        .await
+        .unwrap();
+    assert_eq!(put.status(), StatusCode::CREATED, "{}", put.text());
     let user = unique("u");
     let token = app.token_for_concert(&user, &concert).await;
     let date = date.to_string();
@@ -78,6 +81,13 @@ async fn the_holds_price_is_the_seat_maps_price_of_that_seat() {
             .clone()
     };
     assert_eq!(price_of(3), 123_000);
+    let seat3 = map["seats"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["seatNo"] == 3)
+        .unwrap();
+    assert_eq!(seat3["section"], "Box");
     assert_eq!(price_of(4), 70_000);
     for seat in [3, 4] {
         let (status, view) = app.hold_as(&token, &user, &concert, &date, seat).await;

@@ -41,10 +41,8 @@ use serde_json::{json, Value};
 use shared::domain::{ConcertDate, ConcertId, ReservationId, SeatNo, UserId, Won};
 use shared::flows::holds::{release, sweep, Released};
 use shared::store::dynamo::to_item;
-use shared::store::items::{
-    keys, HoldItem, HoldStatus, ReservationItem, ReservationStatus, SeatItem,
-};
-use shared::store::scripts::DatesCache;
+use shared::store::items::{keys, HoldItem, HoldStatus, ReservationItem, ReservationStatus};
+use shared::store::scripts::{ReadCache, View};
 use shared::store::seats::HoldRef;
 
 /// Every test takes this for reading. The load tests take it for writing, so their thousands

@@ -33,7 +33,7 @@ async fn the_seat_map_lists_seats_1_to_50_in_order_with_price_and_available() {
         for seat in seats {
             assert_eq!(
                 keys_of(seat),
-                set_of(&["seatNo", "price", "status"]),
+                set_of(&["seatNo", "section", "price", "status"]),
                 "{seat}"
             );
             assert_eq!(seat["price"], 50_000, "{seat}");

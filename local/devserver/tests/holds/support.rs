@@ -179,16 +179,15 @@ impl TestApp {
         price: u64,
     ) -> String {
         let concert = unique("concert");
-        self.state
-            .db
-            .seed_catalog(
-                &ConcertId::parse(&concert).unwrap(),
-                dates,
-                seats,
-                Won::new(price),
-            )
-            .await
-            .expect("the catalog seeds");
+        shared::flows::catalog::seed(
+            &self.state.db,
+            &ConcertId::parse(&concert).unwrap(),
+            dates,
+            seats,
+            Won::new(price),
+        )
+        .await
+        .expect("the catalog seeds");
         concert
     }
 
@@ -336,7 +335,7 @@ impl TestApp {
         let m = marker_for(&r);
         self.state
             .db
-            .put_hold(&m, &r, now_ms())
+            .put_hold(&m, &r, now_ms(), None)
             .await
             .expect("the hold is written");
         (r, m)

@@ -28,4 +28,4 @@ due_by(now + IDLE_MS)
 refresh_soon(waiting == 0)
 local line = tostring(waiting + 1)
 local admits = redis.call('ZCOUNT', ADM, now - WINDOW_MS, '+inf')
-return {'WAITING', u, line, tostring(admits), line, 'NEW', fresh}
+return {'WAITING', u, line, tostring(admits), line, 'NEW', fresh, tostring(admitted_now)}

@@ -17,6 +17,8 @@ local NEVER = 9007199254740991
 local HORIZON_MS = math.max(ACTIVE_MS, IDLE_MS) + 60000
 local clock = redis.call('TIME')
 local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
+-- Tokens this call admitted (its own or others'): every reply ends with it, for the metrics.
+local admitted_now = 0
 
 -- A token's record in TOK: 'W:0:user' while waiting, 'A:<activeUntil ms>:user' once admitted.
 local function record(id)
@@ -65,6 +67,7 @@ local function admit(id, u)
   redis.call('ZADD', ACT, untl, id)
   redis.call('ZADD', ADM, now, id)
   redis.call('HSET', TOK, id, 'A:' .. untl .. ':' .. u)
+  admitted_now = admitted_now + 1
 end
 
 -- Retire expired and idle tokens, give free places to the longest waiting, then set `due` to
@@ -121,17 +124,20 @@ local function touch(id)
   refresh_soon(false)
 end
 
--- {kind, user, a, b, c, flag, id}: ACTIVE a=activeUntil b=now; WAITING a=position
--- b=admissions in the window c=how many wait. r: the token's record, as `record` reads it.
+-- {kind, user, a, b, c, flag, id, admitted}: ACTIVE a=activeUntil b=now; WAITING a=position
+-- b=admissions in the window c=how many wait; {'UNKNOWN', admitted}. r: the token's record,
+-- as `record` reads it.
 local function describe(id, r, flag)
-  if not r then return {'UNKNOWN'} end
+  local unknown = {'UNKNOWN', tostring(admitted_now)}
+  if not r then return unknown end
   if r.s == 'A' then
-    if r.at <= now then return {'UNKNOWN'} end
-    return {'ACTIVE', r.u, tostring(r.at), tostring(now), '0', flag, id}
+    if r.at <= now then return unknown end
+    return {'ACTIVE', r.u, tostring(r.at), tostring(now), '0', flag, id, tostring(admitted_now)}
   end
   local rank = redis.call('ZRANK', WAIT, id)
-  if not rank then return {'UNKNOWN'} end
+  if not rank then return unknown end
   local admits = redis.call('ZCOUNT', ADM, now - WINDOW_MS, '+inf')
   local line = redis.call('ZCARD', WAIT)
-  return {'WAITING', r.u, tostring(rank + 1), tostring(admits), tostring(line), flag, id}
+  return {'WAITING', r.u, tostring(rank + 1), tostring(admits), tostring(line), flag, id,
+    tostring(admitted_now)}
 end

@@ -1,4 +1,4 @@
--- ARGV[5]: token ID. Ends it for good and frees its place.
+-- ARGV[5]: token ID. Ends it for good and frees its place; returns how many it admitted.
 local id = ARGV[5]
 local r = record(id)
 if not r then return 0 end
@@ -7,4 +7,4 @@ redis.call('ZREM', WAIT, id)
 redis.call('ZREM', SEEN, id)
 retire(id, r.u)
 maintain()
-return 1
+return admitted_now
