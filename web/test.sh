@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# `make test-web`: the pages in a real browser. Installs what is missing (Debian's chromium
+# with apt-get, `npm ci` here), builds the pages, starts a stack and server of its own
+# (in memory, 8500/6385, server on 3500) with short settings, runs the browser tests
+# (node --test) against it, and stops everything (`stack with` stops what it started, by PID,
+# whatever happens). Screenshots go to web/.run/<timestamp>/.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+ROOT="$PWD"
+PORT=3500
+
+# The first buyer in is ACTIVE, the next one waits; holds end soon; the operator's token is
+# fixed (this server is the run's own, on 127.0.0.1).
+export QUEUE_ACTIVE_LIMIT=1 HOLD_TTL_SECONDS=60 ACTIVE_TOKEN_TTL_SECONDS=120
+export ADMIN_TOKEN="web-test-operator-token-0000000000000000000"
+export RUST_LOG="${RUST_LOG:-warn}"
+export WEB_DIR="$ROOT/web/dist" WEB_BASE="http://127.0.0.1:$PORT"
+
+if [[ -z "${LOCAL_STACK:-}" ]]; then
+  cargo run -q -p stack -- deps
+  bash web/build.sh
+  if [[ ! -x /usr/bin/chromium ]]; then
+    echo "test-web: installing chromium (apt)"
+    sudo_=(); [[ $(id -u) == 0 ]] || sudo_=(sudo)
+    "${sudo_[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -q >/dev/null
+    "${sudo_[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium >/dev/null
+  fi
+  nice -n 10 cargo build -q --profile local -p devserver
+  export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
+  exec cargo run -q -p stack -- with web 8500 6385 --in-memory --serve "$PORT" -- bash "$0" "$@"
+fi
+
+export WEB_RUN_DIR="$ROOT/web/.run/$(date -u +%Y%m%dT%H%M%SZ)"
+mkdir -p "$WEB_RUN_DIR"
+echo "test-web: screenshots in ${WEB_RUN_DIR#"$ROOT/"}"
+cd web
+# One file at a time: the machine has 2 cores and each file starts its own browser.
+if (($#)); then files=("$@"); else files=(test/*.test.mjs); fi
+node --test --test-concurrency=1 --test-reporter=spec "${files[@]}"
