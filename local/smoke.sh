@@ -7,6 +7,7 @@
 #   -> charge_balance -> get_balance -> pay            API Gateway v2 (HTTP API, payload 2.0)
 #   release_hold                                       a DynamoDB stream REMOVE by TTL
 #   sweep_holds                                        an EventBridge scheduled event
+#   admin_put_concert -> admin_patch_queue -> admin_get_concert   API Gateway v2, IAM caller
 #
 # The events are local/fixtures/<fn>.json (shaped on the fixtures in aws_lambda_events),
 # rendered with this run's tokens and IDs. Every answer is checked; a results table ends the
@@ -123,7 +124,8 @@ with open(out, "w") as f:
 PY
 }
 
-# Invokes FN with its fixture rendered from NAME=VALUE pairs; the answer lands in
+# Invokes FN with its fixture (local/fixtures/FN.json, or $FIXTURE.json) rendered from
+# NAME=VALUE pairs; the answer lands in
 # $WORK/STEP.answer.json, and ANSWER, STATUS, BODY and MS are set for the checks.
 N=0
 invoke() { # STEP FN NAME=VALUE...
@@ -131,7 +133,7 @@ invoke() { # STEP FN NAME=VALUE...
   shift 2
   N=$((N + 1))
   STEP="$step" FN="$fn"
-  render "local/fixtures/$fn.json" "$WORK/$N-$step.event.json" "$@"
+  render "local/fixtures/${FIXTURE:-$fn}.json" "$WORK/$N-$step.event.json" "$@"
   t0=$(date +%s%N)
   if ! cargo lambda invoke "$fn" -A 127.0.0.1 -P "$INVOKE_PORT" -o json \
     --data-file "$WORK/$N-$step.event.json" >"$WORK/$N-$step.answer.json" 2>"$WORK/$N-$step.err"; then
@@ -314,5 +316,21 @@ DOC="$(get_item "$RESERVATIONS_TABLE_NAME" "$(reservation_key "$RES_3")")"
 expect "table: reservation 3 EXPIRED" '.status.S == "EXPIRED"' "$DOC"
 DOC="$(get_item "$TABLE_NAME" "$(marker_key "$DATE" 3)")"
 expect "table: seat 3's marker deleted" '. == {}' "$DOC"
+
+# The operator's functions, called as API Gateway calls them after checking SigV4: the IAM
+# authorizer's caller is in the event. Without it (and without ADMIN_TOKEN, as in AWS): 401.
+ADMIN_CONCERT="smoke-op-$(date +%s)"
+TOMORROW="$(date -u -d tomorrow +%F)"
+invoke admin-put-concert admin_put_concert concertId="$ADMIN_CONCERT" \
+  body="{\"name\":\"Smoke Gala\",\"dates\":[{\"date\":\"$TOMORROW\",\"sections\":[{\"name\":\"Floor\",\"fromSeat\":1,\"toSeat\":3,\"price\":70000},{\"name\":\"Balcony\",\"fromSeat\":4,\"toSeat\":10,\"price\":30000}]}]}"
+expect_http 201 "created, 10 seats in 2 sections" \
+  '.name == "Smoke Gala" and .dates[0].seats == 10 and (.dates[0].sections | length) == 2'
+invoke admin-patch-queue admin_patch_queue concertId="$ADMIN_CONCERT" body='{"activeLimit":7,"paused":true}'
+expect_http 200 "limit 7, paused" '.activeLimit == 7 and .paused == true'
+invoke admin-get-concert admin_get_concert concertId="$ADMIN_CONCERT"
+expect_http 200 "the line's controls, 10 seats available" \
+  '.queue.activeLimit == 7 and .queue.paused == true and .dates[0].available == 10 and .dates[0].sold == 0'
+FIXTURE=admin_get_concert.unsigned invoke admin-get-unsigned admin_get_concert concertId="$ADMIN_CONCERT"
+expect_http 401 "no IAM caller" '.code == "ADMIN_UNAUTHORIZED"'
 
 say "all $N invocations answered as expected (${SECONDS}s in all)"
