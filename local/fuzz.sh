@@ -15,7 +15,9 @@
 #                   "AST constructor recursion depth mismatch", a thread-safety bug of ast.parse)
 #
 # Auth and data: local/fuzz_hooks.py (a queue token of the user `fuzz`, refreshed when a payment
-# spends it, and the IDs that exist, so positive cases reach the flows, not just the guard).
+# spends it, and the IDs that exist, so positive cases reach the flows, not just the guard; on
+# the /admin routes the operator's token, ADMIN_TOKEN, fixed below, and one call in ten with
+# bad credentials, which must be 401 ADMIN_UNAUTHORIZED).
 #
 # Checks left out, and why:
 # - positive_data_acceptance: JSON Schema calls 531.0 an integer, and the contract refuses a
@@ -47,6 +49,12 @@ die() {
 # are reached.
 export QUEUE_ACTIVE_LIMIT=10 WAITING_TOKEN_IDLE_SECONDS=3600 HOLD_TTL_SECONDS=10
 export RUST_LOG="${RUST_LOG:-warn}"
+# The operator's token of the fuzz server (`devserver serve` takes it from the environment, the
+# hooks send it on the /admin routes). Fixed: this server is the run's own, on 127.0.0.1.
+export ADMIN_TOKEN="fuzz-operator-token-000000000000000000000000"
+# The concerts the hooks steer the admin routes to: one any catalog may replace, and one with
+# a date that has had a hold, so that changing it is 409 CATALOG_LOCKED.
+export FUZZ_ADMIN_CONCERT=fuzz-admin FUZZ_LOCKED_CONCERT=fuzz-locked
 
 # Outside its stack: install and build, then run this script again inside `stack with`, which
 # starts its own stores (whatever the caller's environment points at) and `devserver serve`
@@ -71,6 +79,53 @@ token="$(curl -sf -X POST "$BASE/queue/tokens" -H 'content-type: application/jso
 [[ -n "$token" ]] || die "POST /queue/tokens gave no ACTIVE token for fuzz/demo"
 curl -sf -o /dev/null -X POST "$BASE/users/fuzz/balance/charges" -H "authorization: Bearer $token" \
   -H 'content-type: application/json' -d '{"amount":10000000}' || die "charging the fuzz user failed"
+
+# The operator API, before the run: no credentials, a wrong token, a queue token or another
+# scheme is 401 ADMIN_UNAUTHORIZED on every admin route; with ADMIN_TOKEN, the two concerts the
+# hooks steer to are created, and the locked one gets its hold.
+ADMIN_ANSWER="$RUN_DIR/fuzz-admin-answer.json"
+admin() { # AUTHORIZATION METHOD PATH [BODY]: prints the status; the body is in $ADMIN_ANSWER
+  local args=(-s -o "$ADMIN_ANSWER" -w '%{http_code}' -X "$2" "$BASE$3" -H 'content-type: application/json')
+  [[ -n "$1" ]] && args+=(-H "authorization: $1")
+  [[ -n "${4:-}" ]] && args+=(-d "$4")
+  curl "${args[@]}"
+}
+expect() { # STATUS [CODE] -- AUTHORIZATION METHOD PATH [BODY]
+  local want=$1 code=$2 got
+  shift 3
+  got="$(admin "$@")"
+  [[ "$got" == "$want" ]] || die "$2 $3 answered $got, not $want: $(cat "$ADMIN_ANSWER")"
+  [[ -z "$code" ]] || grep -q "\"code\":\"$code\"" "$ADMIN_ANSWER" ||
+    die "$2 $3 answered $got without code $code: $(cat "$ADMIN_ANSWER")"
+}
+today="$(date -u +%F)"
+catalog='{"name":"Fuzz","dates":[{"date":"'"$today"'","sections":[
+  {"name":"Floor","fromSeat":1,"toSeat":10,"price":100000},
+  {"name":"Balcony","fromSeat":11,"toSeat":20,"price":50000}]}]}'
+op="Bearer $ADMIN_TOKEN"
+for auth in "" "Bearer x$ADMIN_TOKEN" "Bearer $token" "Basic $ADMIN_TOKEN" "$op, $op"; do
+  expect 401 ADMIN_UNAUTHORIZED -- "$auth" PUT "/admin/concerts/$FUZZ_ADMIN_CONCERT" "$catalog"
+  expect 401 ADMIN_UNAUTHORIZED -- "$auth" GET "/admin/concerts/$FUZZ_ADMIN_CONCERT"
+  expect 401 ADMIN_UNAUTHORIZED -- "$auth" PATCH "/admin/concerts/$FUZZ_ADMIN_CONCERT/queue" '{"paused":false}'
+done
+expect 401 ADMIN_UNAUTHORIZED -- "" PUT "/admin/concerts/not%20an%20id" '{}'
+for concert in "$FUZZ_ADMIN_CONCERT" "$FUZZ_LOCKED_CONCERT"; do
+  expect 201 "" -- "$op" PUT "/admin/concerts/$concert" "$catalog"
+  expect 200 "" -- "$op" PUT "/admin/concerts/$concert" "$catalog"
+done
+expect 200 "" -- "$op" PATCH "/admin/concerts/$FUZZ_ADMIN_CONCERT/queue" '{"activeLimit":10,"paused":false}'
+lock_token="$(curl -sf -X POST "$BASE/queue/tokens" -H 'content-type: application/json' \
+  -d '{"userId":"fuzz-lock","concertId":"'"$FUZZ_LOCKED_CONCERT"'"}' |
+  sed -n 's/.*"token":"\([^"]*\)".*"status":"ACTIVE".*/\1/p')"
+[[ -n "$lock_token" ]] || die "POST /queue/tokens gave no ACTIVE token for fuzz-lock/$FUZZ_LOCKED_CONCERT"
+curl -sf -o /dev/null -X POST "$BASE/reservations" -H "authorization: Bearer $lock_token" \
+  -H 'content-type: application/json' \
+  -d '{"userId":"fuzz-lock","concertId":"'"$FUZZ_LOCKED_CONCERT"'","date":"'"$today"'","seatNo":1}' ||
+  die "holding a seat of $FUZZ_LOCKED_CONCERT failed"
+expect 409 CATALOG_LOCKED -- "$op" PUT "/admin/concerts/$FUZZ_LOCKED_CONCERT" "${catalog/100000/100001}"
+expect 200 "" -- "$op" GET "/admin/concerts/$FUZZ_LOCKED_CONCERT"
+grep -q '"locked":true' "$ADMIN_ANSWER" || die "$FUZZ_LOCKED_CONCERT is not locked: $(cat "$ADMIN_ANSWER")"
+say "operator API: 401 ADMIN_UNAUTHORIZED without the operator's token; $FUZZ_ADMIN_CONCERT and $FUZZ_LOCKED_CONCERT set up"
 
 # ---------------------------------------------------------------- the run
 seed=()
@@ -102,7 +157,9 @@ if ! "${CARGO_TARGET_DIR:-target}/local/devserver" check-invariants; then
 fi
 
 cases="$(sed -n 's/^ *\([0-9]\+\) generated.*/\1/p' "$ST_LOG" | tail -n 1)"
-if grep -q 'panicked' "$SERVER_LOG"; then
+if [[ ! -f "$SERVER_LOG" ]]; then
+  say "warning: no server log at $SERVER_LOG (a stack binary built in another checkout writes its own); panics not checked"
+elif grep -q 'panicked' "$SERVER_LOG"; then
   say "the server panicked; see $SERVER_LOG"
   rc=1
 fi

@@ -5,6 +5,12 @@ guard and into the flows, so it reaches more than 401/403/404.
   POST /queue/tokens (`fuzz` is the demo concert's only user, so it is ACTIVE at once). A
   payment spends the token; the 401 that follows makes schemathesis fetch a new one and replay
   the request.
+- Operator auth: the /admin routes get `Authorization: Bearer $ADMIN_TOKEN` (the fixed token
+  local/fuzz.sh gives the server) instead, except one call in ten, which gets no header, a
+  wrong token, a queue token or another scheme, and must be 401 ADMIN_UNAUTHORIZED. Which
+  calls is a hash of the generated values, so a replay of the call is refused the same way.
+  (schemathesis's ignored_auth check also sends each admin operation without credentials and
+  with made-up ones once it has seen it succeed.)
 - Data: two positive cases in three get the IDs that exist (user `fuzz`, concert `demo`, one of
   its dates, seats 1 to 50, a reservation `fuzz` holds), so holds, charges, payments and
   reservation reads succeed; the rest keep what was generated and exercise the refusals.
@@ -14,6 +20,13 @@ guard and into the flows, so it reaches more than 401/403/404.
   WAITING token instead of the `fuzz` one.
   Reservations come from the run's own successful holds, and from a few holds this module
   takes itself when it has none yet (payments may be fuzzed before holds are).
+  The admin routes get the concert `fuzz-admin` (no holds, so any catalog may replace its
+  own) or, one steered case in five, `fuzz-locked` (a date of it has had a hold, so most
+  PUTs are 409 CATALOG_LOCKED); a steered PUT body also has its sections renumbered to cover
+  seats 1 to N once each, its dates and section names made distinct and a past `opensAt`
+  left out, so catalogs get stored rather than refused. The admin routes never touch `demo`
+  or `fuzz-line`, whatever a case carries (a generated ID, or one the stateful phase took
+  from an answer): the run depends on their lines and seats.
   Only values that were valid already are replaced, and only in positive cases, so a
   generated violation is never repaired. Which cases are steered is a hash of the generated
   values, not a random draw; what a value becomes (a reservation held, a user's number) depends
@@ -38,6 +51,13 @@ CONCERT = os.environ.get("FUZZ_CONCERT", "demo")
 # Where generated users take their place in line, away from `fuzz`'s own concert.
 LINE_CONCERT = os.environ.get("FUZZ_LINE_CONCERT", "fuzz-line")
 SEATS = 50
+# The operator's token the fuzz server was started with (local/fuzz.sh), and the concerts the
+# admin routes are steered to: one that any catalog may replace, and one with a locked date.
+ADMIN_TOKEN = os.environ.get("ADMIN_TOKEN", "")
+ADMIN_CONCERT = os.environ.get("FUZZ_ADMIN_CONCERT", "fuzz-admin")
+LOCKED_CONCERT = os.environ.get("FUZZ_LOCKED_CONCERT", "fuzz-locked")
+PROTECTED = {CONCERT, LINE_CONCERT}
+MAX_SEATS = 2000
 
 ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 UUID = re.compile(r"^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$")
@@ -114,6 +134,62 @@ def _is(case, method: str, path: str) -> bool:
     return case.operation.method.upper() == method and case.operation.path == path
 
 
+def _is_admin(case) -> bool:
+    return case.operation.path.startswith("/admin/")
+
+
+def _in_future(value: str) -> bool | None:
+    """Whether an RFC 3339 date-time is after now; None when Python cannot read it."""
+    try:
+        at = datetime.datetime.fromisoformat(value.replace("z", "Z"))
+    except ValueError:
+        return None
+    if at.tzinfo is None:
+        return None
+    return at > datetime.datetime.now(datetime.timezone.utc)
+
+
+def _catalog(body: dict) -> dict:
+    """A generated (valid) PUT body made into a catalog the server stores: each date once, its
+    sections renumbered in the order given to cover seats 1 to N, each of its generated size
+    (those past seat 2,000 dropped), their names distinct; a past `opensAt` left out."""
+    body = dict(body)
+    opens = body.get("opensAt")
+    if isinstance(opens, str) and _in_future(opens) is False:
+        del body["opensAt"]
+    dates = body.get("dates")
+    if not isinstance(dates, list):
+        return body
+    seen: set[str] = set()
+    out = []
+    for entry in dates:
+        if not isinstance(entry, dict) or not isinstance(entry.get("sections"), list):
+            out.append(entry)
+            continue
+        if entry.get("date") in seen:
+            continue
+        seen.add(entry.get("date"))
+        sections, names, next_seat = [], set(), 1
+        for i, section in enumerate(entry["sections"]):
+            if not isinstance(section, dict) or next_seat > MAX_SEATS:
+                break
+            low, high = section.get("fromSeat"), section.get("toSeat")
+            if type(low) is not int or type(high) is not int:
+                sections.append(section)
+                continue
+            size = min(abs(high - low) + 1, MAX_SEATS + 1 - next_seat)
+            section = dict(section, fromSeat=next_seat, toSeat=next_seat + size - 1)
+            next_seat += size
+            name = section.get("name")
+            if isinstance(name, str) and name in names:
+                section["name"] = f"{name[:90]}-{i}"
+            names.add(section.get("name"))
+            sections.append(section)
+        out.append(dict(entry, sections=sections))
+    body["dates"] = out
+    return body
+
+
 def _steer(name: str, value: object, seed: int, issuing: bool) -> object:
     """The existing counterpart of a valid generated value; anything else is left as it is."""
     if name == "userId" and isinstance(value, str) and ID.match(value):
@@ -134,7 +210,44 @@ def _steer(name: str, value: object, seed: int, issuing: bool) -> object:
     return value
 
 
-@schemathesis.auth(refresh_interval=120)
+@schemathesis.auth(refresh_interval=None).apply_to(path_regex="^/admin/")
+class OperatorToken:
+    """The operator's token on the admin routes; one call in ten gets bad credentials."""
+
+    def get(self, case, context):
+        if not ADMIN_TOKEN:
+            raise RuntimeError("ADMIN_TOKEN is not set: local/fuzz.sh gives the server one")
+        return ADMIN_TOKEN
+
+    def set(self, case, data, context):
+        case.headers = dict(case.headers or {})
+        seed = _pick([case.operation.method, case.operation.path, case.path_parameters, case.body])
+        if seed % 10 != 7:
+            case.headers["Authorization"] = f"Bearer {data}"
+            return
+        kind = (seed // 10) % 4
+        if kind == 0:
+            case.headers.pop("Authorization", None)
+        elif kind == 1:
+            case.headers["Authorization"] = f"Bearer {data[:-1]}{'A' if data[-1] != 'A' else 'B'}"
+        elif kind == 2:
+            case.headers["Authorization"] = f"Bearer {_queue_token()}"
+        else:
+            case.headers["Authorization"] = f"Basic {data}"
+
+
+_some_queue_token: list[str] = []
+
+
+def _queue_token() -> str:
+    """A queue token of `fuzz` (fetched once): never an operator's credential."""
+    with _held_lock:
+        if not _some_queue_token:
+            _some_queue_token.append(_token())
+        return _some_queue_token[0]
+
+
+@schemathesis.auth(refresh_interval=120).skip_for(path_regex="^/admin/")
 class QueueToken:
     def get(self, case, context):
         return _token()
@@ -148,20 +261,47 @@ class QueueToken:
         case.headers["Authorization"] = f"Bearer {data}"
 
 
+def _admin_case(case, seed: int):
+    """Steers an admin operation's positive case: its concert, and a PUT's catalog."""
+    concert = (case.path_parameters or {}).get("concertId")
+    if isinstance(concert, str) and ID.match(concert):
+        target = LOCKED_CONCERT if seed % 5 == 0 else ADMIN_CONCERT
+        case.path_parameters = dict(case.path_parameters, concertId=target)
+    if _is(case, "PUT", "/admin/concerts/{concertId}") and isinstance(case.body, dict):
+        case.body = _catalog(case.body)
+    return case
+
+
+def _keep_off_protected(case) -> None:
+    """The admin routes never change or read the concerts the rest of the run depends on."""
+    params = case.path_parameters or {}
+    if _is_admin(case) and params.get("concertId") in PROTECTED:
+        case.path_parameters = dict(params, concertId=ADMIN_CONCERT)
+
+
 @schemathesis.hook
 def map_case(context, case):
+    _keep_off_protected(case)
     meta = case.meta
     if meta is not None and meta.generation.mode.is_negative:
         return case
     seed = _pick([case.path_parameters, case.body if isinstance(case.body, dict) else None])
     if seed % 3 == 0:
         return case
+    if _is_admin(case):
+        return _admin_case(case, seed)
     issuing = _is(case, "POST", "/queue/tokens")
     if case.path_parameters:
         case.path_parameters = {k: _steer(k, v, seed, issuing) for k, v in case.path_parameters.items()}
     if isinstance(case.body, dict):
         case.body = {k: _steer(k, v, seed, issuing) for k, v in case.body.items()}
     return case
+
+
+@schemathesis.hook
+def before_call(context, case, **kwargs):
+    # Again here: the stateful phase fills path parameters from earlier answers after map_case.
+    _keep_off_protected(case)
 
 
 @schemathesis.hook

@@ -12,6 +12,8 @@ TEMPLATES = (
     (r"^/users/[^/]+/balance/charges$", "/users/{userId}/balance/charges"),
     (r"^/users/[^/]+/balance$", "/users/{userId}/balance"),
     (r"^/reservations/[^/]+$", "/reservations/{reservationId}"),
+    (r"^/admin/concerts/[^/]+/queue$", "/admin/concerts/{concertId}/queue"),
+    (r"^/admin/concerts/[^/]+$", "/admin/concerts/{concertId}"),
 )
 
 

@@ -37,6 +37,10 @@ pub struct Settings {
     pub queue_active_limit: u32,
     /// ACTIVE_TOKEN_TTL_SECONDS: an ACTIVE token's life from its admission.
     pub active_token_ttl: Duration,
+    /// ACTIVE_TOKEN_IDLE_SECONDS: an ACTIVE token that makes no call for this long ends, and
+    /// its place goes to the next in line. A live hold of its user counts as a call until
+    /// the hold ends.
+    pub active_token_idle: Duration,
     /// WAITING_TOKEN_IDLE_SECONDS: a WAITING token not polled for this long drops out. At
     /// least twice `queue_poll_max`, so a client that follows the hints never drops out.
     pub waiting_token_idle: Duration,
@@ -181,6 +185,7 @@ impl Settings {
             hold_ttl: secs("HOLD_TTL_SECONDS", 300, 86_400)?,
             queue_active_limit: number("QUEUE_ACTIVE_LIMIT", 100, 1, 1_000_000)? as u32,
             active_token_ttl: secs("ACTIVE_TOKEN_TTL_SECONDS", 600, 86_400)?,
+            active_token_idle: secs("ACTIVE_TOKEN_IDLE_SECONDS", 180, 86_400)?,
             waiting_token_idle,
             queue_poll_max,
             queue_poll_budget: number("QUEUE_POLL_BUDGET", 2_000, 1, 10_000_000)? as u32,
@@ -212,6 +217,7 @@ mod tests {
         assert_eq!(s.hold_ttl, Duration::from_secs(300));
         assert_eq!(s.queue_active_limit, 100);
         assert_eq!(s.active_token_ttl, Duration::from_secs(600));
+        assert_eq!(s.active_token_idle, Duration::from_secs(180));
         assert_eq!(s.waiting_token_idle, Duration::from_secs(120));
         assert_eq!(s.sweep_interval, Duration::from_secs(60));
         assert_eq!(s.dates_cache_ttl, Duration::from_secs(30));
@@ -260,6 +266,10 @@ mod tests {
         assert_eq!(
             from(&[("HOLD_TTL_SECONDS", "0")]).unwrap_err().var,
             "HOLD_TTL_SECONDS"
+        );
+        assert_eq!(
+            from(&[("ACTIVE_TOKEN_IDLE_SECONDS", "0")]).unwrap_err().var,
+            "ACTIVE_TOKEN_IDLE_SECONDS"
         );
         assert_eq!(
             from(&[("REDIS_URL", "http://x")]).unwrap_err().var,

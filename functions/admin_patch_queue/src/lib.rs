@@ -1,6 +1,7 @@
 //! `PATCH /admin/concerts/{concertId}/queue`: sets the line's `activeLimit`, `paused` or both,
 //! and answers the line's figures. Operators only.
-//! Round trips: one DynamoDB UpdateItem (on the concert), one Redis script (the figures).
+//! Round trips: one DynamoDB UpdateItem (on the concert), two Redis scripts (the line's
+//! mirror of the controls, then the figures).
 
 use lambda_http::http::StatusCode;
 use lambda_http::Request;

@@ -2,7 +2,8 @@
 //! same body again changes nothing. Operators only.
 //! Round trips: one DynamoDB Query (the concert as stored), and when something changed one
 //! TransactWriteItems (the concert and every changed date) and one Redis call that
-//! invalidates the changed dates' seat maps and the dates listing.
+//! invalidates the changed dates' seat maps and the dates listing; then one Redis script that
+//! writes the line's mirror of the opening and controls.
 
 use chrono::{DateTime, Utc};
 use lambda_http::http::StatusCode;

@@ -1,7 +1,8 @@
 //! `POST /reservations`: holds a seat for HOLD_TTL_SECONDS.
 //! Round trips: the guard's Redis script, one DynamoDB TransactWriteItems (the price comes
-//! from the process's catalog cache; one Query the first time a date is seen), and one Redis
-//! call that invalidates the dates cache.
+//! from the process's catalog cache; one Query the first time a date is seen), one Redis
+//! call that invalidates the dates cache, and one Redis script that keeps the token active
+//! while the hold is live.
 
 use lambda_http::http::StatusCode;
 use lambda_http::Request;
@@ -26,8 +27,9 @@ pub async fn handler(state: &AppState, req: Request) -> Result<HttpResponse, lam
         let caller = http::guard(state, &req, Need::Active).await?;
         caller.must_be_user(&body.user_id)?;
         caller.must_be_concert(&body.concert_id)?;
-        let reservation = flows::holds::hold(
+        let reservation = flows::holds::hold_for(
             state,
+            caller.token(),
             HoldRequest {
                 user: body.user_id,
                 concert: body.concert_id,

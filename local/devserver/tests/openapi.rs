@@ -1,12 +1,28 @@
-//! openapi.yaml describes the API that exists: the same routes as template.yaml, and for every
-//! operation the refusals the code can give, as problem+json with the codes `ApiError` uses.
-//! Needs no store.
+//! openapi.yaml describes the API that exists: the same routes as template.yaml, for every
+//! operation the refusals the code can give, as problem+json with the codes `ApiError` uses,
+//! the operator routes as the template's IAM routes with their own 401, the request bodies and
+//! limits as the code parses them, and the answers with the fields the views write. Needs no
+//! store: the operator handlers are called in process only for requests they refuse before any
+//! I/O.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 
-use devserver::routes::template_routes;
+use chrono::Utc;
+use devserver::routes::{template_routes, TEMPLATE};
+use lambda_http::{Body, RequestExt};
 use serde_yaml::Value;
+use shared::domain::catalog::{Name, Section, Sections, MAX_DATES, MAX_SEATS, MAX_SECTIONS};
+use shared::domain::queue::{Standing, TokenStatus};
+use shared::domain::seats::SeatState;
+use shared::domain::{ConcertDate, ConcertId, QueueToken, SeatNo, UserId, Won};
 use shared::error::{ApiError, StoreError};
+use shared::flows::catalog::{ConcertReport, QueueFigures};
+use shared::flows::seats::{Counts, Seat};
+use shared::http::views::{AdminConcertView, QueueView, SeatsView, TokenView};
+use shared::settings::Settings;
+use shared::store::catalog::StoredConcert;
+use shared::store::items::{ConcertItem, DateItem};
+use shared::AppState;
 
 const OPENAPI: &str = include_str!("../../../openapi.yaml");
 const PROBLEM_JSON: &str = "application/problem+json";
@@ -71,14 +87,125 @@ fn operations(root: &Value) -> Vec<Operation<'_>> {
     out
 }
 
-/// The effective security of an operation: its own, or the document's.
-fn is_bearer_secured(root: &Value, op: &Operation) -> bool {
-    let security = op
-        .body
+/// The buyers' scheme (a queue token) and the operator's.
+const BEARER: &str = "bearerAuth";
+const OPERATOR: &str = "operatorAuth";
+
+/// The schemes of an operation's effective security (its own, or the document's).
+fn schemes(root: &Value, op: &Operation) -> BTreeSet<String> {
+    op.body
         .get("security")
         .or_else(|| root.get("security"))
-        .and_then(Value::as_sequence);
-    security.is_some_and(|reqs| reqs.iter().any(|r| r.get("bearerAuth").is_some()))
+        .and_then(Value::as_sequence)
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_mapping)
+        .flat_map(|m| m.keys().filter_map(Value::as_str).map(str::to_owned))
+        .collect()
+}
+
+fn is_bearer_secured(root: &Value, op: &Operation) -> bool {
+    schemes(root, op).contains(BEARER)
+}
+
+fn is_operator_secured(root: &Value, op: &Operation) -> bool {
+    schemes(root, op).contains(OPERATOR)
+}
+
+/// `components.schemas.<name>`, resolved.
+fn schema<'a>(root: &'a Value, name: &str) -> &'a Value {
+    let found = root
+        .get("components")
+        .and_then(|c| c.get("schemas"))
+        .and_then(|s| s.get(name))
+        .unwrap_or_else(|| panic!("components.schemas.{name}"));
+    resolve(root, found)
+}
+
+/// The property names of an object schema, through `$ref` and `allOf`.
+fn properties(root: &Value, schema: &Value) -> BTreeSet<String> {
+    let schema = resolve(root, schema);
+    let mut out: BTreeSet<String> = schema
+        .get("properties")
+        .and_then(Value::as_mapping)
+        .into_iter()
+        .flat_map(|m| m.keys().filter_map(Value::as_str).map(str::to_owned))
+        .collect();
+    for part in schema
+        .get("allOf")
+        .and_then(Value::as_sequence)
+        .into_iter()
+        .flatten()
+    {
+        out.extend(properties(root, part));
+    }
+    out
+}
+
+/// The required property names of an object schema, through `$ref` and `allOf`.
+fn required(root: &Value, schema: &Value) -> BTreeSet<String> {
+    let schema = resolve(root, schema);
+    let mut out: BTreeSet<String> = schema
+        .get("required")
+        .and_then(Value::as_sequence)
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .map(str::to_owned)
+        .collect();
+    for part in schema
+        .get("allOf")
+        .and_then(Value::as_sequence)
+        .into_iter()
+        .flatten()
+    {
+        out.extend(required(root, part));
+    }
+    out
+}
+
+/// The schema of property `name` of an object schema, resolved.
+fn property<'a>(root: &'a Value, schema: &'a Value, name: &str) -> &'a Value {
+    let schema = resolve(root, schema);
+    if let Some(p) = schema.get("properties").and_then(|p| p.get(name)) {
+        return resolve(root, p);
+    }
+    for part in schema
+        .get("allOf")
+        .and_then(Value::as_sequence)
+        .into_iter()
+        .flatten()
+    {
+        if properties(root, part).contains(name) {
+            return property(root, part, name);
+        }
+    }
+    panic!("no property {name} in {schema:?}")
+}
+
+/// An integer keyword of a schema (`maxItems`, `maximum`, ...), through one `allOf`/`$ref`.
+fn number(root: &Value, schema: &Value, keyword: &str) -> u64 {
+    let schema = resolve(root, schema);
+    schema
+        .get(keyword)
+        .and_then(Value::as_u64)
+        .or_else(|| {
+            schema
+                .get("allOf")
+                .and_then(Value::as_sequence)
+                .and_then(|parts| parts.iter().find_map(|p| resolve(root, p).get(keyword)))
+                .and_then(Value::as_u64)
+        })
+        .unwrap_or_else(|| panic!("no {keyword} in {schema:?}"))
+}
+
+fn keys(value: &serde_json::Value) -> BTreeSet<String> {
+    value
+        .as_object()
+        .unwrap_or_else(|| panic!("{value} is not an object"))
+        .keys()
+        .cloned()
+        .collect()
 }
 
 /// The response for `status`, resolved, if the operation declares it.
@@ -130,6 +257,8 @@ fn every_api_error() -> Vec<ApiError> {
         ApiError::ReservationNotHeld("x".into()),
         ApiError::InsufficientBalance("x".into()),
         ApiError::BalanceLimitExceeded("x".into()),
+        ApiError::CatalogLocked("x".into()),
+        ApiError::AdminUnauthorized,
         ApiError::IdempotencyKeyReused,
         ApiError::Unavailable(store()),
         ApiError::Internal(shared::error::Internal::Store(store())),
@@ -214,7 +343,7 @@ fn every_operation_documents_its_refusals_as_problem_json() {
         // 400 on every operation: input to refuse, and headers over the size limit (the only
         // 400 of GET /queue/status, whose malformed token is 401).
         let mut required = vec![400, 500, 503];
-        if is_bearer_secured(&root, &op) {
+        if is_bearer_secured(&root, &op) || is_operator_secured(&root, &op) {
             required.push(401);
         }
         for status in required {
@@ -264,10 +393,14 @@ fn every_operation_documents_its_refusals_as_problem_json() {
                 );
             }
             if status == 401 {
-                let all: BTreeSet<String> = ["TOKEN_MISSING", "TOKEN_INVALID", "TOKEN_EXPIRED"]
-                    .map(str::to_owned)
-                    .into();
-                assert_eq!(codes, all, "{name}: every token refusal is a 401");
+                let all: BTreeSet<String> = if is_operator_secured(&root, &op) {
+                    ["ADMIN_UNAUTHORIZED"].map(str::to_owned).into()
+                } else {
+                    ["TOKEN_MISSING", "TOKEN_INVALID", "TOKEN_EXPIRED"]
+                        .map(str::to_owned)
+                        .into()
+                };
+                assert_eq!(codes, all, "{name}: every credential refusal is a 401");
             }
             if status == 503 {
                 let retry_after = resp.get("headers").and_then(|h| h.get("Retry-After"));
@@ -277,19 +410,102 @@ fn every_operation_documents_its_refusals_as_problem_json() {
     }
 }
 
+/// The template's routes that API Gateway authorizes with IAM (`Auth: Authorizer: AWS_IAM`).
+fn iam_routes() -> BTreeSet<(String, String)> {
+    let doc: Value = serde_yaml::from_str(TEMPLATE).expect("template.yaml parses");
+    let resources = doc.get("Resources").and_then(Value::as_mapping).unwrap();
+    let mut out = BTreeSet::new();
+    for resource in resources.values() {
+        let events = resource
+            .get("Properties")
+            .and_then(|p| p.get("Events"))
+            .and_then(Value::as_mapping);
+        for event in events.into_iter().flat_map(|m| m.values()) {
+            let props = event.get("Properties");
+            let iam = props
+                .and_then(|p| p.get("Auth"))
+                .and_then(|a| a.get("Authorizer"))
+                .and_then(Value::as_str)
+                == Some("AWS_IAM");
+            if event.get("Type").and_then(Value::as_str) == Some("HttpApi") && iam {
+                let field = |n: &str| {
+                    props
+                        .and_then(|p| p.get(n))
+                        .and_then(Value::as_str)
+                        .unwrap()
+                };
+                out.insert((
+                    field("Method").to_ascii_uppercase(),
+                    field("Path").to_owned(),
+                ));
+            }
+        }
+    }
+    out
+}
+
 #[test]
 fn only_issuing_a_token_goes_without_one() {
     let root = spec();
     for op in operations(&root) {
         let open = op.method == "POST" && op.path == "/queue/tokens";
+        let expected: BTreeSet<String> = if open {
+            BTreeSet::new()
+        } else if op.path.starts_with("/admin/") {
+            [OPERATOR.to_owned()].into()
+        } else {
+            [BEARER.to_owned()].into()
+        };
         assert_eq!(
-            is_bearer_secured(&root, &op),
-            !open,
-            "{}: bearerAuth {}",
-            op.name(),
-            if open { "is not needed" } else { "is needed" }
+            schemes(&root, &op),
+            expected,
+            "{}: a buyer's route takes a queue token (bearerAuth), an operator's route the \
+             operator's credentials (operatorAuth), and POST /queue/tokens neither",
+            op.name()
         );
     }
+}
+
+#[test]
+fn the_operator_routes_are_the_iam_routes_of_the_template() {
+    let root = spec();
+    let operator: BTreeSet<(String, String)> = operations(&root)
+        .into_iter()
+        .filter(|op| is_operator_secured(&root, op))
+        .map(|op| (op.method, op.path))
+        .collect();
+    let iam = iam_routes();
+    assert!(!iam.is_empty(), "template.yaml has no AWS_IAM route");
+    assert_eq!(
+        operator, iam,
+        "operatorAuth and the template's AWS_IAM routes disagree"
+    );
+    let scheme = root
+        .get("components")
+        .and_then(|c| c.get("securitySchemes"))
+        .and_then(|s| s.get(OPERATOR))
+        .expect("components.securitySchemes.operatorAuth");
+    assert_eq!(scheme.get("type").and_then(Value::as_str), Some("http"));
+    assert_eq!(scheme.get("scheme").and_then(Value::as_str), Some("bearer"));
+    let text = scheme
+        .get("description")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    for needed in [
+        "ADMIN_TOKEN",
+        "SigV4",
+        "ADMIN_UNAUTHORIZED",
+        "OperatorPolicy",
+    ] {
+        assert!(
+            text.contains(needed),
+            "operatorAuth's description does not mention {needed}"
+        );
+    }
+    assert!(
+        TEMPLATE.contains("OperatorPolicy:"),
+        "the managed policy operatorAuth names is not in template.yaml"
+    );
 }
 
 #[test]
@@ -344,6 +560,34 @@ fn the_problem_schema_is_the_one_the_code_answers() {
     }
 }
 
+/// The fields a request body may leave out: the ones the handler reads with `#[serde(default)]`.
+/// Every other field is required.
+const OPTIONAL_FIELDS: &[(&str, &str, &[&str])] = &[
+    // functions/admin_put_concert: `opensAt` absent keeps the stored opening.
+    ("PUT", "/admin/concerts/{concertId}", &["opensAt"]),
+    // functions/admin_patch_queue: either or both (an empty object is refused: minProperties).
+    (
+        "PATCH",
+        "/admin/concerts/{concertId}/queue",
+        &["activeLimit", "paused"],
+    ),
+];
+
+/// Every object schema under `schema` (itself, array items, properties), resolved.
+fn objects<'a>(root: &'a Value, schema: &'a Value, out: &mut Vec<(String, &'a Value)>, at: &str) {
+    let schema = resolve(root, schema);
+    if let Some(items) = schema.get("items") {
+        objects(root, items, out, &format!("{at}[]"));
+    }
+    if let Some(props) = schema.get("properties").and_then(Value::as_mapping) {
+        out.push((at.to_owned(), schema));
+        for (name, p) in props {
+            let name = name.as_str().unwrap_or_default();
+            objects(root, p, out, &format!("{at}.{name}"));
+        }
+    }
+}
+
 #[test]
 fn request_bodies_refuse_unknown_fields_and_require_every_field() {
     let root = spec();
@@ -358,33 +602,413 @@ fn request_bodies_refuse_unknown_fields_and_require_every_field() {
             "{}",
             op.name()
         );
-        let schema = resolve(
-            &root,
-            body.get("content")
-                .and_then(|c| c.get("application/json"))
-                .and_then(|m| m.get("schema"))
-                .unwrap_or_else(|| panic!("{}: no application/json body", op.name())),
-        );
-        assert_eq!(
-            schema.get("additionalProperties").and_then(Value::as_bool),
-            Some(false),
-            "{}",
+        let top = body
+            .get("content")
+            .and_then(|c| c.get("application/json"))
+            .and_then(|m| m.get("schema"))
+            .unwrap_or_else(|| panic!("{}: no application/json body", op.name()));
+        let optional: BTreeSet<&str> = OPTIONAL_FIELDS
+            .iter()
+            .filter(|(m, p, _)| *m == op.method && *p == op.path)
+            .flat_map(|(_, _, fields)| fields.iter().copied())
+            .collect();
+        let mut found = Vec::new();
+        objects(&root, top, &mut found, "body");
+        assert!(
+            !found.is_empty(),
+            "{}: the body is not an object",
             op.name()
         );
-        let properties: BTreeSet<&str> = schema
-            .get("properties")
-            .and_then(Value::as_mapping)
-            .unwrap()
-            .keys()
-            .filter_map(Value::as_str)
+        // The handlers parse with `deny_unknown_fields` at every level.
+        for (at, schema) in &found {
+            assert_eq!(
+                schema.get("additionalProperties").and_then(Value::as_bool),
+                Some(false),
+                "{} {at}: unknown fields are refused",
+                op.name()
+            );
+            let props = properties(&root, schema);
+            let req = required(&root, schema);
+            let left_out: BTreeSet<String> = props.difference(&req).cloned().collect();
+            let allowed: BTreeSet<String> = if at == "body" {
+                optional.iter().map(|s| (*s).to_owned()).collect()
+            } else {
+                BTreeSet::new()
+            };
+            assert_eq!(left_out, allowed, "{} {at}: optional fields", op.name());
+        }
+        if optional.len() > 1 && optional.len() == properties(&root, top).len() {
+            assert_eq!(
+                resolve(&root, top)
+                    .get("minProperties")
+                    .and_then(Value::as_u64),
+                Some(1),
+                "{}: a body of optional fields only must set one",
+                op.name()
+            );
+        }
+    }
+}
+
+#[test]
+fn the_catalog_limits_are_the_codes() {
+    let root = spec();
+    let put = schema(&root, "PutConcertRequest");
+    assert_eq!(
+        number(&root, property(&root, put, "dates"), "maxItems"),
+        MAX_DATES as u64
+    );
+    let date = schema(&root, "DateCatalog");
+    let sections = property(&root, date, "sections");
+    assert_eq!(number(&root, sections, "maxItems"), MAX_SECTIONS as u64);
+    assert_eq!(number(&root, sections, "minItems"), 1);
+    let seat = schema(&root, "CatalogSeatNo");
+    assert_eq!(number(&root, seat, "maximum"), u64::from(MAX_SEATS));
+    assert_eq!(number(&root, seat, "minimum"), 1);
+    let price = schema(&root, "Price");
+    assert_eq!(number(&root, price, "maximum"), 10_000_000);
+    assert_eq!(number(&root, price, "minimum"), 1);
+    let name = schema(&root, "CatalogName");
+    assert_eq!(number(&root, name, "maxLength"), 100);
+    assert!(Name::parse(&"n".repeat(100)).is_ok() && Name::parse(&"n".repeat(101)).is_err());
+    let controls = schema(&root, "QueueControlsRequest");
+    let limit = property(&root, controls, "activeLimit");
+    assert_eq!(
+        (
+            number(&root, limit, "minimum"),
+            number(&root, limit, "maximum")
+        ),
+        (1, 100_000)
+    );
+    // The body limits, as the top of the document states them.
+    let text = root
+        .get("info")
+        .and_then(|i| i.get("description"))
+        .and_then(Value::as_str)
+        .unwrap();
+    for bytes in [
+        shared::http::MAX_BODY_BYTES,
+        shared::http::MAX_ADMIN_BODY_BYTES,
+    ] {
+        let spelled = format!("{},{:03} bytes", bytes / 1000, bytes % 1000);
+        assert!(
+            text.contains(&spelled),
+            "info.description does not give {spelled}"
+        );
+    }
+}
+
+/// A stored concert of one date with two sections, as the store reads it.
+fn stored_concert() -> StoredConcert {
+    let id = ConcertId::parse("gala").unwrap();
+    let seat = |n| SeatNo::new(n).unwrap();
+    let section = |name, from, to, price| Section {
+        name: Name::parse(name).unwrap(),
+        from_seat: seat(from),
+        to_seat: seat(to),
+        price: Won::new(price),
+    };
+    let sections = Sections::parse(vec![
+        section("Floor", 1, 10, 150_000),
+        section("Balcony", 11, 20, 70_000),
+    ])
+    .unwrap();
+    let date = ConcertDate::parse("2026-12-24").unwrap();
+    let mut concert = ConcertItem::new(&id, Name::parse("Winter Gala").unwrap(), Some(Utc::now()));
+    concert.revision = 1;
+    StoredConcert {
+        concert,
+        dates: vec![DateItem::new(&id, date, sections, 1)],
+    }
+}
+
+fn figures() -> QueueFigures {
+    QueueFigures {
+        waiting: 3,
+        active: 2,
+        active_limit: 100,
+        paused: false,
+        admitted_last_minute: 4,
+        opens_at: None,
+    }
+}
+
+#[test]
+fn the_answers_have_exactly_the_fields_the_views_write() {
+    let root = spec();
+    let all_required = |name: &str, s: &Value, answered: &serde_json::Value| {
+        assert_eq!(keys(answered), properties(&root, s), "{name}: fields");
+        assert_eq!(keys(answered), required(&root, s), "{name}: always present");
+    };
+
+    // PUT: the concert as stored.
+    let stored = serde_json::to_value(AdminConcertView::stored(&stored_concert())).unwrap();
+    let concert = schema(&root, "AdminConcert");
+    all_required("AdminConcert", concert, &stored);
+    let date_schema = property(&root, concert, "dates").get("items").unwrap();
+    all_required("AdminDate", date_schema, &stored["dates"][0]);
+    let section = schema(&root, "Section");
+    all_required("Section", section, &stored["dates"][0]["sections"][0]);
+
+    // GET: with the line and the counts.
+    let report = ConcertReport {
+        stored: stored_concert(),
+        queue: figures(),
+        counts: vec![Counts {
+            seats: 20,
+            available: 17,
+            held: 2,
+            sold: 1,
+            first_expiry: None,
+        }],
+    };
+    let report = serde_json::to_value(AdminConcertView::report(&report)).unwrap();
+    let report_schema = schema(&root, "AdminConcertReport");
+    all_required("AdminConcertReport", report_schema, &report);
+    let dated = property(&root, report_schema, "dates")
+        .get("items")
+        .unwrap();
+    all_required("AdminConcertReport.dates[]", dated, &report["dates"][0]);
+    let queue = schema(&root, "QueueFigures");
+    all_required("AdminConcertReport.queue", queue, &report["queue"]);
+
+    // PATCH: the queue object alone.
+    let patched = serde_json::to_value(QueueView::from(&figures())).unwrap();
+    all_required("QueueFigures", queue, &patched);
+
+    // A queue token's state, in the pre-queue (every field present, some null).
+    let status = TokenStatus {
+        token: QueueToken::parse("gala.abc.def").unwrap(),
+        user_id: UserId::parse("u1").unwrap(),
+        concert_id: ConcertId::parse("gala").unwrap(),
+        standing: Standing::PreQueue { line: 1 },
+        poll_after_seconds: Some(2),
+        opens_at: Some(Utc::now()),
+    };
+    let token = serde_json::to_value(TokenView::from(&status)).unwrap();
+    all_required("TokenStatus", schema(&root, "TokenStatus"), &token);
+
+    // The public seat map: each seat with its section.
+    let seats = [Seat {
+        seat_no: SeatNo::new(1).unwrap(),
+        section: Name::parse("Floor").unwrap(),
+        price: Won::new(150_000),
+        status: SeatState::Available,
+    }];
+    let map = SeatsView::new(
+        ConcertId::parse("gala").unwrap(),
+        ConcertDate::parse("2026-12-24").unwrap(),
+        &seats,
+    );
+    let map = serde_json::to_value(map).unwrap();
+    let seat_map = schema(&root, "SeatMap");
+    all_required("SeatMap", seat_map, &map);
+    let seat = property(&root, seat_map, "seats").get("items").unwrap();
+    all_required("SeatMap.seats[]", seat, &map["seats"][0]);
+}
+
+/// One request the operator handlers refuse before any I/O, and how.
+struct Refused {
+    method: &'static str,
+    path: &'static str,
+    concert: &'static str,
+    auth: Option<String>,
+    body: Option<String>,
+    status: u16,
+    code: &'static str,
+    /// The field `detail` names; empty for a 401.
+    field: &'static str,
+}
+
+/// The operator's token of the in-process checks.
+const ADMIN_TOKEN: &str = "openapi-test-operator-token-0000000000";
+
+/// A state whose stores are never reached: every request below is refused before any I/O.
+async fn state_without_stores() -> AppState {
+    let settings = Settings::from_lookup(|k| match k {
+        "ADMIN_TOKEN" => Some(ADMIN_TOKEN.to_owned()),
+        "REDIS_URL" => Some("redis://127.0.0.1:9".to_owned()),
+        "STORE_TIMEOUT_MS" => Some("100".to_owned()),
+        _ => None,
+    })
+    .expect("valid settings");
+    AppState::new(settings).await.expect("the state builds")
+}
+
+fn request(
+    method: &str,
+    path: &str,
+    concert: &str,
+    auth: Option<&str>,
+    body: Option<String>,
+) -> lambda_http::Request {
+    let mut builder = http::Request::builder()
+        .method(method)
+        .uri(format!("http://localhost{path}"));
+    if let Some(auth) = auth {
+        builder = builder.header("authorization", auth);
+    }
+    let body = body.map_or(Body::Empty, Body::Text);
+    let params: HashMap<String, String> = [("concertId".to_owned(), concert.to_owned())].into();
+    builder.body(body).unwrap().with_path_parameters(params)
+}
+
+#[tokio::test]
+async fn the_operator_routes_refuse_as_the_spec_says() {
+    let root = spec();
+    let state = state_without_stores().await;
+    let ops = operations(&root);
+    let op = |method: &str, path: &str| {
+        ops.iter()
+            .find(|o| o.method == method && o.path == path)
+            .unwrap_or_else(|| panic!("{method} {path} is not in the spec"))
+    };
+    let put = "/admin/concerts/{concertId}";
+    let patch = "/admin/concerts/{concertId}/queue";
+    let padded = |json: &str, bytes: usize| format!("{json}{}", " ".repeat(bytes - json.len()));
+    let section = r#"{"name":"A","fromSeat":1,"toSeat":10,"price":1}"#;
+    let dates = |n: usize| {
+        let list: Vec<String> = (0..n)
+            .map(|i| {
+                let day = ConcertDate::today_utc().naive() + chrono::Days::new(i as u64);
+                format!(
+                    r#"{{"date":"{}","sections":[{section}]}}"#,
+                    day.format("%Y-%m-%d")
+                )
+            })
             .collect();
-        let required: BTreeSet<&str> = schema
-            .get("required")
-            .and_then(Value::as_sequence)
-            .unwrap()
-            .iter()
-            .filter_map(Value::as_str)
-            .collect();
-        assert_eq!(properties, required, "{}", op.name());
+        format!(r#"{{"name":"N","dates":[{}]}}"#, list.join(","))
+    };
+    // (method, path, concertId, Authorization, body, status, code, the field `detail` names)
+    let unauthorized = |method, path, concert, auth: Option<&str>, body: Option<String>| Refused {
+        method,
+        path,
+        concert,
+        auth: auth.map(str::to_owned),
+        body,
+        status: 401,
+        code: "ADMIN_UNAUTHORIZED",
+        field: "",
+    };
+    let invalid = |method, path, concert, body: Option<String>, field| Refused {
+        method,
+        path,
+        concert,
+        auth: Some(format!("Bearer {ADMIN_TOKEN}")),
+        body,
+        status: 400,
+        code: "VALIDATION_FAILED",
+        field,
+    };
+    let bad_sections = r#"{"name":"N","dates":[{"date":"2026-12-24","sections":[
+        {"name":"A","fromSeat":2,"toSeat":10,"price":1}]}]}"#;
+    let no_name = r#"{"name":"","dates":[]}"#;
+    let cases = [
+        unauthorized("PUT", put, "gala", None, Some(dates(1))),
+        unauthorized("GET", put, "gala", None, None),
+        unauthorized("PATCH", patch, "gala", None, Some("{}".into())),
+        unauthorized("GET", put, "gala", Some("Bearer x"), None),
+        unauthorized("GET", put, "gala", Some(ADMIN_TOKEN), None),
+        // The credentials come before the input.
+        unauthorized("PUT", put, "no such id", None, Some("[]".into())),
+        unauthorized("PATCH", patch, "no such id", Some("Basic x"), None),
+        invalid("GET", put, "no such id", None, "concertId"),
+        invalid("PUT", put, "gala", Some("{}".into()), "name"),
+        invalid("PUT", put, "gala", Some(dates(MAX_DATES + 1)), "dates"),
+        invalid(
+            "PUT",
+            put,
+            "gala",
+            Some(bad_sections.into()),
+            "dates[0].sections",
+        ),
+        // PUT takes up to 512 KiB: a body of 20 KiB is read, and refused for its name.
+        invalid("PUT", put, "gala", Some(padded(no_name, 20 * 1024)), "name"),
+        invalid(
+            "PUT",
+            put,
+            "gala",
+            Some(padded(no_name, shared::http::MAX_ADMIN_BODY_BYTES + 1)),
+            "body",
+        ),
+        invalid("PATCH", patch, "gala", Some("{}".into()), "body"),
+        invalid(
+            "PATCH",
+            patch,
+            "gala",
+            Some(r#"{"activeLimit":0}"#.into()),
+            "activeLimit",
+        ),
+        invalid(
+            "PATCH",
+            patch,
+            "gala",
+            Some(r#"{"activeLimit":null}"#.into()),
+            "activeLimit",
+        ),
+        invalid(
+            "PATCH",
+            patch,
+            "gala",
+            Some(r#"{"paused":null}"#.into()),
+            "paused",
+        ),
+        // PATCH takes 16 KiB, like the buyers' routes.
+        invalid(
+            "PATCH",
+            patch,
+            "gala",
+            Some(padded("{}", shared::http::MAX_BODY_BYTES + 1)),
+            "body",
+        ),
+    ];
+    for case in cases {
+        let Refused {
+            method,
+            path,
+            concert,
+            auth,
+            body,
+            status,
+            code,
+            field,
+        } = case;
+        // As the router hands it over: the path percent-encoded, the parameter decoded.
+        let concrete = path.replace("{concertId}", &concert.replace(' ', "%20"));
+        let req = request(method, &concrete, concert, auth.as_deref(), body);
+        let res = match (method, path) {
+            ("PUT", _) => admin_put_concert::handler(&state, req).await,
+            ("GET", _) => admin_get_concert::handler(&state, req).await,
+            _ => admin_patch_queue::handler(&state, req).await,
+        }
+        .expect("the handler answers");
+        let name = format!("{method} {path} ({concert}, {auth:?})");
+        assert_eq!(res.status().as_u16(), status, "{name}: {:?}", res.body());
+        let answered: serde_json::Value = match res.body() {
+            Body::Text(t) => serde_json::from_str(t).unwrap(),
+            other => panic!("{name}: {other:?}"),
+        };
+        assert_eq!(answered["code"], code, "{name}: {answered}");
+        if !field.is_empty() {
+            let detail = answered["detail"].as_str().unwrap();
+            assert!(
+                detail.starts_with(&format!("{field}: ")),
+                "{name}: {detail}"
+            );
+        }
+        // Declared by the spec for the operation, with that code.
+        let spec_op = op(method, path);
+        let declared = response(&root, spec_op, status)
+            .unwrap_or_else(|| panic!("{name}: {status} is not declared"));
+        let schema = declared
+            .get("content")
+            .and_then(|c| c.get(PROBLEM_JSON))
+            .and_then(|m| m.get("schema"))
+            .unwrap();
+        let codes = problem_codes(&root, schema).unwrap();
+        assert!(
+            codes.contains(code),
+            "{name}: {code} is not declared under {status}"
+        );
     }
 }

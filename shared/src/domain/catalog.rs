@@ -4,7 +4,7 @@
 
 use std::fmt;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Datelike, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::ids::{ConcertDate, Invalid, SeatNo};
@@ -15,6 +15,9 @@ pub const MAX_SEATS: u16 = 2_000;
 /// At most this many dates a concert: a catalog change is one transaction (100 items), the
 /// concert item and every changed date.
 pub const MAX_DATES: usize = 90;
+/// Dates one change may add, change or remove: its transaction holds them and the concert,
+/// and DynamoDB's holds at most 100 items. (Replacing 90 dates by 90 others is two changes.)
+pub const MAX_DATE_WRITES: usize = 99;
 /// A date's sections, at most (one per seat would be silly; 100 is a big arena's blocks).
 pub const MAX_SECTIONS: usize = 100;
 
@@ -199,6 +202,10 @@ pub enum ChangeRefused {
     OpeningInPast,
     /// The opening has passed: the line is open, and moving it would close it again.
     OpeningPassed(DateTime<Utc>),
+    /// An opening past what RFC 3339 can write (the year 9999).
+    OpeningOutOfRange,
+    /// More dates added, changed or removed than one transaction holds.
+    TooLarge(usize),
 }
 
 /// How a date's stored catalog compares with the requested one.
@@ -225,6 +232,7 @@ pub fn check_opening(
     }
     match requested {
         Some(at) if at <= now => Err(ChangeRefused::OpeningInPast),
+        Some(at) if at.year() > 9999 => Err(ChangeRefused::OpeningOutOfRange),
         _ => Ok(()),
     }
 }
@@ -303,5 +311,19 @@ mod tests {
             check_opening(Some(now - hour), Some(now - hour), now),
             Ok(())
         );
+    }
+
+    #[test]
+    fn an_opening_past_the_year_9999_is_refused() {
+        let now = Utc::now();
+        let y10k = "9999-12-31T23:00:00-05:00"
+            .parse::<DateTime<Utc>>()
+            .unwrap();
+        assert_eq!(
+            check_opening(None, Some(y10k), now),
+            Err(ChangeRefused::OpeningOutOfRange)
+        );
+        let last = "9999-12-31T23:59:59Z".parse::<DateTime<Utc>>().unwrap();
+        assert_eq!(check_opening(None, Some(last), now), Ok(()));
     }
 }

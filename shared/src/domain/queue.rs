@@ -8,8 +8,27 @@ use super::ids::{ConcertId, QueueToken, UserId};
 /// Admissions are counted over this sliding window to measure the admission rate.
 pub const ADMISSION_WINDOW_MS: u64 = 60_000;
 
+/// A concert's line controls, as the operator set them on the concert (and the line mirrors
+/// them): `version` is the concert's revision they were read at, so an older copy never
+/// replaces a newer one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct LineControls {
+    pub version: u64,
+    /// None: `QUEUE_ACTIVE_LIMIT`.
+    pub active_limit: Option<u32>,
+    /// Nobody is admitted while paused; ACTIVE tokens keep working.
+    pub paused: bool,
+    /// Joins before it form the pre-queue, put in line in a random order at it.
+    pub opens_at: Option<DateTime<Utc>>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Standing {
+    /// In line before the opening: no position yet (the pre-queue's order is random).
+    PreQueue {
+        /// How many wait in this line, this token included.
+        line: u64,
+    },
     /// In line; `position` 1 is the next to be admitted.
     Waiting {
         position: u64,
@@ -32,6 +51,8 @@ pub struct TokenStatus {
     pub standing: Standing,
     /// `pollAfterSeconds`: set by [`Pacing::hint`] while WAITING.
     pub poll_after_seconds: Option<u64>,
+    /// The concert's opening while it is still ahead.
+    pub opens_at: Option<DateTime<Utc>>,
 }
 
 impl TokenStatus {
@@ -39,11 +60,12 @@ impl TokenStatus {
         matches!(self.standing, Standing::Active { .. })
     }
 
-    /// 0 once ACTIVE.
-    pub fn position(&self) -> u64 {
+    /// 0 once ACTIVE; none before the opening.
+    pub fn position(&self) -> Option<u64> {
         match self.standing {
-            Standing::Waiting { position, .. } => position,
-            Standing::Active { .. } => 0,
+            Standing::Waiting { position, .. } => Some(position),
+            Standing::Active { .. } => Some(0),
+            Standing::PreQueue { .. } => None,
         }
     }
 
@@ -52,6 +74,7 @@ impl TokenStatus {
     pub fn estimated_wait_seconds(&self) -> Option<u64> {
         match self.standing {
             Standing::Active { .. } => Some(0),
+            Standing::PreQueue { .. } => None,
             Standing::Waiting {
                 position,
                 recent_admissions,
@@ -69,7 +92,7 @@ impl TokenStatus {
     pub fn active_until(&self) -> Option<DateTime<Utc>> {
         match self.standing {
             Standing::Active { until } => Some(until),
-            Standing::Waiting { .. } => None,
+            Standing::Waiting { .. } | Standing::PreQueue { .. } => None,
         }
     }
 }
@@ -124,6 +147,14 @@ impl Pacing {
         let k = self.pace(line.max(position), r);
         let h = (k * wait).ceil();
         (h as u64).clamp(fastest, self.max_seconds)
+    }
+
+    /// The hint before the opening, where nobody moves: the pre-queue's `line` polls within
+    /// the budget (`line / budget`), within 2 and the maximum, so it keeps its place.
+    pub fn hint_before_opening(&self, line: u64) -> u64 {
+        let fastest = HEAD_POLL_SECONDS.min(self.max_seconds);
+        let h = (line as f64 / self.budget.max(1.0)).ceil() as u64;
+        h.clamp(fastest, self.max_seconds)
     }
 
     /// The line's pace `k` (see the type's documentation).
@@ -187,6 +218,7 @@ mod tests {
                 line: position,
             },
             poll_after_seconds: None,
+            opens_at: None,
         }
     }
 
@@ -270,6 +302,14 @@ mod tests {
         let p = pacing();
         assert_eq!(p.hint(500_000, 1_000_000, 6_000), 30);
         assert_eq!(p.hint(2_000, 1_000_000, 6_000), 30);
+    }
+
+    #[test]
+    fn the_pre_queue_polls_within_the_budget_and_the_maximum() {
+        let p = pacing();
+        assert_eq!(p.hint_before_opening(10), 2);
+        assert_eq!(p.hint_before_opening(20_000), 10);
+        assert_eq!(p.hint_before_opening(1_000_000), 30);
     }
 
     #[test]

@@ -8,7 +8,9 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::domain::catalog::{check_opening, CatalogRequest, ChangeRefused, Name, Sections};
+use crate::domain::catalog::{
+    check_opening, CatalogRequest, ChangeRefused, Name, Sections, MAX_DATE_WRITES,
+};
 use crate::domain::{ConcertDate, ConcertId, Won};
 use crate::error::{ApiError, StoreError};
 use crate::flows::seats::{invalidate, snapshot, Counts};
@@ -51,7 +53,19 @@ pub async fn put(
     if !changed.is_empty() {
         invalidate(state, concert, &changed).await;
     }
+    // Even when unchanged: a PUT answered 503 after its commit is sent again, and this one
+    // then brings the line the opening it missed.
+    mirror(state, &applied.stored().concert).await?;
     Ok(applied)
+}
+
+/// Writes the concert's controls to its line's mirror, in force from the next poll. A failure
+/// is a 503: the change is stored, and sending it again writes the mirror.
+async fn mirror(state: &AppState, concert: &ConcertItem) -> Result<(), ApiError> {
+    crate::store::scripts::QueueScripts::new(&state.redis, &state.settings)
+        .mirror_controls(&concert.concert_id, &concert.controls())
+        .await?;
+    Ok(())
 }
 
 /// The change itself, on the tables alone; returns the dates whose seat maps changed.
@@ -144,6 +158,10 @@ fn plan(
         removed.push(old.date);
         changed.push(old.date);
     }
+    let writes = dates.len() + removed.len();
+    if writes > MAX_DATE_WRITES {
+        return Err(refusal(ChangeRefused::TooLarge(writes)));
+    }
 
     let mut concert = match stored {
         Some(s) => s.concert.clone(),
@@ -178,6 +196,16 @@ fn refusal(why: ChangeRefused) -> ApiError {
         ChangeRefused::OpeningInPast => {
             ApiError::validation("opensAt", "a new opening must be in the future")
         }
+        ChangeRefused::OpeningOutOfRange => {
+            ApiError::validation("opensAt", "must be before the year 10000 (UTC)")
+        }
+        ChangeRefused::TooLarge(writes) => ApiError::validation(
+            "dates",
+            format!(
+                "this change adds, changes or removes {writes} dates; at most \
+                 {MAX_DATE_WRITES} at once, so send it in two"
+            ),
+        ),
         ChangeRefused::OpeningPassed(at) => ApiError::CatalogLocked(format!(
             "the sale opened at {}; an opening that has passed cannot move",
             at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
@@ -304,7 +332,8 @@ pub async fn report(state: &AppState, concert: &ConcertId) -> Result<ConcertRepo
     })
 }
 
-/// Sets `activeLimit`, `paused` or both, and answers the line as it is after.
+/// Sets `activeLimit`, `paused` or both, and answers the line as it is after. Durable in
+/// DynamoDB first, then mirrored to the line, so every script obeys it from its next call.
 pub async fn set_controls(
     state: &AppState,
     concert: &ConcertId,
@@ -316,5 +345,6 @@ pub async fn set_controls(
         .set_controls(concert, active_limit, paused)
         .await?
         .ok_or_else(|| not_found(concert))?;
+    mirror(state, &item).await?;
     figures(state, &item).await
 }

@@ -89,6 +89,23 @@ pub async fn hold(state: &AppState, req: HoldRequest) -> Result<Reservation, Api
     )))
 }
 
+/// [`hold`] for the holder of an ACTIVE token: while the hold is live, the token counts as
+/// active, so its user is never thrown out for idling at the payment step. One more Redis
+/// script after the hold; if it fails the hold stands (logged), and the token keeps the
+/// activity of the guard call that came just before.
+pub async fn hold_for(
+    state: &AppState,
+    token: &crate::domain::QueueToken,
+    req: HoldRequest,
+) -> Result<Reservation, ApiError> {
+    let reservation = hold(state, req).await?;
+    let kept = crate::flows::queue::keep_active_until(state, token, reservation.expires_at).await;
+    if let Err(e) = kept {
+        tracing::warn!(error = %e, "a hold could not keep its token active; it idles out as usual");
+    }
+    Ok(reservation)
+}
+
 /// The reservation as its owner may see it; EXPIRED as soon as its time ran out.
 pub async fn reservation(state: &AppState, id: &ReservationId) -> Result<Reservation, ApiError> {
     let r = state

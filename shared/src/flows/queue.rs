@@ -1,10 +1,16 @@
-//! Flow 1, the waiting room. Round trips: issuing a token is one DynamoDB read (the concert),
-//! one Redis script and, for a new token, one DynamoDB write (the audit record); a poll is one
-//! Redis script. A token that is not ours (its signature fails) costs no round trip at all.
+//! Flow 1, the waiting room. Round trips: issuing a token is one Redis script and, for a new
+//! token, one DynamoDB write (the audit record), plus one DynamoDB read (the concert) the first
+//! time a process sees the concert; a poll is one Redis script. A token that is not ours (its
+//! signature fails) costs no round trip at all.
+//!
+//! The line's controls (`activeLimit`, `paused`, `opensAt`) are the concert's, in DynamoDB;
+//! the scripts use the line's mirror of them in Redis, which the operator's changes write. A
+//! script that finds no mirror (a new line, or Redis lost it) answers so, and the call reads
+//! the concert once and runs again with it: two more round trips, once per line.
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 
-use crate::domain::queue::{Pacing, Standing, TokenStatus};
+use crate::domain::queue::{LineControls, Pacing, Standing, TokenStatus};
 use crate::domain::token::{SignedToken, TokenId};
 use crate::domain::{ConcertId, QueueToken, UserId};
 use crate::error::ApiError;
@@ -24,20 +30,34 @@ pub async fn issue(
         .concerts
         .read()
         .is_ok_and(|known| known.contains(concert));
+    // Read now anyway: the first call may as well bring the mirror its newest copy.
+    let mut controls = None;
     if !known {
-        if !state.db.concert_exists(concert).await? {
+        let Some(item) = state.db.concert_item(concert).await? else {
             return Err(ApiError::NotFound(format!(
                 "concert {concert} does not exist"
             )));
-        }
+        };
+        controls = Some(item.controls());
         if let Ok(mut known) = state.concerts.write() {
             known.insert(concert.clone());
         }
     }
     let fresh = TokenId::generate();
-    let (issued, admitted) = QueueScripts::new(&state.redis, &state.settings)
-        .issue(user, concert, fresh.clone())
+    let scripts = QueueScripts::new(&state.redis, &state.settings);
+    let first = scripts
+        .issue(user, concert, fresh.clone(), controls.as_ref())
         .await?;
+    let (issued, admitted) = match first {
+        Some(done) => done,
+        None => {
+            let controls = read_controls(state, concert).await?;
+            scripts
+                .issue(user, concert, fresh.clone(), Some(&controls))
+                .await?
+                .ok_or_else(unmirrored)?
+        }
+    };
     let new = matches!(issued, Issued::New(_));
     metrics::record(&[
         (Metric::TokensIssued, if new { 1.0 } else { 0.0 }),
@@ -59,6 +79,17 @@ pub async fn issue(
     })
 }
 
+/// The concert's controls as stored, for the line's mirror. A concert that does not exist
+/// (a signed token outlives nothing, but be safe) has the defaults.
+async fn read_controls(state: &AppState, concert: &ConcertId) -> Result<LineControls, ApiError> {
+    let item = state.db.concert_item(concert).await?;
+    Ok(item.map(|c| c.controls()).unwrap_or_default())
+}
+
+fn unmirrored() -> ApiError {
+    crate::error::StoreError::Unexpected("the line kept no mirror of its controls".into()).into()
+}
+
 /// The line's pacing, from the settings.
 pub fn pacing(s: &Settings) -> Pacing {
     Pacing {
@@ -76,6 +107,7 @@ fn paced(mut status: TokenStatus, pacing: &Pacing) -> TokenStatus {
             recent_admissions,
             line,
         } => Some(pacing.hint(position, line, recent_admissions)),
+        Standing::PreQueue { line } => Some(pacing.hint_before_opening(line)),
         Standing::Active { .. } => None,
     };
     status
@@ -97,9 +129,17 @@ pub async fn token_status(
     poll: bool,
 ) -> Result<TokenStatus, ApiError> {
     let signed = verified(state, token)?;
-    let (lookup, admitted) = QueueScripts::new(&state.redis, &state.settings)
-        .status(&signed, poll)
-        .await?;
+    let scripts = QueueScripts::new(&state.redis, &state.settings);
+    let (lookup, admitted) = match scripts.status(&signed, poll, None).await? {
+        Some(done) => done,
+        None => {
+            let controls = read_controls(state, &signed.concert).await?;
+            scripts
+                .status(&signed, poll, Some(&controls))
+                .await?
+                .ok_or_else(unmirrored)?
+        }
+    };
     metrics::record(&[(Metric::Admissions, f64::from(admitted))]);
     match lookup {
         Lookup::Live(status) => Ok(paced(status, &pacing(&state.settings))),
@@ -125,6 +165,20 @@ pub async fn spend(state: &AppState, token: &QueueToken) -> Result<(), ApiError>
     Ok(())
 }
 
+/// While its user's hold is live, the ACTIVE token counts as active (it does not idle out
+/// while its user pays). Ignores a token that is no longer live and ACTIVE.
+pub async fn keep_active_until(
+    state: &AppState,
+    token: &QueueToken,
+    until: DateTime<Utc>,
+) -> Result<(), ApiError> {
+    let signed = verified(state, token)?;
+    QueueScripts::new(&state.redis, &state.settings)
+        .keep_active(&signed, until)
+        .await?;
+    Ok(())
+}
+
 /// What a call asks of the caller's token.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Need {
@@ -135,7 +189,7 @@ pub enum Need {
 }
 
 /// The token guard: the token must be live (and ACTIVE where `need` says so). The call counts
-/// as a poll, so it keeps a waiting token in line.
+/// as a poll, so it keeps a waiting token in line and an ACTIVE one from idling out.
 pub async fn guard(state: &AppState, token: &QueueToken, need: Need) -> Result<Caller, ApiError> {
     let status = token_status(state, token, true).await?;
     if need == Need::Active && !status.is_active() {

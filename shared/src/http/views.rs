@@ -24,11 +24,14 @@ pub struct TokenView {
     pub user_id: String,
     pub concert_id: String,
     pub status: &'static str,
-    pub position: u64,
+    /// Null before the opening.
+    pub position: Option<u64>,
     pub estimated_wait_seconds: Option<u64>,
     pub active_until: Option<String>,
     /// Always present: null once ACTIVE.
     pub poll_after_seconds: Option<u64>,
+    /// Always present: null when there is no opening or it has passed.
+    pub opens_at: Option<String>,
 }
 
 impl From<&TokenStatus> for TokenView {
@@ -42,6 +45,7 @@ impl From<&TokenStatus> for TokenView {
             estimated_wait_seconds: s.estimated_wait_seconds(),
             active_until: s.active_until().map(instant),
             poll_after_seconds: s.poll_after_seconds,
+            opens_at: s.opens_at.map(instant),
         }
     }
 }

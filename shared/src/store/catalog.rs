@@ -218,21 +218,34 @@ impl Db {
         }
     }
 
+    /// The concert item alone (its name, opening and controls): one strongly consistent
+    /// GetItem. None when the concert does not exist.
+    pub async fn concert_item(
+        &self,
+        concert: &ConcertId,
+    ) -> Result<Option<ConcertItem>, StoreError> {
+        self.get(keys::concert_pk(concert), keys::CONCERT_SK.to_owned())
+            .await
+    }
+
     /// Sets the line controls given; None when the concert does not exist. One UpdateItem,
-    /// answering the concert as it is after it.
+    /// answering the concert as it is after it. It counts as a change of the concert (one
+    /// more `revision`): the line's mirror of the controls keeps the newest revision.
     pub async fn set_controls(
         &self,
         concert: &ConcertId,
         active_limit: Option<u32>,
         paused: Option<bool>,
     ) -> Result<Option<ConcertItem>, StoreError> {
-        let mut set = Vec::new();
+        let mut set = vec!["revision = if_not_exists(revision, :zero) + :one"];
         let mut update = self
             .client
             .update_item()
             .table_name(&self.table)
             .set_key(Some(key(keys::concert_pk(concert), keys::CONCERT_SK)))
             .condition_expression("attribute_exists(PK)")
+            .expression_attribute_values(":zero", n(0))
+            .expression_attribute_values(":one", n(1))
             .return_values(ReturnValue::AllNew);
         if let Some(limit) = active_limit {
             set.push("activeLimit = :limit");
@@ -245,7 +258,7 @@ impl Db {
                 aws_sdk_dynamodb::types::AttributeValue::Bool(paused),
             );
         }
-        if set.is_empty() {
+        if active_limit.is_none() && paused.is_none() {
             return Ok(self.concert(concert).await?.map(|c| c.concert));
         }
         let out = update

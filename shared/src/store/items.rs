@@ -116,6 +116,16 @@ pub struct ConcertItem {
 }
 
 impl ConcertItem {
+    /// The line controls it holds, at its revision.
+    pub fn controls(&self) -> crate::domain::queue::LineControls {
+        crate::domain::queue::LineControls {
+            version: self.revision,
+            active_limit: self.active_limit,
+            paused: self.paused,
+            opens_at: self.opens_at,
+        }
+    }
+
     pub fn new(concert: &ConcertId, name: Name, opens_at: Option<DateTime<Utc>>) -> Self {
         Self {
             pk: keys::concert_pk(concert),

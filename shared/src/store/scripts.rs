@@ -4,15 +4,18 @@
 //!
 //! One concert's line is under one hash tag, `{p:c}` for key prefix `p` and concert `c`, so it
 //! lives in one cluster slot and different concerts spread over the slots. Every script
-//! declares all the keys it touches (`KEYS[1..7]`, [`LineKeys`]), so a cluster routes it and a
+//! declares all the keys it touches (`KEYS[1..8]`, [`LineKeys`]), so a cluster routes it and a
 //! key outside the slot fails (CROSSSLOT) rather than working on one node only:
 //! - `{p:c}:users` HASH userId -> token ID, so asking again returns the same token
 //! - `{p:c}:tok`   HASH token ID -> `W:0:user` | `A:<activeUntil ms>:user`
-//! - `{p:c}:wait`  ZSET token ID -> arrival sequence (first come, first served)
+//! - `{p:c}:wait`  ZSET token ID -> place: arrival sequence (first come, first served), or a
+//!   random negative score for a join before the opening (the pre-queue, shuffled as it fills)
 //! - `{p:c}:seen`  ZSET token ID -> last poll (ms), for dropping idle waiters
 //! - `{p:c}:act`   ZSET token ID -> activeUntil (ms)
 //! - `{p:c}:adm`   ZSET token ID -> admission time (ms), the last minute of admissions
-//! - `{p:c}:meta`  HASH seq (arrival counter), due, limit (see `queue_lib.lua`)
+//! - `{p:c}:meta`  HASH seq (arrival counter), due, limit (see `queue_lib.lua`), and the mirror
+//!   of the concert's controls: cv (its revision), cl (activeLimit), cp (paused), co (opensAt)
+//! - `{p:c}:idle`  ZSET ACTIVE token ID -> when it ends for want of calls (ms)
 //!
 //! Every one of them ends (PEXPIRE) a while after the line's last write; an ended token's
 //! record is deleted at once, since a signed token the line does not know is TOKEN_EXPIRED.
@@ -26,14 +29,15 @@ use std::sync::LazyLock;
 use chrono::{DateTime, Utc};
 use redis::Script;
 
-use crate::domain::queue::{Standing, TokenStatus, ADMISSION_WINDOW_MS};
+use crate::domain::queue::{LineControls, Standing, TokenStatus, ADMISSION_WINDOW_MS};
 use crate::domain::token::{SignedToken, TokenId, TokenKey};
 use crate::domain::{ConcertDate, ConcertId, UserId};
 use crate::error::StoreError;
 use crate::settings::Settings;
 use crate::store::redis::RedisStore;
 
-/// Shared by every queue script. ARGV[1..4]: active limit, active ms, idle ms, window ms.
+/// Shared by every queue script. ARGV[1..5]: default active limit, active ms, waiting idle ms,
+/// window ms, active idle ms; ARGV[6..9]: the controls to mirror, if the caller read them.
 ///
 /// Upkeep (retiring expired and idle tokens, admitting into free places) runs only when it can
 /// have work: `due` holds the earliest instant that can change who is in line (the first
@@ -43,14 +47,20 @@ use crate::store::redis::RedisStore;
 /// a waiter ZADD XX, ZRANK, ZCOUNT and ZCARD.
 const QUEUE_LIB: &str = include_str!("scripts/queue_lib.lua");
 
-/// ARGV[5..6]: user, a fresh token ID.
+/// ARGV[10..12]: user, a fresh token ID, the pre-queue's random draw.
 const ISSUE: &str = include_str!("scripts/issue.lua");
 
-/// ARGV[5..6]: token ID, '1' to count this as a poll.
+/// ARGV[10..11]: token ID, '1' to count this as a call that keeps the token.
 const STATUS: &str = include_str!("scripts/status.lua");
 
-/// ARGV[5]: token ID. Ends it for good and frees its place.
+/// ARGV[10]: token ID. Ends it for good and frees its place.
 const SPEND: &str = include_str!("scripts/spend.lua");
+
+/// ARGV[10..11]: token ID, an instant: a live ACTIVE token counts as active until then.
+const KEEP: &str = include_str!("scripts/keep.lua");
+
+/// Writes the controls mirror given in ARGV[6..9] (the work is `queue_lib.lua`'s).
+const CONTROLS: &str = include_str!("scripts/controls.lua");
 
 /// Reads the line's figures for an operator; ARGV[4] is the admission window.
 const FIGURES: &str = include_str!("scripts/figures.lua");
@@ -60,6 +70,44 @@ static ISSUE_SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::new(&issue_sour
 static STATUS_SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::new(&status_source()));
 static SPEND_SCRIPT: LazyLock<Script> =
     LazyLock::new(|| Script::new(&format!("{QUEUE_LIB}{SPEND}")));
+static KEEP_SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::new(&format!("{QUEUE_LIB}{KEEP}")));
+static CONTROLS_SCRIPT: LazyLock<Script> =
+    LazyLock::new(|| Script::new(&format!("{QUEUE_LIB}{CONTROLS}")));
+
+/// Pre-queue scores are drawn from `0..PRE_QUEUE_DRAWS` (the script stores `-1 - draw`): every
+/// value is exact in a sorted set's double, and two draws alike are one in 2^52 (then the
+/// random token IDs order them).
+pub const PRE_QUEUE_DRAWS: u64 = 1 << 52;
+
+/// The arguments every queue script takes first (ARGV[1..9]): the settings, then the controls
+/// to mirror (read from DynamoDB), or none.
+pub fn common_args(settings: &Settings, controls: Option<&LineControls>) -> Vec<String> {
+    let s = settings;
+    let mut args = vec![
+        s.queue_active_limit.to_string(),
+        s.active_token_ttl.as_millis().to_string(),
+        s.waiting_token_idle.as_millis().to_string(),
+        ADMISSION_WINDOW_MS.to_string(),
+        s.active_token_idle.as_millis().to_string(),
+    ];
+    args.extend(controls_args(controls));
+    args
+}
+
+/// ARGV[6..9]: the controls to mirror, or four empty strings for none.
+pub fn controls_args(controls: Option<&LineControls>) -> [String; 4] {
+    match controls {
+        Some(c) => [
+            c.version.to_string(),
+            c.active_limit.map_or(String::new(), |l| l.to_string()),
+            if c.paused { "1" } else { "0" }.to_owned(),
+            c.opens_at
+                .map_or(0, |at| at.timestamp_millis().max(0))
+                .to_string(),
+        ],
+        None => ["", "", "", ""].map(String::from),
+    }
+}
 
 /// The STATUS script as Redis runs it: the shared queue library, then the script. (The queue
 /// scripts are read with `redis-cli --eval` the same way: `cat queue_lib.lua status.lua`.)
@@ -78,10 +126,11 @@ pub fn concert_tag(prefix: &str, concert: &ConcertId) -> String {
 }
 
 /// A concert line's keys, in the order every queue script takes them as `KEYS`.
-pub struct LineKeys(pub [String; 7]);
+pub struct LineKeys(pub [String; 8]);
 
 impl LineKeys {
-    pub const NAMES: [&'static str; 7] = ["users", "tok", "wait", "seen", "act", "adm", "meta"];
+    pub const NAMES: [&'static str; 8] =
+        ["users", "tok", "wait", "seen", "act", "adm", "meta", "idle"];
 
     pub fn new(prefix: &str, concert: &ConcertId) -> Self {
         let tag = concert_tag(prefix, concert);
@@ -115,71 +164,111 @@ impl<'a> QueueScripts<'a> {
         Self { redis, settings }
     }
 
-    /// The script with the line's keys and the shared arguments.
+    /// The script with the line's keys and the shared arguments (with `controls` to mirror).
     pub fn prepare(
         &self,
         script: &'static Script,
         concert: &ConcertId,
+        controls: Option<&LineControls>,
     ) -> redis::ScriptInvocation<'static> {
-        let s = self.settings;
         let mut inv = script.prepare_invoke();
         for key in LineKeys::new(self.redis.prefix(), concert).0 {
             inv.key(key);
         }
-        inv.arg(s.queue_active_limit)
-            .arg(s.active_token_ttl.as_millis() as u64)
-            .arg(s.waiting_token_idle.as_millis() as u64)
-            .arg(ADMISSION_WINDOW_MS);
+        for arg in common_args(self.settings, controls) {
+            inv.arg(arg);
+        }
         inv
     }
 
-    /// The token, and how many tokens the call admitted (for the metrics).
+    /// The token, and how many tokens the call admitted (for the metrics). None: the line has
+    /// no mirror of the concert's controls; call again with them.
     pub async fn issue(
         &self,
         user: &UserId,
         concert: &ConcertId,
         fresh: TokenId,
-    ) -> Result<(Issued, u32), StoreError> {
-        let mut inv = self.prepare(&ISSUE_SCRIPT, concert);
-        inv.arg(user.as_str()).arg(fresh.as_str());
+        controls: Option<&LineControls>,
+    ) -> Result<Option<(Issued, u32)>, StoreError> {
+        use rand::Rng;
+        let draw = rand::rng().random_range(0..PRE_QUEUE_DRAWS);
+        let mut inv = self.prepare(&ISSUE_SCRIPT, concert, controls);
+        inv.arg(user.as_str()).arg(fresh.as_str()).arg(draw);
         let reply: Vec<String> = self
             .redis
             .run(|mut c| async move { inv.invoke_async(&mut c).await })
             .await?;
+        if no_controls(&reply) {
+            return Ok(None);
+        }
         let is_new = reply.get(5).is_some_and(|f| f == "NEW");
         let key = &self.settings.queue_token_key;
         let admitted = admitted(&reply);
         match parse_live(reply, concert, key)? {
-            Some(status) if is_new => Ok((Issued::New(status), admitted)),
-            Some(status) => Ok((Issued::Existing(status), admitted)),
+            Some(status) if is_new => Ok(Some((Issued::New(status), admitted))),
+            Some(status) => Ok(Some((Issued::Existing(status), admitted))),
             None => Err(StoreError::Unexpected(
                 "an issued token was not live".into(),
             )),
         }
     }
 
-    /// The token's state; `poll` counts the call as activity that keeps a waiter in line.
-    /// With how many tokens the call admitted.
+    /// The token's state; `poll` counts the call as activity that keeps the token (a waiter
+    /// in line, an ACTIVE token from idling out). With how many tokens the call admitted.
+    /// None: the line holds the token but no mirror of the controls; call again with them.
     pub async fn status(
         &self,
         token: &SignedToken,
         poll: bool,
-    ) -> Result<(Lookup, u32), StoreError> {
-        let mut inv = self.prepare(&STATUS_SCRIPT, &token.concert);
+        controls: Option<&LineControls>,
+    ) -> Result<Option<(Lookup, u32)>, StoreError> {
+        let mut inv = self.prepare(&STATUS_SCRIPT, &token.concert, controls);
         inv.arg(token.id.as_str()).arg(if poll { "1" } else { "0" });
         let reply: Vec<String> = self
             .redis
             .run(|mut c| async move { inv.invoke_async(&mut c).await })
             .await?;
+        if no_controls(&reply) {
+            return Ok(None);
+        }
         let key = &self.settings.queue_token_key;
         let admitted = admitted(&reply);
         let lookup = parse_live(reply, &token.concert, key)?.map_or(Lookup::Ended, Lookup::Live);
-        Ok((lookup, admitted))
+        Ok(Some((lookup, admitted)))
+    }
+
+    /// A live ACTIVE token counts as active until `until` (its user's hold ends then). False
+    /// when the token is not live and ACTIVE.
+    pub async fn keep_active(
+        &self,
+        token: &SignedToken,
+        until: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let mut inv = self.prepare(&KEEP_SCRIPT, &token.concert, None);
+        inv.arg(token.id.as_str()).arg(until.timestamp_millis());
+        let kept: i64 = self
+            .redis
+            .run(|mut c| async move { inv.invoke_async(&mut c).await })
+            .await?;
+        Ok(kept == 1)
+    }
+
+    /// Writes the line's mirror of the concert's controls, unless it holds a newer revision.
+    /// Returns the revision it holds after.
+    pub async fn mirror_controls(
+        &self,
+        concert: &ConcertId,
+        controls: &LineControls,
+    ) -> Result<u64, StoreError> {
+        let inv = self.prepare(&CONTROLS_SCRIPT, concert, Some(controls));
+        self.redis
+            .run(|mut c| async move { inv.invoke_async(&mut c).await })
+            .await
     }
 
     /// The line's figures; one read-only script.
     pub async fn figures(&self, concert: &ConcertId) -> Result<LineFigures, StoreError> {
-        let inv = self.prepare(&FIGURES_SCRIPT, concert);
+        let inv = self.prepare(&FIGURES_SCRIPT, concert, None);
         let reply: Vec<u64> = self
             .redis
             .run(|mut c| async move { inv.invoke_async(&mut c).await })
@@ -200,7 +289,7 @@ impl<'a> QueueScripts<'a> {
     /// Ends the token for good and frees its active place. Idempotent. Returns how many
     /// tokens the freed place admitted.
     pub async fn spend(&self, token: &SignedToken) -> Result<u32, StoreError> {
-        let mut inv = self.prepare(&SPEND_SCRIPT, &token.concert);
+        let mut inv = self.prepare(&SPEND_SCRIPT, &token.concert, None);
         inv.arg(token.id.as_str());
         let admitted: u32 = self
             .redis
@@ -218,12 +307,19 @@ pub struct LineFigures {
     pub admitted_last_minute: u64,
 }
 
-/// The last field of a queue script's answer: how many it admitted.
+/// How many a queue script's answer says it admitted (its 2nd field of 2, 8th of 9).
 fn admitted(reply: &[String]) -> u32 {
-    match reply.len() {
-        2 | 8 => reply.last().and_then(|n| n.parse().ok()).unwrap_or(0),
-        _ => 0,
-    }
+    let at = match reply.len() {
+        2 => 1,
+        9 => 7,
+        _ => return 0,
+    };
+    reply[at].parse().unwrap_or(0)
+}
+
+/// The answer of a script that needs the controls and found no mirror of them.
+fn no_controls(reply: &[String]) -> bool {
+    reply.first().is_some_and(|k| k == "NOCTL")
 }
 
 /// Reads an ACTIVE or WAITING answer; UNKNOWN (not in the line, or past its time) is None.
@@ -236,7 +332,7 @@ fn parse_live(
     if reply.first().is_some_and(|k| k == "UNKNOWN") {
         return Ok(None);
     }
-    if reply.len() < 7 {
+    if reply.len() < 9 {
         return Err(bad());
     }
     let id = TokenId::parse(&reply[6]).ok_or_else(bad)?;
@@ -253,7 +349,12 @@ fn parse_live(
             recent_admissions: number(3)?,
             line: number(4)?,
         },
+        "BEFORE" => Standing::PreQueue { line: number(4)? },
         _ => return Err(bad()),
+    };
+    let opens_at = match number(8)? {
+        0 => None,
+        ms => Some(DateTime::<Utc>::from_timestamp_millis(ms as i64).ok_or_else(bad)?),
     };
     Ok(Some(TokenStatus {
         token: key.sign(concert, &id),
@@ -261,6 +362,7 @@ fn parse_live(
         concert_id: concert.clone(),
         standing,
         poll_after_seconds: None,
+        opens_at,
     }))
 }
 

@@ -282,14 +282,10 @@ impl RawPoll {
             keys: LineKeys::new(state.redis.prefix(), &signed.concert)
                 .0
                 .to_vec(),
-            args: vec![
-                s.queue_active_limit.to_string(),
-                s.active_token_ttl.as_millis().to_string(),
-                s.waiting_token_idle.as_millis().to_string(),
-                shared::domain::queue::ADMISSION_WINDOW_MS.to_string(),
-                signed.id.to_string(),
-                "1".into(),
-            ],
+            args: shared::store::scripts::common_args(s, None)
+                .into_iter()
+                .chain([signed.id.to_string(), "1".into()])
+                .collect(),
         }
     }
 

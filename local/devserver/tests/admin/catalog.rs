@@ -293,3 +293,50 @@ async fn a_change_racing_a_first_hold_either_locks_the_date_or_prices_the_hold_n
         assert_eq!(read["dates"][0]["locked"], true);
     }
 }
+
+#[tokio::test]
+async fn a_change_larger_than_one_transaction_is_400_and_writes_nothing() {
+    let app = spawn_app().await;
+    let concert = unique("op");
+    let first: Vec<String> = (10..60).map(day).collect();
+    let (status, created) = put(&app, &concert, &catalog("Fifty", &first)).await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    // Fifty other dates: fifty removed and fifty added, 100 date writes in one change.
+    let other: Vec<String> = (100..150).map(day).collect();
+    let res = app
+        .api
+        .put_concert(ADMIN_TOKEN, &concert, &catalog("Fifty", &other))
+        .await
+        .unwrap();
+    let problem = assert_problem(res, StatusCode::BAD_REQUEST, "VALIDATION_FAILED").await;
+    assert!(
+        problem["detail"].as_str().unwrap().starts_with("dates"),
+        "{problem}"
+    );
+    let (_, read) = get(&app, &concert).await;
+    assert_eq!(read["revision"], created["revision"], "nothing written");
+    // In two changes it goes through.
+    let half: Vec<String> = first[..25].iter().chain(&other[..25]).cloned().collect();
+    let (status, _) = put(&app, &concert, &catalog("Fifty", &half)).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, done) = put(&app, &concert, &catalog("Fifty", &other)).await;
+    assert_eq!(status, StatusCode::OK, "{done}");
+    assert_eq!(done["dates"].as_array().unwrap().len(), 50);
+}
+
+#[tokio::test]
+async fn an_opening_past_the_year_9999_is_400() {
+    let app = spawn_app().await;
+    let concert = unique("op");
+    let mut body = catalog("Far", &[day(3)]);
+    body["opensAt"] = json!("9999-12-31T23:00:00-05:00");
+    let res = app
+        .api
+        .put_concert(ADMIN_TOKEN, &concert, &body)
+        .await
+        .unwrap();
+    let problem = assert_problem(res, StatusCode::BAD_REQUEST, "VALIDATION_FAILED").await;
+    assert!(problem["detail"].as_str().unwrap().starts_with("opensAt"));
+    let res = app.api.admin_concert(ADMIN_TOKEN, &concert).await.unwrap();
+    assert_problem(res, StatusCode::NOT_FOUND, "NOT_FOUND").await;
+}

@@ -1,6 +1,7 @@
 //! Flow 1, the waiting room, over HTTP through the local server against DynamoDB Local and
 //! Redis: issuing, asking again, polling, admission when a slot frees, expiry of active and
-//! idle tokens, the token errors, bad input, concurrency and an unreachable Redis.
+//! idle tokens (waiting and ACTIVE), the live controls, the opening and its pre-queue, the
+//! token errors, bad input, concurrency and an unreachable Redis.
 
 #[path = "../common/mod.rs"]
 mod common;
@@ -9,8 +10,11 @@ mod support;
 mod admission;
 mod bad_input;
 mod concurrency;
+mod controls;
 mod idle;
+mod idle_active;
 mod issuing;
+mod opening;
 mod pacing;
 mod redis_down;
 mod token_errors;
@@ -32,7 +36,7 @@ use shared::store::scripts::LineKeys;
 /// test takes it for writing, so its load never stretches another test's clock.
 static TIMING: LazyLock<tokio::sync::RwLock<()>> = LazyLock::new(|| tokio::sync::RwLock::new(()));
 
-const FIELDS: [&str; 8] = [
+const FIELDS: [&str; 9] = [
     "token",
     "userId",
     "concertId",
@@ -41,6 +45,7 @@ const FIELDS: [&str; 8] = [
     "estimatedWaitSeconds",
     "activeUntil",
     "pollAfterSeconds",
+    "opensAt",
 ];
 
 use support::*;

@@ -152,3 +152,79 @@ impl TestApp {
         assert!(records.is_empty(), "token records: {records:?}");
     }
 }
+
+/// A WAITING answer before the opening: no position, the opening shown, a hint to poll by.
+pub(crate) fn assert_pre_queue(view: &Value) {
+    assert_eq!(view["status"], "WAITING", "{view}");
+    assert!(view["position"].is_null(), "{view}");
+    assert!(view["opensAt"].is_string(), "{view}");
+    assert!(view["activeUntil"].is_null(), "{view}");
+    assert!(
+        view["pollAfterSeconds"].as_u64().is_some_and(|h| h >= 1),
+        "{view}"
+    );
+}
+
+impl TestApp {
+    /// `PATCH /admin/concerts/{concert}/queue` on this app's concert; must answer 200.
+    pub(crate) async fn control(&self, body: Value) -> Value {
+        let res = self
+            .api
+            .patch_queue(common::ADMIN_TOKEN, &self.concert, &body)
+            .await
+            .expect("the server answers");
+        let (status, view) = common::answer(res).await;
+        assert_eq!(status, StatusCode::OK, "{body}: {view}");
+        view
+    }
+
+    /// Sets this app's concert's opening (`PUT /admin/concerts/{concert}`, its catalog as
+    /// seeded); must answer 200.
+    pub(crate) async fn open_at(&self, at: DateTime<Utc>) {
+        let dates: Vec<Value> = self
+            .dates
+            .iter()
+            .map(|d| {
+                json!({ "date": d, "sections": [
+                    { "name": "General", "fromSeat": 1, "toSeat": 50, "price": 50_000 }
+                ]})
+            })
+            .collect();
+        let body = json!({
+            "name": "On sale",
+            "opensAt": at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            "dates": dates,
+        });
+        let res = self
+            .api
+            .put_concert(common::ADMIN_TOKEN, &self.concert, &body)
+            .await
+            .expect("the server answers");
+        let (status, view) = common::answer(res).await;
+        assert_eq!(status, StatusCode::OK, "{view}");
+    }
+
+    /// Deletes this app's concert's line from Redis (as a Redis restarting empty would), and
+    /// only it: the tests share one Redis.
+    pub(crate) async fn drop_line(&self) {
+        let keys = LineKeys::new(
+            self.state.redis.prefix(),
+            &ConcertId::parse(&self.concert).unwrap(),
+        );
+        let _: i64 = self
+            .state
+            .redis
+            .run(
+                |mut c| async move { redis::cmd("DEL").arg(&keys.0[..]).query_async(&mut c).await },
+            )
+            .await
+            .expect("Redis answers");
+    }
+}
+
+impl TestApp {
+    /// A new token of a new user, as its token.
+    pub(crate) async fn issue_new_owned(&self) -> String {
+        token_of(&self.issue_new(&unique("u")).await)
+    }
+}

@@ -1,5 +1,7 @@
--- ARGV[5..6]: user, a fresh token ID.
-local u, fresh = ARGV[5], ARGV[6]
+-- ARGV[10..12]: user, a fresh token ID, a random integer in [0, 2^52) (the pre-queue's order,
+-- drawn by the caller: Lua's math.random is seeded differently across Redis versions).
+local u, fresh, rnd = ARGV[10], ARGV[11], tonumber(ARGV[12])
+if not HAS_CONTROLS then return NOCTL end
 if is_due() then maintain() end
 local existing = redis.call('HGET', USERS, u)
 if existing then
@@ -8,24 +10,35 @@ if existing then
     touch(existing)
     return describe(existing, r, 'EXISTING')
   end
-  if r and r.s == 'A' and r.at > now then return describe(existing, r, 'EXISTING') end
+  if r and r.s == 'A' then
+    keep_active(existing, now + ACTIVE_IDLE_MS)
+    local d = describe(existing, r, 'EXISTING')
+    if d[1] == 'ACTIVE' then return d end
+  end
 end
 local seq = redis.call('HINCRBY', META, 'seq', 1)
 redis.call('HSET', USERS, u, fresh)
 local waiting = redis.call('ZCARD', WAIT)
-if waiting == 0 and redis.call('ZCARD', ACT) < LIMIT then
+if waiting == 0 and redis.call('ZCARD', ACT) < ADMIT_LIMIT then
   admit(fresh, u)
   redis.call('ZREMRANGEBYSCORE', ADM, '-inf', now - WINDOW_MS)
-  due_by(now + ACTIVE_MS)
+  due_by(now + math.min(ACTIVE_MS, ACTIVE_IDLE_MS))
   refresh()
   return describe(fresh, record(fresh), 'NEW')
 end
 redis.call('HSET', TOK, fresh, 'W:0:' .. u)
--- Last in line: `seq` counts every arrival, and ends with the line (one PEXPIRE for all keys).
-redis.call('ZADD', WAIT, seq, fresh)
+-- Before the opening: a random place among the pre-queue (scores -2^52..-1), all ahead of
+-- every later arrival. After it: last in line, by `seq`, which counts every arrival and ends
+-- with the line (one PEXPIRE for all keys). Either way a place is given once and kept.
+local score = seq
+if BEFORE then score = -1 - rnd end
+redis.call('ZADD', WAIT, score, fresh)
 redis.call('ZADD', SEEN, now, fresh)
 due_by(now + IDLE_MS)
 refresh_soon(waiting == 0)
 local line = tostring(waiting + 1)
 local admits = redis.call('ZCOUNT', ADM, now - WINDOW_MS, '+inf')
-return {'WAITING', u, line, tostring(admits), line, 'NEW', fresh, tostring(admitted_now)}
+if BEFORE then
+  return {'BEFORE', u, '0', tostring(admits), line, 'NEW', fresh, tostring(admitted_now), SHOWN_OPENS}
+end
+return {'WAITING', u, line, tostring(admits), line, 'NEW', fresh, tostring(admitted_now), SHOWN_OPENS}

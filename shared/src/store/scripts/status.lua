@@ -1,6 +1,13 @@
--- ARGV[5..6]: token ID, '1' to count this as a poll.
-local id = ARGV[5]
+-- ARGV[10..11]: token ID, '1' to count this as a call that keeps the token (a poll, a guard).
+local id = ARGV[10]
+if not HAS_CONTROLS then
+  -- A token the line does not hold needs no controls: it ended.
+  if redis.call('HEXISTS', TOK, id) == 0 then return {'UNKNOWN', '0'} end
+  return NOCTL
+end
 if is_due() then maintain() end
 local r = record(id)
-if ARGV[6] == '1' and r and r.s == 'W' then touch(id) end
+if ARGV[11] == '1' and r then
+  if r.s == 'W' then touch(id) else keep_active(id, now + ACTIVE_IDLE_MS) end
+end
 return describe(id, r, '')
