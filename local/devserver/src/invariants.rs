@@ -482,6 +482,8 @@ fn reservation_status(s: ReservationStatus) -> &'static str {
         ReservationStatus::Held => "HELD",
         ReservationStatus::Confirmed => "CONFIRMED",
         ReservationStatus::Expired => "EXPIRED",
+        ReservationStatus::Released => "RELEASED",
+        ReservationStatus::Refunded => "REFUNDED",
     }
 }
 
