@@ -17,6 +17,7 @@ mod support;
 mod dates;
 mod expiry;
 mod holding;
+mod idempotent_hold;
 mod limit;
 mod multi_seat;
 mod races;
