@@ -391,7 +391,12 @@ fn request_bodies_refuse_unknown_fields_and_require_every_field() {
         // A hold names its seats one way or the other: `seatNo` or `seatNos` (oneOf).
         let either: BTreeSet<&str> = properties.difference(&required).copied().collect();
         if op.name().contains("/reservations") {
-            assert_eq!(either, BTreeSet::from(["seatNo", "seatNos"]), "{}", op.name());
+            assert_eq!(
+                either,
+                BTreeSet::from(["seatNo", "seatNos"]),
+                "{}",
+                op.name()
+            );
         } else {
             assert_eq!(properties, required, "{}", op.name());
         }
