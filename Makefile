@@ -120,8 +120,9 @@ fuzz:
 	bash local/fuzz.sh
 
 # Scans both tables and reports any broken invariant (a SOLD seat without exactly one CONFIRMED
-# reservation and one payment, a seat held twice, a balance that is not the sum of its ledger);
-# exit 1 on any. Against the `make run` stack by default (DDB_PORT, TABLE_NAME to change it);
+# reservation and one payment, a refunded seat still sold, a seat in two live reservations, a
+# buyer's seat count that is not their HELD plus CONFIRMED seats, a balance that is not the sum
+# of its ledger); exit 1 on any. Against the `make run` stack by default (DDB_PORT, TABLE_NAME to change it);
 # ARGS='--user-prefix P --concert-prefix C' checks only those users and concerts.
 check-invariants:
 	$(STACK) env $${DDB_PORT:-8000} $${REDIS_PORT:-6379} -- cargo run -q --profile local -p devserver -- check-invariants $(ARGS)

@@ -128,6 +128,12 @@ pub enum ApiError {
     #[error("{0}")]
     ReservationNotHeld(String),
     #[error("{0}")]
+    SeatLimitReached(String),
+    #[error("{0}")]
+    ReservationNotPaid(String),
+    #[error("{0}")]
+    RefundWindowClosed(String),
+    #[error("{0}")]
     InsufficientBalance(String),
     #[error("{0}")]
     BalanceLimitExceeded(String),
@@ -183,6 +189,19 @@ impl ApiError {
             ApiError::ReservationNotHeld(_) => {
                 (409, "RESERVATION_NOT_HELD", "The reservation is not held")
             }
+            ApiError::SeatLimitReached(_) => (
+                409,
+                "SEAT_LIMIT_REACHED",
+                "The buyer's seat limit for this concert is reached",
+            ),
+            ApiError::ReservationNotPaid(_) => {
+                (409, "RESERVATION_NOT_PAID", "The reservation is not paid")
+            }
+            ApiError::RefundWindowClosed(_) => (
+                409,
+                "REFUND_WINDOW_CLOSED",
+                "The reservation can no longer be refunded",
+            ),
             ApiError::InsufficientBalance(_) => {
                 (409, "INSUFFICIENT_BALANCE", "The balance is too low")
             }

@@ -62,12 +62,22 @@ pub struct Settings {
     /// WRITE_RESOLVE_MS: how long a write whose answer was lost (a timeout) is driven again
     /// before the request gives up; it must end inside the function's own timeout.
     pub write_resolve: Duration,
+    /// MAX_SEATS_PER_USER (default 4, 1 to 20): the seats of one concert a buyer may have in
+    /// live holds and purchases together; also the most seats of one hold. Bounded so a
+    /// payment's transaction (seats + 6 items) stays far within DynamoDB's 100 items.
+    pub max_seats_per_user: u32,
+    /// REFUND_CUTOFF_HOURS (default 24, 0 to 8,760): a paid reservation may be refunded until
+    /// this long before its date starts (00:00 UTC).
+    pub refund_cutoff: Duration,
     /// ADMIN_TOKEN: the operator's bearer token where no IAM authorizer stands in front (the
     /// local server). Unset: only an IAM-authorized request is an operator's.
     pub admin_token: Option<OperatorToken>,
 }
 
 impl Settings {
+    /// The highest MAX_SEATS_PER_USER allowed, and so the most seats of any one hold.
+    pub const MAX_SEATS_BOUND: u64 = 20;
+
     pub fn from_env() -> Result<Self, SettingsError> {
         Self::from_lookup(|var| std::env::var(var).ok())
     }
@@ -174,6 +184,10 @@ impl Settings {
 
         Ok(Self {
             admin_token,
+            max_seats_per_user: number("MAX_SEATS_PER_USER", 4, 1, Self::MAX_SEATS_BOUND)? as u32,
+            refund_cutoff: Duration::from_secs(
+                number("REFUND_CUTOFF_HOURS", 24, 0, 8_760)? * 3_600,
+            ),
             table_name: text("TABLE_NAME", "concert-booking")?,
             reservations_table_name: text(
                 "RESERVATIONS_TABLE_NAME",
@@ -223,6 +237,30 @@ mod tests {
         assert_eq!(s.dates_cache_ttl, Duration::from_secs(30));
         assert_eq!(s.queue_poll_max, Duration::from_secs(30));
         assert_eq!(s.queue_poll_budget, 2_000);
+        assert_eq!(s.max_seats_per_user, 4);
+        assert_eq!(s.refund_cutoff, Duration::from_secs(24 * 3_600));
+    }
+
+    #[test]
+    fn the_seat_limit_is_one_to_twenty() {
+        assert_eq!(
+            from(&[("MAX_SEATS_PER_USER", "0")]).unwrap_err().var,
+            "MAX_SEATS_PER_USER"
+        );
+        assert_eq!(
+            from(&[("MAX_SEATS_PER_USER", "21")]).unwrap_err().var,
+            "MAX_SEATS_PER_USER"
+        );
+        assert_eq!(
+            from(&[("MAX_SEATS_PER_USER", "20")])
+                .unwrap()
+                .max_seats_per_user,
+            20
+        );
+        assert_eq!(
+            from(&[("REFUND_CUTOFF_HOURS", "0")]).unwrap().refund_cutoff,
+            Duration::ZERO
+        );
     }
 
     #[test]

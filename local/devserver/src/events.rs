@@ -156,7 +156,7 @@ pub async fn run_ttl(state: Arc<AppState>, log: TtlLog) {
                 // before the delete's answer reaches us, and an unclaimed one is filtered out.
                 let key = (
                     keys::seats_pk(&hold.concert_id, &hold.date),
-                    keys::hold_sk(hold.seat_no),
+                    keys::hold_sk(hold.first_seat()),
                 );
                 log.record(key.0.clone(), key.1.clone());
                 match state.db.delete_expired_marker(&hold, now_s).await {

@@ -41,6 +41,8 @@ http_functions!(
     list_seats,
     reserve_seat,
     get_reservation,
+    release_reservation,
+    refund_reservation,
     charge_balance,
     get_balance,
     pay,

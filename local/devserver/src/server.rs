@@ -85,7 +85,11 @@ async fn handle(app: &App, req: hyper::Request<Incoming>) -> hyper::Response<Ful
         return to_hyper(problem(&err));
     }
     // The pages and their files, before the API's routes (none of which they shadow).
-    if let Some(page) = crate::static_files::serve(&parts.method, parts.uri.path()) {
+    if let Some(page) = crate::static_files::serve(
+        &parts.method,
+        parts.uri.path(),
+        app.state.settings.max_seats_per_user,
+    ) {
         return page;
     }
     let (handler, params) = match app.router.find(parts.method.as_str(), parts.uri.path()) {

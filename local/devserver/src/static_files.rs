@@ -26,7 +26,11 @@ fn web_dir() -> &'static Path {
 }
 
 /// The answer for a page, an asset or the config, or None for everything else.
-pub fn serve(method: &Method, path: &str) -> Option<hyper::Response<Full<Bytes>>> {
+pub fn serve(
+    method: &Method,
+    path: &str,
+    max_seats_per_user: u32,
+) -> Option<hyper::Response<Full<Bytes>>> {
     if method != Method::GET && method != Method::HEAD {
         return None;
     }
@@ -34,7 +38,9 @@ pub fn serve(method: &Method, path: &str) -> Option<hyper::Response<Full<Bytes>>
     let file = match path {
         "/" | "/index.html" => dir.join("index.html"),
         "/admin" | "/admin/" => dir.join("admin.html"),
-        "/config.json" if dir.is_dir() => return Some(respond("config.json", config().into())),
+        "/config.json" if dir.is_dir() => {
+            return Some(respond("config.json", config(max_seats_per_user).into()))
+        }
         _ => {
             let name = path.strip_prefix("/assets/")?;
             if !is_plain_name(name) {
@@ -47,15 +53,10 @@ pub fn serve(method: &Method, path: &str) -> Option<hyper::Response<Full<Bytes>>
     Some(respond(&file.to_string_lossy(), body.into()))
 }
 
-/// The page's settings: the API on this origin, and how many seats one hold may take
-/// (`MAX_SEATS_PER_USER`, 1 when unset).
-fn config() -> String {
-    let max_seats = std::env::var("MAX_SEATS_PER_USER")
-        .ok()
-        .and_then(|v| v.parse::<u32>().ok())
-        .filter(|n| (1..=20).contains(n))
-        .unwrap_or(1);
-    format!(r#"{{"apiBase":"","maxSeatsPerUser":{max_seats}}}"#)
+/// The page's settings: the API on this origin, and how many seats one hold may take (the
+/// server's `MAX_SEATS_PER_USER`).
+fn config(max_seats_per_user: u32) -> String {
+    format!(r#"{{"apiBase":"","maxSeatsPerUser":{max_seats_per_user}}}"#)
 }
 
 /// One file name, no folder and no dot file: `buyer.js`, `style.css`.
@@ -112,8 +113,8 @@ mod tests {
             "/assets/",
             "/assets/../x",
         ] {
-            assert!(serve(&Method::GET, path).is_none(), "{path}");
+            assert!(serve(&Method::GET, path, 4).is_none(), "{path}");
         }
-        assert!(serve(&Method::POST, "/").is_none());
+        assert!(serve(&Method::POST, "/", 4).is_none());
     }
 }

@@ -259,6 +259,9 @@ fn every_api_error() -> Vec<ApiError> {
         ApiError::BalanceLimitExceeded("x".into()),
         ApiError::CatalogLocked("x".into()),
         ApiError::AdminUnauthorized,
+        ApiError::SeatLimitReached("x".into()),
+        ApiError::ReservationNotPaid("x".into()),
+        ApiError::RefundWindowClosed("x".into()),
         ApiError::IdempotencyKeyReused,
         ApiError::Unavailable(store()),
         ApiError::Internal(shared::error::Internal::Store(store())),
@@ -571,6 +574,8 @@ const OPTIONAL_FIELDS: &[(&str, &str, &[&str])] = &[
         "/admin/concerts/{concertId}/queue",
         &["activeLimit", "paused"],
     ),
+    // functions/reserve_seat: one seat or several, `seatNo` or `seatNos` (oneOf).
+    ("POST", "/reservations", &["seatNo", "seatNos"]),
 ];
 
 /// Every object schema under `schema` (itself, array items, properties), resolved.

@@ -68,7 +68,7 @@ async fn a_seat_is_free_again_at_the_instant_its_hold_expires() {
         .put_hold(&HoldItem::held(&second), &second, at - 1, None)
         .await
         .unwrap();
-    assert_eq!(early, HoldOutcome::SeatTaken);
+    assert_eq!(early, HoldOutcome::SeatTaken(second.seat_no));
     let domain = shared::domain::Reservation::from(&first);
     assert_eq!(
         domain

@@ -1,29 +1,51 @@
-//! Flows 3 and 6: the seat hold and its release. A hold is one DynamoDB round trip (the price
-//! comes from the process's catalog cache); the release is one transaction, run by the stream
-//! function for TTL deletions and by the sweep for holds TTL has not deleted yet.
+//! Flows 3 and 6: the seat hold and its release. A hold of one seat or several is one
+//! DynamoDB round trip (the price comes from the process's catalog cache): its markers, the
+//! reservation, the buyer's seat count (`MAX_SEATS_PER_USER`) and a keyed hold's record, all
+//! or nothing. The expiry is one transaction, run by the stream function for TTL deletions and
+//! by the sweep for holds TTL has not deleted yet; the holder's release is another.
 
 use chrono::{Duration, Utc};
+use serde::Serialize;
 
-use crate::domain::{ConcertDate, ConcertId, Reservation, ReservationId, SeatNo, UserId};
-use crate::error::ApiError;
+use crate::domain::{
+    ConcertDate, ConcertId, IdempotencyKey, Reservation, ReservationId, ReservationStatus, SeatNo,
+    UserId, Won,
+};
+use crate::error::{ApiError, StoreError};
+use crate::flows::idempotency::Keyed;
 use crate::flows::seats::{catalog, invalidate, locked};
 use crate::metrics::{self, Metric};
 use crate::state::AppState;
-use crate::store::items::{keys, HoldItem, ReservationItem};
-use crate::store::seats::{HoldOutcome, HoldRef, ReleaseOutcome};
+use crate::store::items::{keys, HoldItem, IdempotencyScope, ReservationItem};
+use crate::store::seats::{HoldOutcome, HoldRef, HoldWrite, HolderReleaseOutcome, ReleaseOutcome};
 
+/// A hold of `seats` (1 to MAX_SEATS_PER_USER distinct seats of one date, ascending); its
+/// JSON is also what a keyed hold's record compares.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct HoldRequest {
     pub user: UserId,
     pub concert: ConcertId,
     pub date: ConcertDate,
-    pub seat: SeatNo,
+    pub seats: Vec<SeatNo>,
 }
 
-/// Holds the seat for HOLD_TTL_SECONDS. Of any number of concurrent requests for one seat,
-/// exactly one wins: the marker's conditional put decides.
-pub async fn hold(state: &AppState, req: HoldRequest) -> Result<Reservation, ApiError> {
-    let missing =
-        || ApiError::NotFound(format!("seat {} on {} does not exist", req.seat, req.date));
+/// Times a hold refused by the limit releases the buyer's lapsed holds and tries again.
+const LIMIT_RETRIES: u32 = 2;
+
+/// Holds the seats for HOLD_TTL_SECONDS, all or none. Of any number of concurrent requests
+/// for one seat, exactly one wins: the marker's conditional put decides; of any number of
+/// concurrent holds by one buyer, only those the seat count has room for commit.
+pub async fn hold(
+    state: &AppState,
+    req: HoldRequest,
+    key: Option<&IdempotencyKey>,
+) -> Result<Reservation, ApiError> {
+    let keyed = Keyed::new(&req.user, IdempotencyScope::Hold, key, &req)?;
+    let limit = state.settings.max_seats_per_user;
+    if req.seats.len() > limit as usize {
+        return Err(limit_reached(limit));
+    }
     // A performance that is over is not for sale, though its seat map stays readable.
     if req.date < ConcertDate::today_utc() {
         return Err(ApiError::NotFound(format!(
@@ -35,58 +57,135 @@ pub async fn hold(state: &AppState, req: HoldRequest) -> Result<Reservation, Api
     // may still change it: the hold then locks the date in its own transaction, on the
     // condition that the catalog is the version it priced at, and reads it again if not.
     const ATTEMPTS: u32 = 3;
-    for attempt in 0..ATTEMPTS {
-        let catalog = catalog(state, &req.concert, &req.date, attempt > 0)
+    let mut fresh = false;
+    let mut catalog_changes = 0;
+    let mut limit_retries = 0;
+    loop {
+        let catalog = catalog(state, &req.concert, &req.date, fresh)
             .await?
-            .ok_or_else(missing)?;
-        let price = catalog
-            .sections
-            .section_of(req.seat)
-            .ok_or_else(missing)?
-            .price;
+            .ok_or_else(|| missing(&req, req.seats[0]))?;
+        let mut price = 0u64;
+        for seat in &req.seats {
+            let section = catalog
+                .sections
+                .section_of(*seat)
+                .ok_or_else(|| missing(&req, *seat))?;
+            price += section.price.get();
+        }
         let now = Utc::now();
         let ttl = Duration::from_std(state.settings.hold_ttl).expect("hold TTL fits");
-        let reservation = ReservationItem::held(
+        let reservation = ReservationItem::held_seats(
             ReservationId::generate(),
             &req.user,
             &req.concert,
             req.date,
-            req.seat,
-            price,
+            &req.seats,
+            Won::new(price),
             now + ttl,
             now,
         );
-        let marker = HoldItem::held(&reservation);
+        let result = Reservation::from(&reservation);
+        let record = keyed.as_ref().map(|k| k.record(&result, now)).transpose()?;
+        let markers = HoldItem::markers(&reservation);
         let lock_at = (!catalog.locked).then_some(catalog.version);
-        match state
-            .db
-            .put_hold(&marker, &reservation, now.timestamp_millis(), lock_at)
-            .await?
-        {
+        let write = HoldWrite {
+            markers: &markers,
+            reservation: &reservation,
+            limit,
+            lock_at,
+            record: record.as_ref(),
+        };
+        let outcome = state.db.hold_seats(&write, now.timestamp_millis()).await?;
+        // A keyed hold refused for its seats or the limit may be refused because the same
+        // request already holds them: its record says so (DynamoDB need not report every
+        // failed condition of a cancelled transaction).
+        let outcome = match (&keyed, outcome) {
+            (Some(k), refused @ (HoldOutcome::SeatTaken(_) | HoldOutcome::LimitReached(_))) => {
+                match state.db.idempotency_record(k.user, k.scope, k.key).await? {
+                    Some(record) => HoldOutcome::KeyTaken(Some(record)),
+                    None => refused,
+                }
+            }
+            (_, outcome) => outcome,
+        };
+        match outcome {
             HoldOutcome::Held => {
                 metrics::count(Metric::HoldsWon);
                 if let Some(version) = lock_at {
                     locked(state, &req.concert, &req.date, version);
                 }
                 invalidate(state, &req.concert, &[req.date]).await;
-                return Ok(Reservation::from(&reservation));
+                return Ok(result);
             }
-            HoldOutcome::SeatTaken => {
+            HoldOutcome::SeatTaken(seat) => {
                 metrics::count(Metric::HoldsRefused);
                 return Err(ApiError::SeatUnavailable(format!(
-                    "seat {} on {} is held or sold",
-                    req.seat, req.date
+                    "seat {seat} on {} is held or sold",
+                    req.date
                 )));
             }
-            HoldOutcome::CatalogChanged => {}
+            HoldOutcome::LimitReached(count) => {
+                // Holds whose time ran out still count until their release (TTL and the
+                // sweep may lag): release them now, then try again.
+                let now_ms = Utc::now().timestamp_millis();
+                let lapsed: Vec<HoldRef> = count
+                    .map(|c| c.counted_holds())
+                    .unwrap_or_default()
+                    .into_iter()
+                    .filter(|h| !crate::domain::seats::hold_is_live(h.expires_at, now_ms))
+                    .map(|h| HoldRef {
+                        reservation_id: h.reservation_id,
+                        user_id: req.user.clone(),
+                        concert_id: req.concert.clone(),
+                        date: h.date,
+                        seat_nos: h.seat_nos,
+                        expires_at: h.expires_at,
+                        counted: true,
+                    })
+                    .collect();
+                if lapsed.is_empty() || limit_retries >= LIMIT_RETRIES {
+                    metrics::count(Metric::HoldsRefused);
+                    return Err(limit_reached(limit));
+                }
+                limit_retries += 1;
+                for hold in &lapsed {
+                    release(state, hold).await?;
+                }
+            }
+            HoldOutcome::CatalogChanged => {
+                catalog_changes += 1;
+                if catalog_changes >= ATTEMPTS {
+                    return Err(ApiError::Unavailable(StoreError::Contended(format!(
+                        "the catalog of {} changed {ATTEMPTS} times during a hold",
+                        req.date
+                    ))));
+                }
+                fresh = true;
+            }
+            HoldOutcome::KeyTaken(image) => {
+                if let Some(keyed) = &keyed {
+                    if let Some(first) = keyed.replay_winner(state, image).await? {
+                        return Ok(first);
+                    }
+                }
+                // The key's record is not there: our bug, since nothing deletes one.
+                return Err(StoreError::Unexpected(
+                    "a hold's key was taken, but its record is missing".into(),
+                )
+                .into());
+            }
         }
     }
-    Err(ApiError::Unavailable(crate::error::StoreError::Contended(
-        format!(
-            "the catalog of {} changed {ATTEMPTS} times during a hold",
-            req.date
-        ),
-    )))
+}
+
+fn missing(req: &HoldRequest, seat: SeatNo) -> ApiError {
+    ApiError::NotFound(format!("seat {seat} on {} does not exist", req.date))
+}
+
+fn limit_reached(limit: u32) -> ApiError {
+    ApiError::SeatLimitReached(format!(
+        "a buyer may have at most {limit} seats of a concert, held and bought together"
+    ))
 }
 
 /// [`hold`] for the holder of an ACTIVE token: while the hold is live, the token counts as
@@ -97,8 +196,9 @@ pub async fn hold_for(
     state: &AppState,
     token: &crate::domain::QueueToken,
     req: HoldRequest,
+    key: Option<&IdempotencyKey>,
 ) -> Result<Reservation, ApiError> {
-    let reservation = hold(state, req).await?;
+    let reservation = hold(state, req, key).await?;
     let kept = crate::flows::queue::keep_active_until(state, token, reservation.expires_at).await;
     if let Err(e) = kept {
         tracing::warn!(error = %e, "a hold could not keep its token active; it idles out as usual");
@@ -116,12 +216,12 @@ pub async fn reservation(state: &AppState, id: &ReservationId) -> Result<Reserva
     Ok(Reservation::from(&r).as_of(Utc::now()))
 }
 
-/// What a release did.
+/// What an expiry did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Released {
-    /// The seat is free again and the reservation EXPIRED.
+    /// Its seats (or those still its own) are free again and the reservation EXPIRED.
     Released,
-    /// Someone holds the seat since; only the reservation was marked EXPIRED.
+    /// Someone holds its seats since; only the reservation was marked EXPIRED.
     ExpiredOnly,
     /// Paid, already released, or not yet due: nothing to do.
     Nothing,
@@ -132,20 +232,84 @@ pub enum Released {
 pub async fn release(state: &AppState, hold: &HoldRef) -> Result<Released, ApiError> {
     let now = Utc::now().timestamp_millis();
     let outcome = match state.db.release_hold(hold, now).await? {
-        ReleaseOutcome::Released => Released::Released,
+        ReleaseOutcome::Released { freed: 0 } => Released::ExpiredOnly,
+        ReleaseOutcome::Released { .. } => Released::Released,
         ReleaseOutcome::NotDue => Released::Nothing,
-        ReleaseOutcome::SeatTakenSince => {
-            if state.db.expire_reservation_only(hold, now).await? {
-                Released::ExpiredOnly
-            } else {
-                Released::Nothing
-            }
-        }
     };
     if outcome != Released::Nothing {
         invalidate(state, &hold.concert_id, &[hold.date]).await;
     }
     Ok(outcome)
+}
+
+/// Releases a live hold at its holder's request (`DELETE /reservations/{id}`): its seats are
+/// free at once. Asked again, the same answer. A paid reservation is RESERVATION_NOT_HELD, a
+/// lapsed one RESERVATION_EXPIRED; another user's is FORBIDDEN.
+pub async fn release_by_holder(
+    state: &AppState,
+    user: &UserId,
+    id: &ReservationId,
+) -> Result<Reservation, ApiError> {
+    let stored = state
+        .db
+        .get_reservation(id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("reservation {id} does not exist")))?;
+    if &stored.user_id != user {
+        return Err(ApiError::Forbidden(format!(
+            "reservation {id} belongs to another user"
+        )));
+    }
+    let now = Utc::now();
+    if let Some(answer) = settled(&stored, now) {
+        return answer;
+    }
+    let hold = HoldRef::from(&stored);
+    match state.db.release_by_holder(&hold, now).await? {
+        HolderReleaseOutcome::Released => {
+            metrics::record(&[(Metric::SeatsReleasedByHolder, hold.seat_nos.len() as f64)]);
+            invalidate(state, &stored.concert_id, &[stored.date]).await;
+            let mut released = Reservation::from(&stored);
+            released.status = ReservationStatus::Released;
+            Ok(released)
+        }
+        HolderReleaseOutcome::NotHeld(now_is) => {
+            let current = match now_is {
+                Some(r) => *r,
+                None => state.db.get_reservation(id).await?.ok_or_else(|| {
+                    ApiError::NotFound(format!("reservation {id} does not exist"))
+                })?,
+            };
+            settled(&current, Utc::now()).unwrap_or_else(|| {
+                Err(StoreError::Unexpected(format!(
+                    "the release of reservation {id} was refused, yet it is a live hold"
+                ))
+                .into())
+            })
+        }
+    }
+}
+
+/// The answer to a holder's release of a reservation that is no longer a live hold; `None`
+/// for a live hold.
+fn settled(
+    r: &ReservationItem,
+    now: chrono::DateTime<Utc>,
+) -> Option<Result<Reservation, ApiError>> {
+    let id = r.reservation_id;
+    let view = Reservation::from(r).as_of(now);
+    match view.status {
+        ReservationStatus::Held => None,
+        ReservationStatus::Released => Some(Ok(view)),
+        ReservationStatus::Confirmed | ReservationStatus::Refunded => {
+            Some(Err(ApiError::ReservationNotHeld(format!(
+                "reservation {id} is paid: it can be refunded, not released"
+            ))))
+        }
+        ReservationStatus::Expired => Some(Err(ApiError::ReservationExpired(format!(
+            "the hold of reservation {id} has expired"
+        )))),
+    }
 }
 
 /// What one sweep did.

@@ -6,4 +6,5 @@ pub mod holds;
 pub mod idempotency;
 pub mod payments;
 pub mod queue;
+pub mod refunds;
 pub mod seats;

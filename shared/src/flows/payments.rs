@@ -59,6 +59,16 @@ fn refusal(r: &ReservationItem, now_ms: i64) -> Option<ApiError> {
         ReservationStatus::Confirmed => Some(ApiError::ReservationNotHeld(format!(
             "reservation {id} is already paid"
         ))),
+        ReservationStatus::Released | ReservationStatus::Refunded => {
+            Some(ApiError::ReservationNotHeld(format!(
+                "reservation {id} is {}",
+                if r.status == ReservationStatus::Released {
+                    "released"
+                } else {
+                    "refunded"
+                }
+            )))
+        }
         ReservationStatus::Expired => Some(expired()),
         ReservationStatus::Held if !hold_is_live(r.expires_at, now_ms) => Some(expired()),
         ReservationStatus::Held => None,

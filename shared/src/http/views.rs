@@ -9,6 +9,7 @@ use crate::domain::{ConcertDate, ConcertId, Reservation, ReservationStatus, User
 use crate::flows::balance::Charged;
 use crate::flows::catalog::{ConcertReport, QueueFigures};
 use crate::flows::payments::Paid;
+use crate::flows::refunds::Refunded;
 use crate::flows::seats::Seat;
 use crate::store::catalog::StoredConcert;
 
@@ -50,7 +51,8 @@ impl From<&TokenStatus> for TokenView {
     }
 }
 
-/// A reservation, as `POST /reservations` and `GET /reservations/{id}` answer it.
+/// A reservation, as `POST /reservations`, `GET` and `DELETE /reservations/{id}` answer it:
+/// `seatNos` always, `seatNo` too for a reservation of one seat.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ReservationView {
@@ -58,7 +60,9 @@ pub struct ReservationView {
     pub user_id: String,
     pub concert_id: String,
     pub date: String,
-    pub seat_no: u16,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub seat_no: Option<u16>,
+    pub seat_nos: Vec<u16>,
     pub price: u64,
     pub status: ReservationStatus,
     pub expires_at: String,
@@ -71,7 +75,8 @@ impl From<&Reservation> for ReservationView {
             user_id: r.user_id.to_string(),
             concert_id: r.concert_id.to_string(),
             date: r.date.to_string(),
-            seat_no: r.seat_no.get(),
+            seat_no: r.single_seat().map(|s| s.get()),
+            seat_nos: r.seat_nos.iter().map(|s| s.get()).collect(),
             price: r.price.get(),
             status: r.status,
             expires_at: instant(r.expires_at),
@@ -125,6 +130,31 @@ impl From<&Paid> for PaymentView {
             balance: p.balance.get(),
             status: "COMPLETED",
             paid_at: instant(p.paid_at),
+        }
+    }
+}
+
+/// `POST /reservations/{reservationId}/refund`.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RefundView {
+    pub reservation_id: String,
+    pub user_id: String,
+    pub amount: u64,
+    pub balance: u64,
+    pub status: &'static str,
+    pub refunded_at: String,
+}
+
+impl From<&Refunded> for RefundView {
+    fn from(r: &Refunded) -> Self {
+        Self {
+            reservation_id: r.reservation_id.to_string(),
+            user_id: r.user_id.to_string(),
+            amount: r.amount.get(),
+            balance: r.balance.get(),
+            status: "REFUNDED",
+            refunded_at: instant(r.refunded_at),
         }
     }
 }

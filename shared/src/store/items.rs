@@ -14,6 +14,8 @@
 //! - Ledger       `USER#{userId}` / `LEDGER#{atMillis:013}#{entryId}` (every charge and payment,
 //!   oldest first; the balance is their sum)
 //! - Idempotency  `USER#{userId}` / `IDEMPOTENCY#{scope}#{key}` (a keyed request and its answer)
+//! - Seat count   `USER#{userId}` / `SEATS#{concertId}` (the buyer's live held and sold seats of
+//!   one concert, and their live holds: what `MAX_SEATS_PER_USER` is checked against)
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -73,6 +75,10 @@ pub mod keys {
     pub fn idempotency_sk(scope: IdempotencyScope, key: &crate::domain::IdempotencyKey) -> String {
         format!("IDEMPOTENCY#{}#{key}", scope.as_str())
     }
+    /// The buyer's seat count of one concert, beside their balance.
+    pub fn seat_count_sk(concert: &ConcertId) -> String {
+        format!("SEATS#{concert}")
+    }
 }
 
 /// Which kind of item this is; also what the stream filter selects on.
@@ -87,6 +93,7 @@ pub enum Entity {
     Ledger,
     Idempotency,
     Payment,
+    SeatCount,
 }
 
 /// The concert: its name, opening and line controls, and `revision`, the count of catalog
@@ -237,6 +244,11 @@ pub struct HoldItem {
     pub status: HoldStatus,
     pub reservation_id: ReservationId,
     pub user_id: UserId,
+    /// Every seat of its reservation, ascending, so that the stream release of one deleted
+    /// marker releases them all without a read. Markers written before multi-seat holds have
+    /// none: their reservation is this one seat.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub seat_nos: Vec<SeatNo>,
     /// Epoch milliseconds; only while HELD.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<i64>,
@@ -252,17 +264,32 @@ impl HoldItem {
     pub const LIVE_AT_NOW: &'static str = "expiresAt > :now";
     pub const LAPSED_AT_NOW: &'static str = "expiresAt <= :now";
 
+    /// The marker of the reservation's first (or only) seat.
     pub fn held(r: &ReservationItem) -> Self {
+        Self::held_seat(r, r.seat_no)
+    }
+
+    /// One marker per seat of the reservation, ascending.
+    pub fn markers(r: &ReservationItem) -> Vec<Self> {
+        r.seats()
+            .into_iter()
+            .map(|s| Self::held_seat(r, s))
+            .collect()
+    }
+
+    /// The marker of one seat of the reservation.
+    pub fn held_seat(r: &ReservationItem, seat: SeatNo) -> Self {
         Self {
             pk: keys::seats_pk(&r.concert_id, &r.date),
-            sk: keys::hold_sk(r.seat_no),
+            sk: keys::hold_sk(seat),
             entity: Entity::Hold,
             concert_id: r.concert_id.clone(),
             date: r.date,
-            seat_no: r.seat_no,
+            seat_no: seat,
             status: HoldStatus::Held,
             reservation_id: r.reservation_id,
             user_id: r.user_id.clone(),
+            seat_nos: r.seat_nos.clone(),
             expires_at: Some(r.expires_at),
             // Rounded up: TTL must never fire before the hold's time is over.
             ttl: Some((r.expires_at + 999) / 1000),
@@ -272,8 +299,9 @@ impl HoldItem {
 
 pub use crate::domain::ReservationStatus;
 
-/// A reservation's durable record: HELD, then CONFIRMED or EXPIRED. While HELD it carries
-/// `heldShard`, which puts it in the sparse `HeldByExpiry` index the sweep reads.
+/// A reservation's durable record: HELD, then CONFIRMED, EXPIRED or RELEASED; a CONFIRMED one
+/// may become REFUNDED. While HELD it carries `heldShard`, which puts it in the sparse
+/// `HeldByExpiry` index the sweep reads.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ReservationItem {
@@ -286,7 +314,13 @@ pub struct ReservationItem {
     pub user_id: UserId,
     pub concert_id: ConcertId,
     pub date: ConcertDate,
+    /// Its lowest seat (its only one, for a single-seat hold).
     pub seat_no: SeatNo,
+    /// Every seat, ascending. Reservations written before multi-seat holds have none (read
+    /// as their `seatNo`), and were never counted in the buyer's seat count.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub seat_nos: Vec<SeatNo>,
+    /// The sum of its seats' prices.
     pub price: Won,
     pub status: ReservationStatus,
     /// Epoch milliseconds.
@@ -299,6 +333,12 @@ pub struct ReservationItem {
     pub payment_id: Option<PaymentId>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub paid_at: Option<DateTime<Utc>>,
+    /// Set when RELEASED by its holder.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub released_at: Option<DateTime<Utc>>,
+    /// Set when REFUNDED.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refunded_at: Option<DateTime<Utc>>,
 }
 
 impl ReservationItem {
@@ -313,6 +353,25 @@ impl ReservationItem {
         expires_at: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> Self {
+        Self::held_seats(id, user, concert, date, &[seat], price, expires_at, now)
+    }
+
+    /// A hold of `seats` (at least one; sorted and deduplicated here), `price` their sum.
+    #[allow(clippy::too_many_arguments)]
+    pub fn held_seats(
+        id: ReservationId,
+        user: &UserId,
+        concert: &ConcertId,
+        date: ConcertDate,
+        seats: &[SeatNo],
+        price: Won,
+        expires_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Self {
+        let mut seat_nos = seats.to_vec();
+        seat_nos.sort();
+        seat_nos.dedup();
+        let seat = *seat_nos.first().expect("a hold has a seat");
         Self {
             pk: keys::reservation_pk(&id),
             sk: keys::RESERVATION_SK.to_owned(),
@@ -322,6 +381,7 @@ impl ReservationItem {
             concert_id: concert.clone(),
             date,
             seat_no: seat,
+            seat_nos,
             price,
             status: ReservationStatus::Held,
             expires_at: expires_at.timestamp_millis(),
@@ -329,7 +389,24 @@ impl ReservationItem {
             created_at: now,
             payment_id: None,
             paid_at: None,
+            released_at: None,
+            refunded_at: None,
         }
+    }
+
+    /// Every seat, ascending.
+    pub fn seats(&self) -> Vec<SeatNo> {
+        if self.seat_nos.is_empty() {
+            vec![self.seat_no]
+        } else {
+            self.seat_nos.clone()
+        }
+    }
+
+    /// Whether its seats are in the buyer's seat count: every reservation since the count
+    /// exists (those carry `seatNos`).
+    pub fn counted(&self) -> bool {
+        !self.seat_nos.is_empty()
     }
 }
 
@@ -340,7 +417,7 @@ impl From<&ReservationItem> for crate::domain::Reservation {
             user_id: r.user_id.clone(),
             concert_id: r.concert_id.clone(),
             date: r.date,
-            seat_no: r.seat_no,
+            seat_nos: r.seats(),
             price: r.price,
             status: r.status,
             // Written from a DateTime, so always in range.
@@ -386,6 +463,7 @@ impl BalanceItem {
 pub enum LedgerKind {
     Charge,
     Payment,
+    Refund,
 }
 
 /// One movement of a balance, written in the same transaction as the balance itself, so a
@@ -402,7 +480,7 @@ pub struct LedgerItem {
     /// The charge ID or the payment ID.
     pub entry_id: Uuid,
     pub kind: LedgerKind,
-    /// Signed won: positive for a charge, negative for a payment.
+    /// Signed won: positive for a charge or a refund, negative for a payment.
     pub amount: i64,
     pub balance_after: Won,
     pub at: DateTime<Utc>,
@@ -428,7 +506,7 @@ impl LedgerItem {
             entry_id,
             kind,
             amount: match kind {
-                LedgerKind::Charge => size,
+                LedgerKind::Charge | LedgerKind::Refund => size,
                 LedgerKind::Payment => -size,
             },
             balance_after,
@@ -444,6 +522,8 @@ impl LedgerItem {
 pub enum IdempotencyScope {
     Charge,
     Payment,
+    Hold,
+    Refund,
 }
 
 impl IdempotencyScope {
@@ -451,6 +531,8 @@ impl IdempotencyScope {
         match self {
             IdempotencyScope::Charge => "charge",
             IdempotencyScope::Payment => "payment",
+            IdempotencyScope::Hold => "hold",
+            IdempotencyScope::Refund => "refund",
         }
     }
 }
@@ -458,7 +540,7 @@ impl IdempotencyScope {
 /// A keyed request and the answer it got, written in the transaction that did the work (so
 /// it exists if and only if the work was done). A replay with the same `request` gets
 /// `status` and `response` again; another request under the key is refused.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct IdempotencyItem {
     #[serde(rename = "PK")]
@@ -499,6 +581,16 @@ impl IdempotencyItem {
     }
 }
 
+/// A payment's state: COMPLETED, or REFUNDED (with its reservation, in one transaction).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum PaymentStatus {
+    /// Payments written before refunds existed have no status: they are COMPLETED.
+    #[default]
+    Completed,
+    Refunded,
+}
+
 /// A completed payment, in the reservations table beside its reservation.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -514,6 +606,14 @@ pub struct PaymentItem {
     pub amount: Won,
     pub balance_after: Won,
     pub paid_at: DateTime<Utc>,
+    #[serde(default)]
+    pub status: PaymentStatus,
+    /// Set when REFUNDED: when, and the balance right after the refund (a refund asked again
+    /// answers these).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refunded_at: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub balance_after_refund: Option<Won>,
 }
 
 impl PaymentItem {
@@ -528,6 +628,91 @@ impl PaymentItem {
             amount: r.price,
             balance_after,
             paid_at,
+            status: PaymentStatus::Completed,
+            refunded_at: None,
+            balance_after_refund: None,
         }
+    }
+}
+
+/// A buyer's seats of one concert: `seats`, their seats in live holds and purchases together
+/// (what `MAX_SEATS_PER_USER` bounds), and `holds`, a string set of their holds not yet
+/// released, paid or expired ([`SeatCountItem::entry`]), so that a hold refused by the limit
+/// can release the buyer's lapsed holds without a Query. Written only by Updates (`ADD`
+/// creates it): by a hold's transaction (`seats + k`, the entry added, on the condition that
+/// there is room), and in the transaction of whatever frees or sells the seats (release,
+/// expiry, refund: `seats - k`; payment, release, expiry: the entry removed). Each of those
+/// transactions has its own once-only condition, so the count moves once per change.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SeatCountItem {
+    #[serde(rename = "PK")]
+    pub pk: String,
+    #[serde(rename = "SK")]
+    pub sk: String,
+    #[serde(default)]
+    pub entity: Option<Entity>,
+    #[serde(default)]
+    pub user_id: Option<UserId>,
+    #[serde(default)]
+    pub concert_id: Option<ConcertId>,
+    #[serde(default)]
+    pub seats: i64,
+    #[serde(default)]
+    pub holds: Vec<String>,
+}
+
+/// One live hold, as the seat count's `holds` set keeps it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CountedHold {
+    pub expires_at: i64,
+    pub reservation_id: ReservationId,
+    pub date: ConcertDate,
+    pub seat_nos: Vec<SeatNo>,
+}
+
+impl SeatCountItem {
+    pub const SEATS: &'static str = "seats";
+    pub const HOLDS: &'static str = "holds";
+
+    /// `{expiresAt:013}#{reservationId}#{date}#{seat,seat,...}`: everything the release of
+    /// that hold needs, and the same string from the reservation every time (a set's DELETE
+    /// removes an exact element).
+    pub fn entry(r: &ReservationItem) -> String {
+        Self::entry_of(r.expires_at, &r.reservation_id, &r.date, &r.seats())
+    }
+
+    pub fn entry_of(
+        expires_at: i64,
+        reservation: &ReservationId,
+        date: &ConcertDate,
+        seats: &[SeatNo],
+    ) -> String {
+        let seats: Vec<String> = seats.iter().map(|s| s.get().to_string()).collect();
+        format!("{expires_at:013}#{reservation}#{date}#{}", seats.join(","))
+    }
+
+    /// The holds listed, skipping any entry that does not parse.
+    pub fn counted_holds(&self) -> Vec<CountedHold> {
+        self.holds
+            .iter()
+            .filter_map(|e| {
+                let mut parts = e.split('#');
+                let expires_at = parts.next()?.parse().ok()?;
+                let reservation_id = ReservationId::parse(parts.next()?).ok()?;
+                let date = ConcertDate::parse(parts.next()?).ok()?;
+                let seat_nos = parts
+                    .next()?
+                    .split(',')
+                    .map(|s| s.parse::<i64>().ok().and_then(|n| SeatNo::new(n).ok()))
+                    .collect::<Option<Vec<_>>>()?;
+                Some(CountedHold {
+                    expires_at,
+                    reservation_id,
+                    date,
+                    seat_nos,
+                })
+            })
+            .collect()
     }
 }

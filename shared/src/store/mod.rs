@@ -6,6 +6,7 @@ pub mod dynamo;
 pub mod items;
 pub mod payments;
 pub mod redis;
+pub mod refunds;
 pub mod schema;
 pub mod scripts;
 pub mod seats;

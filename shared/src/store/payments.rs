@@ -16,15 +16,41 @@ use crate::store::dynamo::{
 };
 use crate::store::items::{
     keys, BalanceItem, HoldItem, IdempotencyItem, IdempotencyScope, LedgerItem, PaymentItem,
-    ReservationItem,
+    ReservationItem, SeatCountItem,
 };
+use crate::store::seats::CountChange;
 
-// The transaction's items, in this order; a cancellation's reasons are read by position.
+// The transaction's items, in this order; a cancellation's reasons are read by position:
+// [balance, marker × k, reservation, payment, ledger entry, seat count?, key's record?].
 const PAY_BALANCE: usize = 0;
 const PAY_MARKER: usize = 1;
-const PAY_RESERVATION: usize = 2;
-const PAY_PAYMENT: usize = 3;
-const PAY_IDEMPOTENCY: usize = 5;
+
+/// Where a payment's items are, for a reservation of `seats` seats.
+#[derive(Debug, Clone, Copy)]
+struct PayLayout {
+    seats: usize,
+    counted: bool,
+    keyed: bool,
+}
+
+impl PayLayout {
+    fn reservation(&self) -> usize {
+        PAY_MARKER + self.seats
+    }
+    fn payment(&self) -> usize {
+        self.reservation() + 1
+    }
+    fn ledger(&self) -> usize {
+        self.payment() + 1
+    }
+    fn record(&self) -> Option<usize> {
+        self.keyed
+            .then_some(self.ledger() + 1 + usize::from(self.counted))
+    }
+    fn len(&self) -> usize {
+        self.ledger() + 1 + usize::from(self.counted) + usize::from(self.keyed)
+    }
+}
 
 /// How a payment's transaction ended. Every outcome but `Committed` wrote nothing.
 #[derive(Debug)]
@@ -42,22 +68,26 @@ pub enum PaymentOutcome {
 }
 
 /// Reads a payment's transaction, in the order of the items above.
-fn payment_outcome(result: Result<(), TxError>) -> Result<PaymentOutcome, StoreError> {
+fn payment_outcome(
+    result: Result<(), TxError>,
+    layout: PayLayout,
+) -> Result<PaymentOutcome, StoreError> {
     let cancelled = match result {
         Ok(()) => return Ok(PaymentOutcome::Committed),
         Err(TxError::Store(e)) => return Err(e),
         Err(TxError::Cancelled(c)) => c,
     };
-    if let Some(image) = cancelled.condition_failed(PAY_IDEMPOTENCY) {
+    if let Some(image) = layout.record().and_then(|i| cancelled.condition_failed(i)) {
         return Ok(PaymentOutcome::KeyTaken(
             image.cloned().map(from_item).transpose()?,
         ));
     }
-    if cancelled.condition_failed(PAY_PAYMENT).is_some() {
+    if cancelled.condition_failed(layout.payment()).is_some() {
         return Ok(PaymentOutcome::AlreadyPaid);
     }
-    let reservation = cancelled.condition_failed(PAY_RESERVATION);
-    if reservation.is_some() || cancelled.condition_failed(PAY_MARKER).is_some() {
+    let reservation = cancelled.condition_failed(layout.reservation());
+    let marker = (0..layout.seats).any(|i| cancelled.condition_failed(PAY_MARKER + i).is_some());
+    if reservation.is_some() || marker {
         let now_is = reservation
             .flatten()
             .cloned()
@@ -164,8 +194,9 @@ impl Db {
         ))
     }
 
-    /// Everything a payment changes, or nothing: the balance (still `old`), the seat's marker
-    /// HELD by this reservation and not expired becomes SOLD for good, the reservation goes
+    /// Everything a payment changes, or nothing: the balance (still `old`), each seat's marker
+    /// HELD by this reservation and not expired becomes SOLD for good, the hold leaves the
+    /// buyer's seat count's live holds (its seats stay counted), the reservation goes
     /// HELD -> CONFIRMED, the payment (one per reservation, by key), the ledger entry, and the
     /// key's record.
     /// Conflicts with other writers are retried here.
@@ -183,26 +214,30 @@ impl Db {
             record,
         } = *w;
         let rid = reservation.reservation_id.to_string();
-        let marker = built(
-            Update::builder()
-                .table_name(&self.table)
-                .set_key(Some(key(
-                    keys::seats_pk(&reservation.concert_id, &reservation.date),
-                    keys::hold_sk(reservation.seat_no),
-                )))
-                .update_expression("SET #status = :sold REMOVE #ttl, expiresAt")
-                .condition_expression(format!(
-                    "reservationId = :rid AND #status = :held AND {}",
-                    HoldItem::LIVE_AT_NOW
-                ))
-                .expression_attribute_names("#status", "status")
-                .expression_attribute_names("#ttl", "ttl")
-                .expression_attribute_values(":sold", s("SOLD"))
-                .expression_attribute_values(":held", s("HELD"))
-                .expression_attribute_values(":rid", s(rid.clone()))
-                .expression_attribute_values(":now", n(now_ms))
-                .build(),
-        )?;
+        let mut markers = Vec::new();
+        for seat in reservation.seats() {
+            let marker = built(
+                Update::builder()
+                    .table_name(&self.table)
+                    .set_key(Some(key(
+                        keys::seats_pk(&reservation.concert_id, &reservation.date),
+                        keys::hold_sk(seat),
+                    )))
+                    .update_expression("SET #status = :sold REMOVE #ttl, expiresAt")
+                    .condition_expression(format!(
+                        "reservationId = :rid AND #status = :held AND {}",
+                        HoldItem::LIVE_AT_NOW
+                    ))
+                    .expression_attribute_names("#status", "status")
+                    .expression_attribute_names("#ttl", "ttl")
+                    .expression_attribute_values(":sold", s("SOLD"))
+                    .expression_attribute_values(":held", s("HELD"))
+                    .expression_attribute_values(":rid", s(rid.clone()))
+                    .expression_attribute_values(":now", n(now_ms))
+                    .build(),
+            )?;
+            markers.push(TransactWriteItem::builder().update(marker).build());
+        }
         let confirm = built(
             Update::builder()
                 .table_name(&self.reservations)
@@ -235,18 +270,37 @@ impl Db {
                 .condition_expression("attribute_not_exists(PK)")
                 .build(),
         )?;
-        let mut items = vec![
-            self.balance_write(Some(old), balance)?,
-            TransactWriteItem::builder().update(marker).build(),
+        let layout = PayLayout {
+            seats: markers.len(),
+            counted: reservation.counted(),
+            keyed: record.is_some(),
+        };
+        let mut items = vec![self.balance_write(Some(old), balance)?];
+        items.extend(markers);
+        items.extend([
             TransactWriteItem::builder().update(confirm).build(),
             TransactWriteItem::builder().put(paid).build(),
             self.put_new(entry)?,
-        ];
+        ]);
+        if layout.counted {
+            // Its seats stay counted (sold); the hold leaves the count's live holds.
+            items.push(self.count_update(
+                &reservation.user_id,
+                &reservation.concert_id,
+                CountChange::Sold {
+                    entry: SeatCountItem::entry(reservation),
+                },
+            )?);
+        }
         if let Some(record) = record {
             items.push(self.put_new(record)?);
         }
+        debug_assert_eq!(items.len(), layout.len());
         let proof = ledger_proof(self, entry);
-        payment_outcome(retry_conflicts(|| self.transact(items.clone(), Some(&proof))).await)
+        payment_outcome(
+            retry_conflicts(|| self.transact(items.clone(), Some(&proof))).await,
+            layout,
+        )
     }
 }
 
@@ -257,33 +311,49 @@ mod tests {
 
     #[test]
     fn a_payment_reads_every_reason_code_at_every_item() {
-        for index in 0..6 {
-            for code in each_code() {
-                let outcome = payment_outcome(cancelled_at(6, index, code));
-                if code == "ConditionalCheckFailed" {
-                    let expected = match index {
-                        PAY_BALANCE => "BalanceMoved(None)",
-                        PAY_MARKER | PAY_RESERVATION => "NotHeld(None)",
-                        PAY_PAYMENT => "AlreadyPaid",
-                        PAY_IDEMPOTENCY => "KeyTaken(None)",
-                        // The ledger entry's key is new by construction: our bug.
-                        _ => {
-                            assert!(!outcome.unwrap_err().is_transient());
-                            continue;
-                        }
+        for seats in [1, 3] {
+            for counted in [false, true] {
+                for keyed in [false, true] {
+                    let layout = PayLayout {
+                        seats,
+                        counted,
+                        keyed,
                     };
-                    assert_eq!(format!("{:?}", outcome.unwrap()), expected, "{index}");
-                    continue;
+                    for index in 0..layout.len() {
+                        for code in each_code() {
+                            let outcome =
+                                payment_outcome(cancelled_at(layout.len(), index, code), layout);
+                            let what = format!("{layout:?} at {index}: {code}");
+                            if code == "ConditionalCheckFailed" {
+                                let expected = if index == PAY_BALANCE {
+                                    "BalanceMoved(None)"
+                                } else if index < layout.payment() {
+                                    "NotHeld(None)"
+                                } else if index == layout.payment() {
+                                    "AlreadyPaid"
+                                } else if Some(index) == layout.record() {
+                                    "KeyTaken(None)"
+                                } else {
+                                    // The ledger entry's key is new by construction, and the
+                                    // count has no condition: our bug.
+                                    assert!(!outcome.unwrap_err().is_transient(), "{what}");
+                                    continue;
+                                };
+                                assert_eq!(format!("{:?}", outcome.unwrap()), expected, "{what}");
+                                continue;
+                            }
+                            let err = outcome.expect_err(code);
+                            let transient = matches!(
+                                code,
+                                "TransactionConflict"
+                                    | "ThrottlingError"
+                                    | "ProvisionedThroughputExceeded"
+                                    | "RequestLimitExceeded"
+                            );
+                            assert_eq!(err.is_transient(), transient, "{what}");
+                        }
+                    }
                 }
-                let err = outcome.expect_err(code);
-                let transient = matches!(
-                    code,
-                    "TransactionConflict"
-                        | "ThrottlingError"
-                        | "ProvisionedThroughputExceeded"
-                        | "RequestLimitExceeded"
-                );
-                assert_eq!(err.is_transient(), transient, "{index} {code}");
             }
         }
     }

@@ -109,6 +109,47 @@ impl Client {
             .await
     }
 
+    /// `POST /reservations`: a hold on several seats of one date (`seatNos`), with an
+    /// `Idempotency-Key` when `key` is given.
+    pub async fn hold_seats(
+        &self,
+        token: &str,
+        user: &str,
+        concert: &str,
+        date: &str,
+        seats: &[u16],
+        key: Option<&str>,
+    ) -> Result<Answer, reqwest::Error> {
+        self.request(Method::POST, "/reservations")
+            .token(token)
+            .key(key)
+            .json(&json!({ "userId": user, "concertId": concert, "date": date, "seatNos": seats }))
+            .send()
+            .await
+    }
+
+    /// `DELETE /reservations/{id}`: the holder releases a live hold.
+    pub async fn release(&self, token: &str, id: &str) -> Result<Answer, reqwest::Error> {
+        self.request(Method::DELETE, &format!("/reservations/{id}"))
+            .token(token)
+            .send()
+            .await
+    }
+
+    /// `POST /reservations/{id}/refund`, with an `Idempotency-Key` when `key` is given.
+    pub async fn refund(
+        &self,
+        token: &str,
+        id: &str,
+        key: Option<&str>,
+    ) -> Result<Answer, reqwest::Error> {
+        self.request(Method::POST, &format!("/reservations/{id}/refund"))
+            .token(token)
+            .key(key)
+            .send()
+            .await
+    }
+
     /// `GET /reservations/{id}`.
     pub async fn reservation(&self, token: &str, id: &str) -> Result<Answer, reqwest::Error> {
         self.request(Method::GET, &format!("/reservations/{id}"))

@@ -123,8 +123,9 @@ pub async fn run(settings: Settings, scale: usize) -> anyhow::Result<()> {
                 user: who,
                 concert: concert.clone(),
                 date,
-                seat,
+                seats: vec![seat],
             },
+            None,
         )
     };
     let probe_user = user("rt", 0);
@@ -309,8 +310,9 @@ pub async fn run(settings: Settings, scale: usize) -> anyhow::Result<()> {
                                 user: who.clone(),
                                 concert: concert.clone(),
                                 date,
-                                seat,
+                                seats: vec![seat],
                             },
+                            None,
                         )
                         .await
                         .ok()?;
@@ -454,10 +456,10 @@ async fn storm(state: &Arc<AppState>, run: &str, attempts: usize) -> anyhow::Res
                 user: id(UserId::parse(&format!("storm-{run}-{i}"))),
                 concert: concert.clone(),
                 date,
-                seat,
+                seats: vec![seat],
             };
             async move {
-                match holds::hold(state, req).await {
+                match holds::hold(state, req, None).await {
                     Ok(r) => winners
                         .lock()
                         .expect("winners lock")

@@ -73,8 +73,9 @@ async fn fixture(
             user: user.clone(),
             concert: concert.clone(),
             date,
-            seat,
+            seats: vec![seat],
         },
+        None,
     )
     .await
     .map_err(|e| anyhow::anyhow!("hold: {e}"))?;

@@ -100,3 +100,20 @@ pub fn text(item: &Item, name: &str) -> String {
         other => panic!("{name} is not a string in {item:?}: {other:?}"),
     }
 }
+
+impl TestApp {
+    /// The buyer's seat count of `concert` (`seats`, and how many holds it lists); (0, 0)
+    /// when they never held a seat of it.
+    pub async fn seat_count(&self, user: &str, concert: &str) -> (i64, usize) {
+        let count = self
+            .state
+            .db
+            .seat_count(
+                &shared::domain::UserId::parse(user).unwrap(),
+                &shared::domain::ConcertId::parse(concert).unwrap(),
+            )
+            .await
+            .expect("the seat count reads");
+        count.map_or((0, 0), |c| (c.seats, c.holds.len()))
+    }
+}

@@ -62,6 +62,9 @@ pub(crate) async fn app_on(stack: &Stack, seats_per_date: u16, overrides: &[(&st
             "faults-reservations".into(),
         ),
         ("STORE_TIMEOUT_MS".into(), STORE_TIMEOUT_MS.into()),
+        // A burst's holders each hold several seats of the concert: the per-buyer limit is
+        // not under test here (tests/holds/limit.rs), the fault is.
+        ("MAX_SEATS_PER_USER".into(), "20".into()),
     ]);
     for (k, v) in overrides {
         map.insert(k.to_string(), v.to_string());

@@ -17,10 +17,14 @@ mod support;
 mod dates;
 mod expiry;
 mod holding;
+mod idempotent_hold;
+mod limit;
+mod multi_seat;
 mod races;
 mod reading;
 mod refusals;
 mod release;
+mod release_by_holder;
 mod seat_map;
 mod stream_function;
 mod sweep;
@@ -33,7 +37,7 @@ use aws_lambda_events::event::dynamodb::Event;
 use aws_lambda_events::event::streams::DynamoDbEventResponse;
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Utc};
-use common::{answer, assert_problem, spawn_app_with, text, unique, TestApp};
+use common::{answer, assert_problem, spawn_app, spawn_app_with, text, unique, TestApp};
 use futures::future::join_all;
 use lambda_runtime::{Context, LambdaEvent};
 use reqwest::StatusCode;
@@ -51,12 +55,13 @@ use shared::store::seats::HoldRef;
 /// of the tests that assert "before any release ran".
 static TIMING: LazyLock<tokio::sync::RwLock<()>> = LazyLock::new(|| tokio::sync::RwLock::new(()));
 
-const RESERVATION_FIELDS: [&str; 8] = [
+const RESERVATION_FIELDS: [&str; 9] = [
     "reservationId",
     "userId",
     "concertId",
     "date",
     "seatNo",
+    "seatNos",
     "price",
     "status",
     "expiresAt",

@@ -105,6 +105,14 @@ pub(crate) fn stream_record(event_name: &str, hold: &HoldItem, sequence_number: 
     if let Some(at) = hold.expires_at {
         image["expiresAt"] = json!({"N": at.to_string()});
     }
+    if !hold.seat_nos.is_empty() {
+        let seats: Vec<Value> = hold
+            .seat_nos
+            .iter()
+            .map(|s| json!({"N": s.get().to_string()}))
+            .collect();
+        image["seatNos"] = json!({ "L": seats });
+    }
     if let Some(ttl) = hold.ttl {
         image["ttl"] = json!({"N": ttl.to_string()});
     }
@@ -406,5 +414,49 @@ impl TestApp {
         }
         // Three bytes more padding with HELD: the same size, so it fits; EXPIRED would not.
         assert!(fits(lo + 3, "HELD").await, "the HELD item fits");
+    }
+}
+
+impl TestApp {
+    /// `POST /reservations` with `seatNos` on the app's concert, keyed when `key` is given.
+    pub(crate) async fn hold_seats(
+        &self,
+        token: &str,
+        user: &str,
+        date: &str,
+        seats: &[u16],
+        key: Option<&str>,
+    ) -> (StatusCode, Value) {
+        answer(
+            self.api
+                .hold_seats(token, user, &self.concert, date, seats, key)
+                .await
+                .expect("the server answers"),
+        )
+        .await
+    }
+
+    /// Who holds or bought each seat: the marker's reservation, if any.
+    pub(crate) async fn owners(&self, date: &str, seats: &[u16]) -> Vec<Option<String>> {
+        let mut out = Vec::new();
+        for seat in seats {
+            out.push(
+                self.marker(&self.concert, date, *seat)
+                    .await
+                    .map(|m| text(&m, "reservationId")),
+            );
+        }
+        out
+    }
+
+    /// `DELETE /reservations/{id}`.
+    pub(crate) async fn release_as(&self, token: &str, id: &str) -> (StatusCode, Value) {
+        answer(
+            self.api
+                .release(token, id)
+                .await
+                .expect("the server answers"),
+        )
+        .await
     }
 }

@@ -19,6 +19,7 @@ mod support;
 mod idempotency;
 mod paying;
 mod races;
+mod refund;
 mod refusals;
 mod storm;
 

@@ -60,7 +60,8 @@ async fn twenty_concurrent_payments_of_one_reservation_debit_once() {
 /// With a 1 second hold ttl payments racing the expiry end paid or expired never both.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn payments_racing_the_expiry_end_paid_or_expired_never_both() {
-    let app = spawn_app_with(&[("HOLD_TTL_SECONDS", "1")]).await;
+    // One buyer holds all twelve seats.
+    let app = spawn_app_with(&[("HOLD_TTL_SECONDS", "1"), ("MAX_SEATS_PER_USER", "20")]).await;
     let user = unique("u");
     let uid = UserId::parse(&user).unwrap();
     let token = app.stray_token();

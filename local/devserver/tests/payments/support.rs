@@ -46,8 +46,9 @@ pub(crate) async fn hold_direct(
             user: UserId::parse(user).unwrap(),
             concert: ConcertId::parse(concert).unwrap(),
             date: ConcertDate::parse(date).unwrap(),
-            seat: SeatNo::new(i64::from(seat)).unwrap(),
+            seats: vec![SeatNo::new(i64::from(seat)).unwrap()],
         },
+        None,
     )
     .await
 }

@@ -1,0 +1,343 @@
+//! DynamoDB I/O for refunds: one read, one transaction that reads its own cancellation
+//! ([`RefundOutcome`]).
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::types::{
+    AttributeValue, Delete, KeysAndAttributes, ReturnValuesOnConditionCheckFailure,
+    TransactWriteItem, Update,
+};
+
+use crate::domain::{IdempotencyKey, ReservationId, UserId, Won};
+use crate::error::StoreError;
+use crate::store::balance::ledger_proof;
+use crate::store::dynamo::{built, from_item, key, retry_conflicts, s, sdk_error, Db, TxError};
+use crate::store::items::{
+    keys, BalanceItem, IdempotencyItem, IdempotencyScope, LedgerItem, PaymentItem, ReservationItem,
+};
+use crate::store::seats::CountChange;
+
+// The transaction's items, in this order; a cancellation's reasons are read by position:
+// [balance, ledger entry, reservation, payment, marker × k, seat count?, key's record?].
+const REFUND_BALANCE: usize = 0;
+const REFUND_RESERVATION: usize = 2;
+
+/// Where a refund's items are, for a reservation of `seats` seats.
+#[derive(Debug, Clone, Copy)]
+struct RefundLayout {
+    seats: usize,
+    counted: bool,
+    keyed: bool,
+}
+
+impl RefundLayout {
+    fn record(&self) -> Option<usize> {
+        self.keyed
+            .then_some(REFUND_RESERVATION + 2 + self.seats + usize::from(self.counted))
+    }
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        REFUND_RESERVATION + 2 + self.seats + usize::from(self.counted) + usize::from(self.keyed)
+    }
+}
+
+/// How a refund's transaction ended. Every outcome but `Committed` wrote nothing.
+#[derive(Debug)]
+pub enum RefundOutcome {
+    Committed,
+    /// Another write moved the balance first; what it holds now, if the image came back.
+    BalanceMoved(Option<Won>),
+    /// The reservation is not CONFIRMED (any more); as it is now, if the image came back.
+    NotPaid(Option<ReservationItem>),
+    /// A request with the same key committed first; its record, if the image came back.
+    KeyTaken(Option<IdempotencyItem>),
+}
+
+fn refund_outcome(
+    result: Result<(), TxError>,
+    layout: RefundLayout,
+) -> Result<RefundOutcome, StoreError> {
+    let cancelled = match result {
+        Ok(()) => return Ok(RefundOutcome::Committed),
+        Err(TxError::Store(e)) => return Err(e),
+        Err(TxError::Cancelled(c)) => c,
+    };
+    if let Some(image) = layout.record().and_then(|i| cancelled.condition_failed(i)) {
+        return Ok(RefundOutcome::KeyTaken(
+            image.cloned().map(from_item).transpose()?,
+        ));
+    }
+    if let Some(image) = cancelled.condition_failed(REFUND_RESERVATION) {
+        return Ok(RefundOutcome::NotPaid(
+            image.cloned().map(from_item).transpose()?,
+        ));
+    }
+    if let Some(image) = cancelled.condition_failed(REFUND_BALANCE) {
+        let now = image.cloned().map(from_item::<BalanceItem>).transpose()?;
+        return Ok(RefundOutcome::BalanceMoved(now.map(|b| b.balance)));
+    }
+    // The ledger entry is new by construction, and a CONFIRMED reservation's payment and SOLD
+    // markers are its own: anything else is not ours to explain.
+    Err(cancelled.into_store_error())
+}
+
+/// What the refund's one read found.
+#[derive(Debug, Default)]
+pub struct RefundRead {
+    pub reservation: Option<ReservationItem>,
+    pub payment: Option<PaymentItem>,
+    pub balance: Option<BalanceItem>,
+    pub idempotency: Option<IdempotencyItem>,
+}
+
+/// What one refund writes.
+#[derive(Clone, Copy)]
+pub struct RefundWrite<'a> {
+    /// The balance it was computed from (`None`: no balance item).
+    pub old: Option<Won>,
+    pub balance: &'a BalanceItem,
+    pub entry: &'a LedgerItem,
+    pub reservation: &'a ReservationItem,
+    pub record: Option<&'a IdempotencyItem>,
+}
+
+impl Db {
+    /// The reservation and its payment, the buyer's balance and the key's record: one
+    /// consistent BatchGetItem across both tables.
+    pub async fn refund_read(
+        &self,
+        reservation: &ReservationId,
+        user: &UserId,
+        record: Option<&IdempotencyKey>,
+    ) -> Result<RefundRead, StoreError> {
+        let mut main = vec![key(keys::user_pk(user), keys::BALANCE_SK.to_owned())];
+        if let Some(k) = record {
+            main.push(key(
+                keys::user_pk(user),
+                keys::idempotency_sk(IdempotencyScope::Refund, k),
+            ));
+        }
+        let mut request = HashMap::from([
+            (
+                self.table.clone(),
+                built(
+                    KeysAndAttributes::builder()
+                        .set_keys(Some(main))
+                        .consistent_read(true)
+                        .build(),
+                )?,
+            ),
+            (
+                self.reservations.clone(),
+                built(
+                    KeysAndAttributes::builder()
+                        .keys(key(
+                            keys::reservation_pk(reservation),
+                            keys::RESERVATION_SK.to_owned(),
+                        ))
+                        .keys(key(
+                            keys::reservation_pk(reservation),
+                            keys::PAYMENT_SK.to_owned(),
+                        ))
+                        .consistent_read(true)
+                        .build(),
+                )?,
+            ),
+        ]);
+        let mut read = RefundRead::default();
+        for attempt in 0..4u32 {
+            let out = self
+                .client
+                .batch_get_item()
+                .set_request_items(Some(request))
+                .send()
+                .await
+                .map_err(|e| sdk_error("BatchGetItem", e))?;
+            for (_, items) in out.responses.unwrap_or_default() {
+                for item in items {
+                    match item.get("SK") {
+                        Some(AttributeValue::S(sk)) if sk == keys::BALANCE_SK => {
+                            read.balance = Some(from_item(item)?)
+                        }
+                        Some(AttributeValue::S(sk)) if sk == keys::RESERVATION_SK => {
+                            read.reservation = Some(from_item(item)?)
+                        }
+                        Some(AttributeValue::S(sk)) if sk == keys::PAYMENT_SK => {
+                            read.payment = Some(from_item(item)?)
+                        }
+                        _ => read.idempotency = Some(from_item(item)?),
+                    }
+                }
+            }
+            match out.unprocessed_keys {
+                Some(rest) if !rest.is_empty() => request = rest,
+                _ => return Ok(read),
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(25 << attempt)).await;
+        }
+        Err(StoreError::Contended(
+            "BatchGetItem kept leaving keys unprocessed".into(),
+        ))
+    }
+
+    /// A reservation's payment: one consistent GetItem.
+    pub async fn payment(&self, id: &ReservationId) -> Result<Option<PaymentItem>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.reservations)
+            .set_key(Some(key(keys::reservation_pk(id), keys::PAYMENT_SK)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| sdk_error("GetItem", e))?;
+        out.item.map(from_item).transpose()
+    }
+
+    /// Everything a refund changes, or nothing: the balance (still `old`) credited and its
+    /// ledger entry, the reservation CONFIRMED -> REFUNDED, its payment REFUNDED, each seat's
+    /// SOLD marker of this reservation deleted, the seats off the buyer's count, and the key's
+    /// record. The reservation's condition makes it once per reservation. Conflicts with other
+    /// writers are retried here.
+    pub async fn commit_refund(
+        &self,
+        w: &RefundWrite<'_>,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<RefundOutcome, StoreError> {
+        let r = w.reservation;
+        let at: AttributeValue = serde_dynamo::to_attribute_value(now)?;
+        let refunded = built(
+            Update::builder()
+                .table_name(&self.reservations)
+                .set_key(Some(key(
+                    keys::reservation_pk(&r.reservation_id),
+                    keys::RESERVATION_SK.to_owned(),
+                )))
+                .update_expression("SET #status = :refunded, refundedAt = :at")
+                .condition_expression("#status = :confirmed")
+                .expression_attribute_names("#status", "status")
+                .expression_attribute_values(":refunded", s("REFUNDED"))
+                .expression_attribute_values(":confirmed", s("CONFIRMED"))
+                .expression_attribute_values(":at", at.clone())
+                .return_values_on_condition_check_failure(
+                    ReturnValuesOnConditionCheckFailure::AllOld,
+                )
+                .build(),
+        )?;
+        let payment = built(
+            Update::builder()
+                .table_name(&self.reservations)
+                .set_key(Some(key(
+                    keys::reservation_pk(&r.reservation_id),
+                    keys::PAYMENT_SK.to_owned(),
+                )))
+                .update_expression(
+                    "SET #status = :refunded, refundedAt = :at, balanceAfterRefund = :after",
+                )
+                .condition_expression("attribute_exists(PK)")
+                .expression_attribute_names("#status", "status")
+                .expression_attribute_values(":refunded", s("REFUNDED"))
+                .expression_attribute_values(":at", at)
+                .expression_attribute_values(
+                    ":after",
+                    serde_dynamo::to_attribute_value(w.balance.balance)?,
+                )
+                .build(),
+        )?;
+        let mut items = vec![
+            self.balance_write(w.old, w.balance)?,
+            self.put_new(w.entry)?,
+            TransactWriteItem::builder().update(refunded).build(),
+            TransactWriteItem::builder().update(payment).build(),
+        ];
+        for seat in r.seats() {
+            let delete = built(
+                Delete::builder()
+                    .table_name(&self.table)
+                    .set_key(Some(key(
+                        keys::seats_pk(&r.concert_id, &r.date),
+                        keys::hold_sk(seat),
+                    )))
+                    .condition_expression("reservationId = :rid AND #status = :sold")
+                    .expression_attribute_names("#status", "status")
+                    .expression_attribute_values(":rid", s(r.reservation_id.to_string()))
+                    .expression_attribute_values(":sold", s("SOLD"))
+                    .build(),
+            )?;
+            items.push(TransactWriteItem::builder().delete(delete).build());
+        }
+        let layout = RefundLayout {
+            seats: r.seats().len(),
+            counted: r.counted(),
+            keyed: w.record.is_some(),
+        };
+        if layout.counted {
+            items.push(self.count_update(
+                &r.user_id,
+                &r.concert_id,
+                CountChange::Refunded { k: layout.seats },
+            )?);
+        }
+        if let Some(record) = w.record {
+            items.push(self.put_new(record)?);
+        }
+        let proof = ledger_proof(self, w.entry);
+        refund_outcome(
+            retry_conflicts(|| self.transact(items.clone(), Some(&proof))).await,
+            layout,
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::dynamo::testing::{cancelled_at, each_code};
+
+    #[test]
+    fn a_refund_reads_every_reason_code_at_every_item() {
+        for seats in [1, 3] {
+            for counted in [false, true] {
+                for keyed in [false, true] {
+                    let layout = RefundLayout {
+                        seats,
+                        counted,
+                        keyed,
+                    };
+                    for index in 0..layout.len() {
+                        for code in each_code() {
+                            let outcome =
+                                refund_outcome(cancelled_at(layout.len(), index, code), layout);
+                            let what = format!("{layout:?} at {index}: {code}");
+                            if code == "ConditionalCheckFailed" {
+                                let expected = match index {
+                                    REFUND_BALANCE => "BalanceMoved(None)",
+                                    REFUND_RESERVATION => "NotPaid(None)",
+                                    i if Some(i) == layout.record() => "KeyTaken(None)",
+                                    _ => {
+                                        assert!(!outcome.unwrap_err().is_transient(), "{what}");
+                                        continue;
+                                    }
+                                };
+                                assert_eq!(format!("{:?}", outcome.unwrap()), expected, "{what}");
+                                continue;
+                            }
+                            let transient = matches!(
+                                code,
+                                "TransactionConflict"
+                                    | "ThrottlingError"
+                                    | "ProvisionedThroughputExceeded"
+                                    | "RequestLimitExceeded"
+                            );
+                            assert_eq!(
+                                outcome.expect_err(code).is_transient(),
+                                transient,
+                                "{what}"
+                            );
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
