@@ -75,6 +75,22 @@ pub struct Payment {
     pub balance: u64,
 }
 
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Refund {
+    pub reservation_id: String,
+    pub amount: u64,
+    pub balance: u64,
+}
+
+/// The reservation a release answers, as far as the load reads it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Released {
+    pub reservation_id: String,
+    pub status: String,
+}
+
 /// A refusal (the problem's `code`), another status, or no answer at all.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Fail {
@@ -225,6 +241,25 @@ impl Api {
         self.call(
             "POST /payments",
             self.client.pay(token, user, reservation, Some(key)),
+        )
+        .await
+    }
+}
+
+impl Api {
+    /// `DELETE /reservations/{id}`: the holder lets the seat go.
+    pub async fn release(&self, token: &str, reservation: &str) -> Result<Released, Fail> {
+        self.call(
+            "DELETE /reservations",
+            self.client.release(token, reservation),
+        )
+        .await
+    }
+
+    pub async fn refund(&self, token: &str, reservation: &str, key: &str) -> Result<Refund, Fail> {
+        self.call(
+            "POST refund",
+            self.client.refund(token, reservation, Some(key)),
         )
         .await
     }
