@@ -283,7 +283,34 @@ fn problem_code(answer: &Answer) -> String {
 
 /// Retries a call that failed with 503 or without an answer (with the same Idempotency-Key,
 /// where it has one), as a client is told to by `Retry-After`.
-pub async fn with_retries<T, F, Fut>(attempts: u32, mut call: F) -> Result<T, Fail>
+pub async fn with_retries<T, F, Fut>(attempts: u32, call: F) -> Result<T, Fail>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, Fail>>,
+{
+    retrying(attempts, Fail::retryable, call).await
+}
+
+/// For a keyed call: also resent after a 500, whose outcome the server could not learn (it
+/// may have committed), as the contract tells a client: the same key gets the first answer.
+pub async fn with_resends<T, F, Fut>(attempts: u32, call: F) -> Result<T, Fail>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, Fail>>,
+{
+    retrying(
+        attempts,
+        |f: &Fail| f.retryable() || f.status == Some(500),
+        call,
+    )
+    .await
+}
+
+async fn retrying<T, F, Fut>(
+    attempts: u32,
+    again: impl Fn(&Fail) -> bool,
+    mut call: F,
+) -> Result<T, Fail>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Result<T, Fail>>,
@@ -291,7 +318,7 @@ where
     let mut last = None;
     for i in 0..attempts.max(1) {
         match call().await {
-            Err(f) if f.retryable() && i + 1 < attempts => {
+            Err(f) if again(&f) && i + 1 < attempts => {
                 last = Some(f);
                 tokio::time::sleep(Duration::from_millis(100 << i.min(4))).await;
             }

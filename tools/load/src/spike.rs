@@ -5,7 +5,7 @@
 //! 3. tries to hold one of the `hot` lowest-numbered available seats, so most users aim at the
 //!    same few seats; refused, it lists the seats again and tries another, `attempts` times;
 //! 4. charges the price to its balance, then pays (both with an Idempotency-Key, retried on
-//!    503 as `Retry-After` says);
+//!    503 as `Retry-After` says, and resent after a 500, whose write may have committed);
 //! 5. except that one user in ten (index 3 mod 10) lets its hold go (`DELETE
 //!    /reservations/{id}`) instead, and one in ten (7 mod 10) pays, then takes a new token
 //!    (WAITING or ACTIVE: a refund takes either) and is refunded (keyed). Their seats are for
@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::api::{with_retries, Api, Fail, Reservation};
+use crate::api::{with_resends, with_retries, Api, Fail, Reservation};
 use crate::Args;
 
 pub struct Spike {
@@ -361,19 +361,19 @@ async fn admitted(
     }
     // 4. Charge the price, then pay.
     let charge_key = format!("charge-{user}");
-    let charged = with_retries(4, || api.charge(token, user, r.price, &charge_key))
+    let charged = with_resends(4, || api.charge(token, user, r.price, &charge_key))
         .await
         .map_err(step("charge"))?
         .balance;
     let pay_key = format!("pay-{user}");
-    match with_retries(4, || api.pay(token, user, &r.reservation_id, &pay_key)).await {
+    match with_resends(4, || api.pay(token, user, &r.reservation_id, &pay_key)).await {
         Ok(p) if p.reservation_id == r.reservation_id && plan == Plan::Refund => {
             // The payment spent the token: a new one, admitted or not, is enough to refund.
             let again = with_retries(3, || api.issue(user, &spike.concert))
                 .await
                 .map_err(step("token for the refund"))?;
             let refund_key = format!("refund-{user}");
-            let refunded = with_retries(4, || {
+            let refunded = with_resends(4, || {
                 api.refund(&again.token, &r.reservation_id, &refund_key)
             })
             .await
