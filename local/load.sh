@@ -3,7 +3,8 @@
 # 8600 and Redis on 6386, both in memory; the devserver on 3600), its invariant check, then the
 # micro-benchmarks: the poll in-process vs raw EVALSHA, our HTTP layer vs a bare hyper server,
 # and each Lambda binary's cold start and size. `stack with` starts the stores and the devserver
-# and stops them by PID on exit.
+# and stops them by PID on exit. One user in ten releases its hold, one in ten pays and is
+# refunded (tools/load/src/spike.rs).
 #
 #   LOAD_USERS (1500)             users in the spike, all arriving at once
 #   QUEUE_ACTIVE_LIMIT (500)      ACTIVE at once; the rest wait in line
@@ -35,17 +36,20 @@ if [[ -z "${LOCAL_STACK:-}" ]]; then
   exec cargo run -q -p stack -- with load 8600 6386 --in-memory --serve "$PORT" -- bash "$0" "$@"
 fi
 URL="http://127.0.0.1:$PORT"
+BIN="${CARGO_TARGET_DIR:-target}"
 USERS="${LOAD_USERS:-1500}"
 echo "load: devserver on $URL (QUEUE_ACTIVE_LIMIT=$QUEUE_ACTIVE_LIMIT, ACTIVE_TOKEN_TTL_SECONDS=$ACTIVE_TOKEN_TTL_SECONDS)"
 
 tag="$(date +%s)"
 tomorrow="$(date -u -d tomorrow +%F)"
-./target/local/devserver seed --concert-id "load-$tag" --dates "$tomorrow" --seats 50 --price 50000
-./target/local/devserver seed --concert-id "http-$tag" --dates "$tomorrow" --seats 1 --price 1000
-./target/local/devserver seed --concert-id "warm-$tag" --dates "$tomorrow" --seats 50 --price 50000
+# Two days ahead: more than REFUND_CUTOFF_HOURS (24) before the date starts, so refundable.
+later="$(date -u -d '+2 days' +%F)"
+"$BIN/local/devserver" seed --concert-id "load-$tag" --dates "$later" --seats 50 --price 50000
+"$BIN/local/devserver" seed --concert-id "http-$tag" --dates "$tomorrow" --seats 1 --price 1000
+"$BIN/local/devserver" seed --concert-id "warm-$tag" --dates "$later" --seats 50 --price 50000
 # DynamoDB Local is a JVM: a small spike first, unreported, so the figures are not its JIT's.
 echo "load: warming up DynamoDB Local (300 users on concert warm-$tag, not reported)"
-./target/local/load spike --url "$URL" --concert "warm-$tag" --users 300 >/dev/null 2>&1 || true
+"$BIN/local/load" spike --url "$URL" --concert "warm-$tag" --users 300 >/dev/null 2>&1 || true
 echo
 
 status=0
@@ -57,14 +61,14 @@ step() {
   return "$rc"
 }
 if [[ "$ONLY" == all || "$ONLY" == spike ]]; then
-  step ./target/local/load spike --url "$URL" --concert "load-$tag" --users "$USERS" \
-    --devserver ./target/local/devserver || status=1
+  step "$BIN/local/load" spike --url "$URL" --concert "load-$tag" --users "$USERS" \
+    --devserver "$BIN/local/devserver" || status=1
 fi
 if [[ "$ONLY" == all || "$ONLY" == micro ]]; then
-  step ./target/local/load poll || true
-  step ./target/local/load http --url "$URL" --concert "http-$tag" || true
+  step "$BIN/local/load" poll || true
+  step "$BIN/local/load" http --url "$URL" --concert "http-$tag" || true
 fi
 if [[ "$ONLY" == all || "$ONLY" == cold ]]; then
-  step ./target/local/load cold-start --bin-dir "target/$PROFILE" --profile "$PROFILE" || true
+  step "$BIN/local/load" cold-start --bin-dir "$BIN/$PROFILE" --profile "$PROFILE" || true
 fi
 exit "$status"

@@ -75,6 +75,22 @@ pub struct Payment {
     pub balance: u64,
 }
 
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Refund {
+    pub reservation_id: String,
+    pub amount: u64,
+    pub balance: u64,
+}
+
+/// The reservation a release answers, as far as the load reads it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Released {
+    pub reservation_id: String,
+    pub status: String,
+}
+
 /// A refusal (the problem's `code`), another status, or no answer at all.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Fail {
@@ -230,6 +246,25 @@ impl Api {
     }
 }
 
+impl Api {
+    /// `DELETE /reservations/{id}`: the holder lets the seat go.
+    pub async fn release(&self, token: &str, reservation: &str) -> Result<Released, Fail> {
+        self.call(
+            "DELETE /reservations",
+            self.client.release(token, reservation),
+        )
+        .await
+    }
+
+    pub async fn refund(&self, token: &str, reservation: &str, key: &str) -> Result<Refund, Fail> {
+        self.call(
+            "POST refund",
+            self.client.refund(token, reservation, Some(key)),
+        )
+        .await
+    }
+}
+
 fn transport(e: &reqwest::Error) -> String {
     if e.is_timeout() {
         "transport: timeout".into()
@@ -248,7 +283,34 @@ fn problem_code(answer: &Answer) -> String {
 
 /// Retries a call that failed with 503 or without an answer (with the same Idempotency-Key,
 /// where it has one), as a client is told to by `Retry-After`.
-pub async fn with_retries<T, F, Fut>(attempts: u32, mut call: F) -> Result<T, Fail>
+pub async fn with_retries<T, F, Fut>(attempts: u32, call: F) -> Result<T, Fail>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, Fail>>,
+{
+    retrying(attempts, Fail::retryable, call).await
+}
+
+/// For a keyed call: also resent after a 500, whose outcome the server could not learn (it
+/// may have committed), as the contract tells a client: the same key gets the first answer.
+pub async fn with_resends<T, F, Fut>(attempts: u32, call: F) -> Result<T, Fail>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, Fail>>,
+{
+    retrying(
+        attempts,
+        |f: &Fail| f.retryable() || f.status == Some(500),
+        call,
+    )
+    .await
+}
+
+async fn retrying<T, F, Fut>(
+    attempts: u32,
+    again: impl Fn(&Fail) -> bool,
+    mut call: F,
+) -> Result<T, Fail>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Result<T, Fail>>,
@@ -256,7 +318,7 @@ where
     let mut last = None;
     for i in 0..attempts.max(1) {
         match call().await {
-            Err(f) if f.retryable() && i + 1 < attempts => {
+            Err(f) if again(&f) && i + 1 < attempts => {
                 last = Some(f);
                 tokio::time::sleep(Duration::from_millis(100 << i.min(4))).await;
             }

@@ -1,7 +1,8 @@
 //! `load bench`: DynamoDB round trips per operation, counted by an SDK interceptor, and
 //! each write flow's throughput next to its bare transaction issued alone from the same SDK
 //! client, at equal concurrency, so the ratio shows the flow's own overhead (its read, its
-//! Redis calls, building items). Then 10 x SCALE hold attempts on 50 seats, which must make exactly
+//! Redis calls, building items): holds of one seat and of four, charges, payments, releases by
+//! the holder and refunds. Then 10 x SCALE hold attempts on 50 seats, which must make exactly
 //! 50 winners. Run by `make bench` against its own in-memory stack, in-process (the stores'
 //! environment, as `load poll`).
 
@@ -12,17 +13,21 @@ use std::time::Instant;
 use chrono::Utc;
 use futures::stream::{self, StreamExt};
 use shared::domain::{
-    Amount, ConcertDate, ConcertId, QueueToken, ReservationId, SeatNo, UserId, Won,
+    Amount, ConcertDate, ConcertId, IdempotencyKey, PaymentId, QueueToken, ReservationId, SeatNo,
+    UserId, Won,
 };
 use shared::flows::balance::{self, ChargeRequest};
 use shared::flows::holds::{self, HoldRequest};
 use shared::flows::payments::{self, PayRequest};
+use shared::flows::refunds;
 use shared::settings::Settings;
 use shared::store::items::{
     BalanceItem, HoldItem, LedgerItem, LedgerKind, PaymentItem, ReservationItem,
 };
 use shared::store::payments::{PaymentOutcome, PaymentWrite};
+use shared::store::refunds::{RefundOutcome, RefundWrite};
 use shared::store::scripts::Issued;
+use shared::store::seats::{HoldOutcome, HoldRef, HoldWrite, HolderReleaseOutcome};
 use shared::AppState;
 
 const CONCURRENCY: usize = 32;
@@ -94,7 +99,7 @@ pub async fn run(settings: Settings, scale: usize) -> anyhow::Result<()> {
     // A catalog big enough for every hold below: dates of 500 seats.
     let concert = id(ConcertId::parse(&format!("bench-{run}")));
     let seats_per_date: u16 = 500;
-    let dates_needed = (5 * scale).div_ceil(usize::from(seats_per_date)) + 2;
+    let dates_needed = (12 * scale).div_ceil(usize::from(seats_per_date)) + 2;
     let today = ConcertDate::today_utc().naive();
     let dates: Vec<ConcertDate> = (1..=dates_needed as u64)
         .map(|d| ConcertDate::from_naive(today + chrono::Days::new(d)))
@@ -149,7 +154,60 @@ pub async fn run(settings: Settings, scale: usize) -> anyhow::Result<()> {
     payments::pay(&state, payer, &pay, None).await?;
     println!("| payment | {} |", counter.take().join(" + "));
     balance::get(&state, &probe_user).await?;
-    println!("| balance read | {} |\n", counter.take().join(" + "));
+    println!("| balance read | {} |", counter.take().join(" + "));
+
+    // Several seats, on the last date: no timed write reaches it, and it is days ahead, so
+    // within the refund window. Its catalog cached first, as for the one-seat hold.
+    let far = *dates.last().expect("a date");
+    shared::flows::seats::catalog(&state, &concert, &far, false).await?;
+    let several = |who: UserId, from: i64| HoldRequest {
+        user: who,
+        concert: concert.clone(),
+        date: far,
+        seats: (from..from + 3).map(|s| id(SeatNo::new(s))).collect(),
+    };
+    let buyer = user("rt", 1);
+    counter.take();
+    let three = holds::hold(&state, several(buyer.clone(), 1), None).await?;
+    println!(
+        "| hold of 3 seats (catalog cached) | {} |",
+        counter.take().join(" + ")
+    );
+    let key = id(IdempotencyKey::parse(&format!("bench-{run}")));
+    holds::hold(&state, several(user("rt", 2), 4), Some(&key)).await?;
+    println!(
+        "| hold of 3 seats, keyed | {} |",
+        counter.take().join(" + ")
+    );
+    holds::hold(&state, several(user("rt", 2), 4), Some(&key)).await?;
+    println!(
+        "| hold of 3 seats, keyed, asked again | {} |",
+        counter.take().join(" + ")
+    );
+    let releaser = user("rt", 3);
+    let held = holds::hold(&state, several(releaser.clone(), 7), None).await?;
+    counter.take();
+    holds::release_by_holder(&state, &releaser, &held.reservation_id).await?;
+    println!(
+        "| release by the holder (3 seats) | {} |",
+        counter.take().join(" + ")
+    );
+    balance::charge(&state, &buyer, &charge, None).await?;
+    let token = issue(&state, &buyer, &concert).await?;
+    let pay = PayRequest {
+        user_id: buyer.clone(),
+        reservation_id: three.reservation_id,
+    };
+    let payer = payments::Payer {
+        token: &token,
+        concert: &concert,
+    };
+    payments::pay(&state, payer, &pay, None).await?;
+    counter.take();
+    refunds::refund(&state, &buyer, &three.reservation_id, None).await?;
+    println!("| refund (3 seats) | {} |", counter.take().join(" + "));
+    refunds::refund(&state, &buyer, &three.reservation_id, None).await?;
+    println!("| refund, asked again | {} |\n", counter.take().join(" + "));
 
     // ---- throughput
     println!("## Throughput against DynamoDB Local, concurrency {CONCURRENCY}\n");
@@ -165,10 +223,20 @@ pub async fn run(settings: Settings, scale: usize) -> anyhow::Result<()> {
         async move { balance::charge(&state, &who, &charge, None).await.is_ok() }
     })
     .await;
-    // Every date's catalog in the process's cache, as in steady state: otherwise the first
-    // holds on each date (up to CONCURRENCY of them at once) each read the date.
+    // Every date's catalog in the process's cache and every date locked, as in steady state:
+    // otherwise the first holds on each date (up to CONCURRENCY of them at once) each read the
+    // date, and each carries the date's lock, on which they conflict. A hold of a seat no timed
+    // write takes (the date's last), released again, locks it.
+    let lockers = user("lock", 0);
     for date in &dates {
-        shared::flows::seats::catalog(&state, &concert, date, false).await?;
+        let req = HoldRequest {
+            user: lockers.clone(),
+            concert: concert.clone(),
+            date: *date,
+            seats: vec![id(SeatNo::new(i64::from(seats_per_date)))],
+        };
+        let held = holds::hold(&state, req, None).await?;
+        holds::release_by_holder(&state, &lockers, &held.reservation_id).await?;
     }
     // Its speed still drifts (JIT, growing tables, a shared machine): every variant runs twice,
     // in the order A B C then C B A, at half the operations each, and keeps its better run.
@@ -427,10 +495,270 @@ pub async fn run(settings: Settings, scale: usize) -> anyhow::Result<()> {
         Some(best(q1.0, q2.0)),
         paid,
     );
+
+    // Holds of 4 seats (the default MAX_SEATS_PER_USER), each of its own buyer: four markers,
+    // the reservation and the seat count in one transaction. A block of 4 starts at a multiple
+    // of 4, so it never spans two dates (500 seats each).
+    const K: usize = 4;
+    let quarter = half.div_ceil(2);
+    let blocks = |n: usize| take_seats(K * (n + 1)).next_multiple_of(K);
+    let block = move |first: usize, i: usize| {
+        let (date, _) = seat_at(first + K * i);
+        let seats: Vec<SeatNo> = (0..K).map(|j| seat_at(first + K * i + j).1).collect();
+        (date, seats)
+    };
+    let multi_flow = |round: &str| {
+        let first = blocks(quarter);
+        let prefix = format!("mf{round}");
+        let (state, concert, user) = (&state, &concert, &user);
+        timed(quarter, move |i| {
+            let (date, seats) = block(first, i);
+            let req = HoldRequest {
+                user: user(&prefix, i),
+                concert: concert.clone(),
+                date,
+                seats,
+            };
+            let state = state.clone();
+            async move { holds::hold(&state, req, None).await.is_ok() }
+        })
+    };
+    let multi_raw = |round: &str| {
+        let first = blocks(quarter);
+        let prefix = format!("mr{round}");
+        let (state, concert, user) = (&state, &concert, &user);
+        timed(quarter, move |i| {
+            let (date, seats) = block(first, i);
+            let now = Utc::now();
+            let r = ReservationItem::held_seats(
+                ReservationId::generate(),
+                &user(&prefix, i),
+                concert,
+                date,
+                &seats,
+                Won::new(1_000 * K as u64),
+                now + chrono::Duration::seconds(300),
+                now,
+            );
+            let state = state.clone();
+            async move {
+                let markers = HoldItem::markers(&r);
+                let write = HoldWrite {
+                    markers: &markers,
+                    reservation: &r,
+                    limit: state.settings.max_seats_per_user,
+                    lock_at: None,
+                    record: None,
+                };
+                matches!(
+                    state.db.hold_seats(&write, now.timestamp_millis()).await,
+                    Ok(HoldOutcome::Held)
+                )
+            }
+        })
+    };
+    let (f1, r1) = (multi_flow("a").await, multi_raw("a").await);
+    let (r2, f2) = (multi_raw("b").await, multi_flow("b").await);
+    line(
+        &format!("hold of {K} seats"),
+        best(f1, f2),
+        best(r1, r2),
+        None,
+        quarter,
+    );
+
+    // Releases by the holder: each buyer holds a seat first (not timed). The flow reads the
+    // reservation (GetItem) before its transaction.
+    let prepare = |prefix: String, paid: bool| {
+        let first = take_seats(quarter);
+        let (state, concert, charge, seat_at, user) = (&state, &concert, &charge, &seat_at, &user);
+        async move {
+            let mut out = Vec::new();
+            for chunk in (0..quarter).collect::<Vec<_>>().chunks(CONCURRENCY) {
+                let made = futures::future::join_all(chunk.iter().map(|&i| {
+                    let who = user(&prefix, i);
+                    let (date, seat) = seat_at(first + i);
+                    let (state, concert, charge) = (state.clone(), concert.clone(), charge.clone());
+                    async move {
+                        let req = HoldRequest {
+                            user: who.clone(),
+                            concert: concert.clone(),
+                            date,
+                            seats: vec![seat],
+                        };
+                        let r = holds::hold(&state, req, None).await.ok()?;
+                        if paid {
+                            balance::charge(&state, &who, &charge, None).await.ok()?;
+                            let token = issue(&state, &who, &concert).await.ok()?;
+                            let req = PayRequest {
+                                user_id: who.clone(),
+                                reservation_id: r.reservation_id,
+                            };
+                            let payer = payments::Payer {
+                                token: &token,
+                                concert: &concert,
+                            };
+                            payments::pay(&state, payer, &req, None).await.ok()?;
+                        }
+                        let r = state.db.get_reservation(&r.reservation_id).await.ok()??;
+                        Some((who, r))
+                    }
+                }))
+                .await;
+                out.extend(made.into_iter().flatten());
+            }
+            out
+        }
+    };
+    let release = |round: &'static str, how: Raw| {
+        let (prepare, state) = (&prepare, &state);
+        async move {
+            let held = prepare(format!("l{how:?}{round}"), false).await;
+            let run = timed(held.len(), |i| {
+                let (who, r) = held[i].clone();
+                let state = state.clone();
+                async move {
+                    match how {
+                        Raw::Flow => holds::release_by_holder(&state, &who, &r.reservation_id)
+                            .await
+                            .is_ok(),
+                        Raw::Tx | Raw::ReadTx => {
+                            let r = if how == Raw::ReadTx {
+                                match state.db.get_reservation(&r.reservation_id).await {
+                                    Ok(Some(r)) => r,
+                                    _ => return false,
+                                }
+                            } else {
+                                r
+                            };
+                            matches!(
+                                state
+                                    .db
+                                    .release_by_holder(&HoldRef::from(&r), Utc::now())
+                                    .await,
+                                Ok(HolderReleaseOutcome::Released)
+                            )
+                        }
+                    }
+                }
+            })
+            .await;
+            (run, held.len())
+        }
+    };
+    let (f1, r1, q1) = (
+        release("a", Raw::Flow).await,
+        release("a", Raw::Tx).await,
+        release("a", Raw::ReadTx).await,
+    );
+    let (q2, r2, f2) = (
+        release("b", Raw::ReadTx).await,
+        release("b", Raw::Tx).await,
+        release("b", Raw::Flow).await,
+    );
+    let n = [f1.1, r1.1, q1.1, q2.1, r2.1, f2.1]
+        .into_iter()
+        .min()
+        .unwrap_or(0);
+    line(
+        "release by the holder",
+        best(f1.0, f2.0),
+        best(r1.0, r2.0),
+        Some(best(q1.0, q2.0)),
+        n,
+    );
+
+    // Refunds: each buyer holds, is charged and pays first (not timed), on dates at least a
+    // day ahead (past the first 500 seats), so within the refund window. The flow reads
+    // (BatchGetItem) before its transaction; the bare one credits the balance the payment
+    // left (5,000 - 1,000).
+    next_seat.set(next_seat.get().max(usize::from(seats_per_date)));
+    let refund = |round: &'static str, how: Raw| {
+        let (prepare, state) = (&prepare, &state);
+        async move {
+            let paid = prepare(format!("r{how:?}{round}"), true).await;
+            let run = timed(paid.len(), |i| {
+                let (who, r) = paid[i].clone();
+                let state = state.clone();
+                async move {
+                    if how == Raw::Flow {
+                        return refunds::refund(&state, &who, &r.reservation_id, None)
+                            .await
+                            .is_ok();
+                    }
+                    let (r, old) = if how == Raw::ReadTx {
+                        match state.db.refund_read(&r.reservation_id, &who, None).await {
+                            Ok(read) => match read.reservation {
+                                Some(r) => (r, read.balance.map(|b| b.balance)),
+                                None => return false,
+                            },
+                            Err(_) => return false,
+                        }
+                    } else {
+                        (r, Some(Won::new(4_000)))
+                    };
+                    let now = Utc::now();
+                    let new = Won::new(old.map_or(0, |w| w.get()) + r.price.get());
+                    let balance = BalanceItem::new(&who, new, now);
+                    let entry = LedgerItem::new(
+                        &who,
+                        *PaymentId::of(&r.reservation_id).as_uuid(),
+                        LedgerKind::Refund,
+                        r.price,
+                        new,
+                        now,
+                    );
+                    let write = RefundWrite {
+                        old,
+                        balance: &balance,
+                        entry: &entry,
+                        reservation: &r,
+                        record: None,
+                    };
+                    matches!(
+                        state.db.commit_refund(&write, now).await,
+                        Ok(RefundOutcome::Committed)
+                    )
+                }
+            })
+            .await;
+            (run, paid.len())
+        }
+    };
+    let (f1, r1, q1) = (
+        refund("a", Raw::Flow).await,
+        refund("a", Raw::Tx).await,
+        refund("a", Raw::ReadTx).await,
+    );
+    let (q2, r2, f2) = (
+        refund("b", Raw::ReadTx).await,
+        refund("b", Raw::Tx).await,
+        refund("b", Raw::Flow).await,
+    );
+    let n = [f1.1, r1.1, q1.1, q2.1, r2.1, f2.1]
+        .into_iter()
+        .min()
+        .unwrap_or(0);
+    line(
+        "refund",
+        best(f1.0, f2.0),
+        best(r1.0, r2.0),
+        Some(best(q1.0, q2.0)),
+        n,
+    );
     println!();
 
     crate::seatmap::measure(&state, &run).await?;
     storm(&state, &run, 10 * scale).await
+}
+
+/// How a timed write is issued: the flow, its transaction alone, or its read then its
+/// transaction, raw.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Raw {
+    Flow,
+    Tx,
+    ReadTx,
 }
 
 const STORM_SEATS: u16 = 50;

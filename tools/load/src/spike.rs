@@ -5,12 +5,17 @@
 //! 3. tries to hold one of the `hot` lowest-numbered available seats, so most users aim at the
 //!    same few seats; refused, it lists the seats again and tries another, `attempts` times;
 //! 4. charges the price to its balance, then pays (both with an Idempotency-Key, retried on
-//!    503 as `Retry-After` says).
+//!    503 as `Retry-After` says, and resent after a 500, whose write may have committed);
+//! 5. except that one user in ten (index 3 mod 10) lets its hold go (`DELETE
+//!    /reservations/{id}`) instead, and one in ten (7 mod 10) pays, then takes a new token
+//!    (WAITING or ACTIVE: a refund takes either) and is refunded (keyed). Their seats are for
+//!    sale again, to whoever comes next.
 //!
 //! Then it checks, from the answers and from the tables: no seat sold twice, the debits add
-//! up to the prices of the sold seats, every balance is what its user was charged minus what
-//! it paid, and (`devserver check-invariants` over the run's concert and users) every balance
-//! equals its ledger.
+//! up to the prices of the seats still sold, every refund gave the price back, every balance
+//! is what its user was charged minus what it paid plus what it got back, and (`devserver
+//! check-invariants` over the run's concert and users) every balance equals its ledger,
+//! every sale and every refund is whole and every buyer's seat count is their seats.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -19,7 +24,7 @@ use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::api::{with_retries, Api, Fail, Reservation};
+use crate::api::{with_resends, with_retries, Api, Fail, Reservation};
 use crate::Args;
 
 pub struct Spike {
@@ -59,6 +64,24 @@ impl Spike {
     }
 }
 
+/// What a user means to do once it holds a seat.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Plan {
+    Buy,
+    Release,
+    Refund,
+}
+
+impl Plan {
+    fn of(user: usize) -> Self {
+        match user % 10 {
+            3 => Plan::Release,
+            7 => Plan::Refund,
+            _ => Plan::Buy,
+        }
+    }
+}
+
 #[derive(Debug)]
 enum Outcome {
     Paid {
@@ -68,6 +91,16 @@ enum Outcome {
         amount: u64,
         balance_after: u64,
     },
+    /// Paid, then refunded: `balance` is what the refund left.
+    Refunded {
+        date: String,
+        price: u64,
+        amount: u64,
+        refunded: u64,
+        balance: u64,
+    },
+    /// Held a seat, then let it go.
+    Released,
     /// Every attempt at a seat was refused.
     Lost,
     /// No seat left by the time the user was admitted.
@@ -86,6 +119,8 @@ struct Live {
     active: AtomicUsize,
     holds: AtomicUsize,
     paid: AtomicUsize,
+    released: AtomicUsize,
+    refunded: AtomicUsize,
     lost: AtomicUsize,
     sold_out: AtomicUsize,
     failed: AtomicUsize,
@@ -95,11 +130,13 @@ impl Live {
     fn message(&self) -> String {
         let g = |a: &AtomicUsize| a.load(Ordering::Relaxed);
         format!(
-            "waiting {} · active {} · holds won {} · paid {} · lost {} · sold out {} · failed {}",
+            "waiting {} · active {} · holds won {} · paid {} · released {} · refunded {} · lost {} · sold out {} · failed {}",
             g(&self.waiting),
             g(&self.active),
             g(&self.holds),
             g(&self.paid),
+            g(&self.released),
+            g(&self.refunded),
             g(&self.lost),
             g(&self.sold_out),
             g(&self.failed)
@@ -136,9 +173,11 @@ pub async fn run(spike: Spike) -> anyhow::Result<bool> {
             let (api, spike, live, bar) = (api.clone(), spike.clone(), live.clone(), bar.clone());
             tokio::spawn(async move {
                 let user = format!("{}{i}", spike.user_prefix);
-                let outcome = one_user(&api, &spike, &live, &user).await;
+                let outcome = one_user(&api, &spike, &live, &user, Plan::of(i)).await;
                 let counter = match &outcome {
                     Outcome::Paid { .. } => &live.paid,
+                    Outcome::Released => &live.released,
+                    Outcome::Refunded { .. } => &live.refunded,
                     Outcome::Lost => &live.lost,
                     Outcome::SoldOut => &live.sold_out,
                     Outcome::ChargedUnpaid { .. } | Outcome::Failed(_) => &live.failed,
@@ -163,10 +202,12 @@ pub async fn run(spike: Spike) -> anyhow::Result<bool> {
     // ---- report
     let count = |f: fn(&Outcome) -> bool| outcomes.iter().filter(|(_, o)| f(o)).count();
     println!(
-        "{} users in {:.1} s: {} paid, {} lost every seat they tried, {} found it sold out, {} failed\n",
+        "{} users in {:.1} s: {} paid, {} paid and were refunded, {} let their hold go, {} lost every seat they tried, {} found it sold out, {} failed\n",
         spike.users,
         wall.as_secs_f64(),
         count(|o| matches!(o, Outcome::Paid { .. })),
+        count(|o| matches!(o, Outcome::Refunded { .. })),
+        count(|o| matches!(o, Outcome::Released)),
         count(|o| matches!(o, Outcome::Lost)),
         count(|o| matches!(o, Outcome::SoldOut)),
         count(|o| matches!(o, Outcome::Failed(_) | Outcome::ChargedUnpaid { .. })),
@@ -210,15 +251,21 @@ pub async fn run(spike: Spike) -> anyhow::Result<bool> {
     Ok(ok)
 }
 
-async fn one_user(api: &Api, spike: &Spike, live: &Live, user: &str) -> Outcome {
-    match flow(api, spike, live, user).await {
+async fn one_user(api: &Api, spike: &Spike, live: &Live, user: &str, plan: Plan) -> Outcome {
+    match flow(api, spike, live, user, plan).await {
         Ok(o) => o,
         Err(f) => Outcome::Failed(f),
     }
 }
 
 /// A user's failure is an outcome of the run (counted, shown), not an error of the tool: text.
-async fn flow(api: &Api, spike: &Spike, live: &Live, user: &str) -> Result<Outcome, String> {
+async fn flow(
+    api: &Api,
+    spike: &Spike,
+    live: &Live,
+    user: &str,
+    plan: Plan,
+) -> Result<Outcome, String> {
     let step = |what: &'static str| move |f: Fail| format!("{what}: {f}");
     // 1. In line, then admitted.
     let mut token = with_retries(3, || api.issue(user, &spike.concert))
@@ -246,7 +293,7 @@ async fn flow(api: &Api, spike: &Spike, live: &Live, user: &str) -> Result<Outco
         live.waiting.fetch_sub(1, Ordering::Relaxed);
     }
     live.active.fetch_add(1, Ordering::Relaxed);
-    let outcome = admitted(api, spike, live, user, &token.token).await;
+    let outcome = admitted(api, spike, live, user, &token.token, plan).await;
     live.active.fetch_sub(1, Ordering::Relaxed);
     outcome
 }
@@ -257,6 +304,7 @@ async fn admitted(
     live: &Live,
     user: &str,
     token: &str,
+    plan: Plan,
 ) -> Result<Outcome, String> {
     let step = |what: &'static str| move |f: Fail| format!("{what}: {f}");
     // 2. What is left.
@@ -299,14 +347,48 @@ async fn admitted(
         return Ok(Outcome::Lost);
     };
     live.holds.fetch_add(1, Ordering::Relaxed);
+    if plan == Plan::Release {
+        let released = with_retries(3, || api.release(token, &r.reservation_id))
+            .await
+            .map_err(step("release"))?;
+        if released.reservation_id != r.reservation_id || released.status != "RELEASED" {
+            return Err(format!(
+                "release answered {} {}",
+                released.reservation_id, released.status
+            ));
+        }
+        return Ok(Outcome::Released);
+    }
     // 4. Charge the price, then pay.
     let charge_key = format!("charge-{user}");
-    let charged = with_retries(4, || api.charge(token, user, r.price, &charge_key))
+    let charged = with_resends(4, || api.charge(token, user, r.price, &charge_key))
         .await
         .map_err(step("charge"))?
         .balance;
     let pay_key = format!("pay-{user}");
-    match with_retries(4, || api.pay(token, user, &r.reservation_id, &pay_key)).await {
+    match with_resends(4, || api.pay(token, user, &r.reservation_id, &pay_key)).await {
+        Ok(p) if p.reservation_id == r.reservation_id && plan == Plan::Refund => {
+            // The payment spent the token: a new one, admitted or not, is enough to refund.
+            let again = with_retries(3, || api.issue(user, &spike.concert))
+                .await
+                .map_err(step("token for the refund"))?;
+            let refund_key = format!("refund-{user}");
+            let refunded = with_resends(4, || {
+                api.refund(&again.token, &r.reservation_id, &refund_key)
+            })
+            .await
+            .map_err(step("refund"))?;
+            if refunded.reservation_id != r.reservation_id {
+                return Err(format!("refund answered {}", refunded.reservation_id));
+            }
+            Ok(Outcome::Refunded {
+                date,
+                price: r.price,
+                amount: p.amount,
+                refunded: refunded.amount,
+                balance: refunded.balance,
+            })
+        }
         Ok(p) if p.reservation_id == r.reservation_id => Ok(Outcome::Paid {
             seat: r.seat_no,
             date,
@@ -368,6 +450,31 @@ async fn check(spike: &Spike, outcomes: &[(String, Outcome)]) -> anyhow::Result<
              price and was left with 0"
         ),
     );
+    // (price, paid, refunded, balance after the refund)
+    let refunded: Vec<(u64, u64, u64, u64)> = outcomes
+        .iter()
+        .filter_map(|(_, o)| match o {
+            Outcome::Refunded {
+                price,
+                amount,
+                refunded,
+                balance,
+                ..
+            } => Some((*price, *amount, *refunded, *balance)),
+            _ => None,
+        })
+        .collect();
+    verdict(
+        "every refund gave back what was paid (answers)",
+        refunded
+            .iter()
+            .all(|&(price, paid, back, balance)| paid == price && back == paid && balance == price),
+        format!(
+            "{} refunds of {} won in all; each refunded payer was left with the price it charged",
+            refunded.len(),
+            refunded.iter().map(|r| r.2).sum::<u64>()
+        ),
+    );
 
     // From the tables (the same DynamoDB the server writes to), where this process can reach it.
     if std::env::var_os("AWS_ENDPOINT_URL_DYNAMODB").is_none() {
@@ -378,7 +485,13 @@ async fn check(spike: &Spike, outcomes: &[(String, Outcome)]) -> anyhow::Result<
         .await
         .map_err(|e| anyhow::anyhow!("cannot reach the stores: {e}"))?;
     let concert = shared::domain::ConcertId::parse(&spike.concert)?;
-    let mut dates: Vec<&String> = paid.iter().map(|p| p.2).collect();
+    let mut dates: Vec<&String> = outcomes
+        .iter()
+        .filter_map(|(_, o)| match o {
+            Outcome::Paid { date, .. } | Outcome::Refunded { date, .. } => Some(date),
+            _ => None,
+        })
+        .collect();
     dates.sort();
     dates.dedup();
     let (mut sold, mut sold_value) = (HashSet::new(), 0u64);
@@ -398,7 +511,7 @@ async fn check(spike: &Spike, outcomes: &[(String, Outcome)]) -> anyhow::Result<
         "no seat sold twice (table)",
         sold == distinct,
         format!(
-            "{} seats SOLD in the seat map, each one a payment answered",
+            "{} seats SOLD in the seat map, each one a payment answered and not refunded",
             sold.len()
         ),
     );
@@ -407,11 +520,12 @@ async fn check(spike: &Spike, outcomes: &[(String, Outcome)]) -> anyhow::Result<
         sold_value == debits,
         format!("SOLD seats are worth {sold_value} won; payments debited {debits} won"),
     );
-    // Every balance: what its user was charged minus what it paid.
+    // Every balance: what its user was charged minus what it paid plus what it got back.
     let mut expected: Vec<(&String, u64)> = Vec::new();
     for (u, o) in outcomes {
         match o {
-            Outcome::Paid { .. } => expected.push((u, 0)),
+            Outcome::Paid { .. } | Outcome::Released => expected.push((u, 0)),
+            Outcome::Refunded { price, .. } => expected.push((u, *price)),
             Outcome::ChargedUnpaid { charged, .. } => expected.push((u, *charged)),
             _ => {}
         }
@@ -428,7 +542,7 @@ async fn check(spike: &Spike, outcomes: &[(String, Outcome)]) -> anyhow::Result<
         }
     }
     verdict(
-        "every balance is its charges minus its payments (table)",
+        "every balance is its charges minus its payments plus its refunds (table)",
         wrong.is_empty(),
         if wrong.is_empty() {
             format!("{} balances read", expected.len())
@@ -457,7 +571,7 @@ async fn check(spike: &Spike, outcomes: &[(String, Outcome)]) -> anyhow::Result<
             .collect::<Vec<_>>()
             .join("; ");
         verdict(
-            "every balance equals its ledger, every sale has one reservation and one payment (devserver check-invariants)",
+            "every balance equals its ledger, every sale has one reservation and one payment, every refund is whole, no seat is in two live reservations, every seat count is its buyer's seats (devserver check-invariants)",
             out.status.success(),
             summary,
         );
