@@ -2,7 +2,8 @@
 //! balance and the key's record; one TransactWriteItems debits the balance, sells the seat,
 //! confirms the reservation and writes the payment, the ledger entry and the key's record,
 //! all or nothing. Then Redis: the token is spent (its active place freed) and the dates
-//! cache invalidated.
+//! cache invalidated. A balance short of the price adds one GetItem of the reservation before
+//! answering INSUFFICIENT_BALANCE.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -121,6 +122,18 @@ pub async fn pay(
         }
         let base = old.unwrap_or(Won::ZERO);
         let Some(left) = base.get().checked_sub(price.get()).map(Won::new) else {
+            // The short balance may be a concurrent payment's debit of this very reservation
+            // (the read's items are not one snapshot, and a lost race hands back the new
+            // balance): the reservation as it is now says whether it is paid already.
+            if let Some(current) = state
+                .db
+                .get_reservation(&reservation.reservation_id)
+                .await?
+            {
+                if let Some(refused) = refusal(&current, now_ms) {
+                    return Err(refused);
+                }
+            }
             return Err(ApiError::InsufficientBalance(format!(
                 "the balance of {base} is below the price of {price}"
             )));
