@@ -360,6 +360,34 @@ pub struct Db {
 }
 
 impl Db {
+    /// One BatchGetItem, sent again for the keys DynamoDB left unprocessed (throttling or the
+    /// answer's size) after a short growing wait, until every item is read; every item found,
+    /// from every table.
+    pub async fn batch_get_all(
+        &self,
+        mut request: HashMap<String, aws_sdk_dynamodb::types::KeysAndAttributes>,
+    ) -> Result<Vec<HashMap<String, AttributeValue>>, StoreError> {
+        let mut found = Vec::new();
+        for attempt in 0..4u32 {
+            let out = self
+                .client
+                .batch_get_item()
+                .set_request_items(Some(request))
+                .send()
+                .await
+                .map_err(|e| sdk_error("BatchGetItem", e))?;
+            found.extend(out.responses.unwrap_or_default().into_values().flatten());
+            match out.unprocessed_keys {
+                Some(rest) if !rest.is_empty() => request = rest,
+                _ => return Ok(found),
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(25 << attempt)).await;
+        }
+        Err(StoreError::Contended(
+            "BatchGetItem kept leaving keys unprocessed".into(),
+        ))
+    }
+
     pub fn new(client: Client, table: impl Into<String>, reservations: impl Into<String>) -> Self {
         Self {
             client,

@@ -11,9 +11,7 @@ use aws_sdk_dynamodb::types::{
 use crate::domain::{IdempotencyKey, ReservationId, UserId, Won};
 use crate::error::StoreError;
 use crate::store::balance::ledger_proof;
-use crate::store::dynamo::{
-    built, from_item, key, n, retry_conflicts, s, sdk_error, to_item, Db, TxError,
-};
+use crate::store::dynamo::{built, from_item, key, n, retry_conflicts, s, to_item, Db, TxError};
 use crate::store::items::{
     keys, BalanceItem, HoldItem, IdempotencyItem, IdempotencyScope, LedgerItem, PaymentItem,
     ReservationItem, SeatCountItem,
@@ -138,7 +136,7 @@ impl Db {
                 keys::idempotency_sk(IdempotencyScope::Payment, k),
             ));
         }
-        let mut request = HashMap::from([
+        let request = HashMap::from([
             (
                 self.table.clone(),
                 built(
@@ -162,36 +160,18 @@ impl Db {
             ),
         ]);
         let mut read = PaymentRead::default();
-        for attempt in 0..4u32 {
-            let out = self
-                .client
-                .batch_get_item()
-                .set_request_items(Some(request))
-                .send()
-                .await
-                .map_err(|e| sdk_error("BatchGetItem", e))?;
-            for (_, items) in out.responses.unwrap_or_default() {
-                for item in items {
-                    match item.get("SK") {
-                        Some(AttributeValue::S(sk)) if sk == keys::BALANCE_SK => {
-                            read.balance = Some(from_item(item)?)
-                        }
-                        Some(AttributeValue::S(sk)) if sk == keys::RESERVATION_SK => {
-                            read.reservation = Some(from_item(item)?)
-                        }
-                        _ => read.idempotency = Some(from_item(item)?),
-                    }
+        for item in self.batch_get_all(request).await? {
+            match item.get("SK") {
+                Some(AttributeValue::S(sk)) if sk == keys::BALANCE_SK => {
+                    read.balance = Some(from_item(item)?)
                 }
+                Some(AttributeValue::S(sk)) if sk == keys::RESERVATION_SK => {
+                    read.reservation = Some(from_item(item)?)
+                }
+                _ => read.idempotency = Some(from_item(item)?),
             }
-            match out.unprocessed_keys {
-                Some(rest) if !rest.is_empty() => request = rest,
-                _ => return Ok(read),
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(25 << attempt)).await;
         }
-        Err(StoreError::Contended(
-            "BatchGetItem kept leaving keys unprocessed".into(),
-        ))
+        Ok(read)
     }
 
     /// Everything a payment changes, or nothing: the balance (still `old`), each seat's marker

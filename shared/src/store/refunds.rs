@@ -117,7 +117,7 @@ impl Db {
                 keys::idempotency_sk(IdempotencyScope::Refund, k),
             ));
         }
-        let mut request = HashMap::from([
+        let request = HashMap::from([
             (
                 self.table.clone(),
                 built(
@@ -145,39 +145,21 @@ impl Db {
             ),
         ]);
         let mut read = RefundRead::default();
-        for attempt in 0..4u32 {
-            let out = self
-                .client
-                .batch_get_item()
-                .set_request_items(Some(request))
-                .send()
-                .await
-                .map_err(|e| sdk_error("BatchGetItem", e))?;
-            for (_, items) in out.responses.unwrap_or_default() {
-                for item in items {
-                    match item.get("SK") {
-                        Some(AttributeValue::S(sk)) if sk == keys::BALANCE_SK => {
-                            read.balance = Some(from_item(item)?)
-                        }
-                        Some(AttributeValue::S(sk)) if sk == keys::RESERVATION_SK => {
-                            read.reservation = Some(from_item(item)?)
-                        }
-                        Some(AttributeValue::S(sk)) if sk == keys::PAYMENT_SK => {
-                            read.payment = Some(from_item(item)?)
-                        }
-                        _ => read.idempotency = Some(from_item(item)?),
-                    }
+        for item in self.batch_get_all(request).await? {
+            match item.get("SK") {
+                Some(AttributeValue::S(sk)) if sk == keys::BALANCE_SK => {
+                    read.balance = Some(from_item(item)?)
                 }
+                Some(AttributeValue::S(sk)) if sk == keys::RESERVATION_SK => {
+                    read.reservation = Some(from_item(item)?)
+                }
+                Some(AttributeValue::S(sk)) if sk == keys::PAYMENT_SK => {
+                    read.payment = Some(from_item(item)?)
+                }
+                _ => read.idempotency = Some(from_item(item)?),
             }
-            match out.unprocessed_keys {
-                Some(rest) if !rest.is_empty() => request = rest,
-                _ => return Ok(read),
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(25 << attempt)).await;
         }
-        Err(StoreError::Contended(
-            "BatchGetItem kept leaving keys unprocessed".into(),
-        ))
+        Ok(read)
     }
 
     /// A reservation's payment: one consistent GetItem.
