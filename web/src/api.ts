@@ -78,11 +78,12 @@ export interface Refund {
 }
 
 export interface QueueFigures {
-  waiting: number;
-  active: number;
+  /** The counts are null when the line could not be read just then. */
+  waiting: number | null;
+  active: number | null;
   activeLimit: number;
   paused: boolean;
-  admittedLastMinute: number;
+  admittedLastMinute: number | null;
   opensAt: string | null;
 }
 

@@ -305,7 +305,9 @@ export function won(amount: number): string {
   }).format(amount);
 }
 
-export function num(n: number): string {
+/** A count; null (the line could not be read just then) shows as a dash. */
+export function num(n: number | null): string {
+  if (n === null) return '—';
   return new Intl.NumberFormat(lang === 'ko' ? 'ko-KR' : 'en-US').format(n);
 }
 

@@ -22,6 +22,7 @@ use shared::http::views::{AdminConcertView, QueueView, SeatsView, TokenView};
 use shared::settings::Settings;
 use shared::store::catalog::StoredConcert;
 use shared::store::items::{ConcertItem, DateItem};
+use shared::store::scripts::LineFigures;
 use shared::AppState;
 
 const OPENAPI: &str = include_str!("../../../openapi.yaml");
@@ -729,11 +730,13 @@ fn stored_concert() -> StoredConcert {
 
 fn figures() -> QueueFigures {
     QueueFigures {
-        waiting: 3,
-        active: 2,
+        line: Some(LineFigures {
+            waiting: 3,
+            active: 2,
+            admitted_last_minute: 4,
+        }),
         active_limit: 100,
         paused: false,
-        admitted_last_minute: 4,
         opens_at: None,
     }
 }

@@ -117,10 +117,10 @@ async fn issue(state: &AppState, user: &str) -> Result<Issued, shared::StoreErro
             &UserId::parse(user).unwrap(),
             &ConcertId::parse("tls-concert").unwrap(),
             shared::domain::token::TokenId::generate(),
-            Some(&Default::default()),
+            Some(Default::default()),
         )
         .await
-        .map(|issued| issued.expect("the controls were given").0)
+        .map(|issued| issued.done().expect("the controls were given").0)
 }
 
 /// Over rediss:// the queue works against a trusted server and refuses an untrusted one.

@@ -5,8 +5,9 @@
 //!
 //! The line's controls (`activeLimit`, `paused`, `opensAt`) are the concert's, in DynamoDB;
 //! the scripts use the line's mirror of them in Redis, which the operator's changes write. A
-//! script that finds no mirror (a new line, or Redis lost it) answers so, and the call reads
-//! the concert once and runs again with it: two more round trips, once per line.
+//! script that finds no mirror (a new line, or Redis lost it), or whose mirror is due to be
+//! confirmed (every 10 s, one caller per line), asks for them, and the call reads the concert
+//! and runs again with it: two more round trips, once per line and 10 s.
 
 use chrono::{DateTime, Utc};
 
@@ -14,11 +15,12 @@ use crate::domain::queue::{LineControls, Pacing, Standing, TokenStatus};
 use crate::domain::token::{SignedToken, TokenId};
 use crate::domain::{ConcertId, QueueToken, UserId};
 use crate::error::ApiError;
+use crate::error::StoreError;
 use crate::metrics::{self, Metric};
 use crate::settings::Settings;
 use crate::state::AppState;
 use crate::store::items::TokenItem;
-use crate::store::scripts::{Issued, Lookup, QueueScripts};
+use crate::store::scripts::{Controlled, Issued, Lookup, QueueScripts};
 
 /// Puts the user in line for the concert, or returns the live token they already have.
 pub async fn issue(
@@ -45,19 +47,10 @@ pub async fn issue(
     }
     let fresh = TokenId::generate();
     let scripts = QueueScripts::new(&state.redis, &state.settings);
-    let first = scripts
-        .issue(user, concert, fresh.clone(), controls.as_ref())
-        .await?;
-    let (issued, admitted) = match first {
-        Some(done) => done,
-        None => {
-            let controls = read_controls(state, concert).await?;
-            scripts
-                .issue(user, concert, fresh.clone(), Some(&controls))
-                .await?
-                .ok_or_else(unmirrored)?
-        }
-    };
+    let (issued, admitted) = with_controls(state, concert, controls, |controls| {
+        scripts.issue(user, concert, fresh.clone(), controls)
+    })
+    .await?;
     let new = matches!(issued, Issued::New(_));
     metrics::record(&[
         (Metric::TokensIssued, if new { 1.0 } else { 0.0 }),
@@ -79,15 +72,44 @@ pub async fn issue(
     })
 }
 
+/// Runs a queue script with `first` (the controls, if the caller read them), and once more
+/// with the concert's controls as stored if the line asks for them. When that read fails and
+/// the line has a mirror (it asked for a recheck), the script runs with the mirror it has.
+async fn with_controls<T, F, Fut>(
+    state: &AppState,
+    concert: &ConcertId,
+    first: Option<LineControls>,
+    run: F,
+) -> Result<T, ApiError>
+where
+    F: Fn(Option<LineControls>) -> Fut,
+    Fut: std::future::Future<Output = Result<Controlled<T>, StoreError>>,
+{
+    let mirrored = match run(first).await? {
+        Controlled::Done(done) => return Ok(done),
+        Controlled::Asked { mirrored } => mirrored,
+    };
+    let controls = match read_controls(state, concert).await {
+        Ok(controls) => Some(controls),
+        Err(e) if mirrored => {
+            tracing::warn!(error = %e, concert = %concert, "controls not rechecked; the mirror serves");
+            None
+        }
+        Err(e) => return Err(e),
+    };
+    match run(controls).await? {
+        Controlled::Done(done) => Ok(done),
+        Controlled::Asked { .. } => {
+            Err(StoreError::Unexpected("the line asked for its controls twice".into()).into())
+        }
+    }
+}
+
 /// The concert's controls as stored, for the line's mirror. A concert that does not exist
 /// (a signed token outlives nothing, but be safe) has the defaults.
 async fn read_controls(state: &AppState, concert: &ConcertId) -> Result<LineControls, ApiError> {
     let item = state.db.concert_item(concert).await?;
     Ok(item.map(|c| c.controls()).unwrap_or_default())
-}
-
-fn unmirrored() -> ApiError {
-    crate::error::StoreError::Unexpected("the line kept no mirror of its controls".into()).into()
 }
 
 /// The line's pacing, from the settings.
@@ -130,16 +152,10 @@ pub async fn token_status(
 ) -> Result<TokenStatus, ApiError> {
     let signed = verified(state, token)?;
     let scripts = QueueScripts::new(&state.redis, &state.settings);
-    let (lookup, admitted) = match scripts.status(&signed, poll, None).await? {
-        Some(done) => done,
-        None => {
-            let controls = read_controls(state, &signed.concert).await?;
-            scripts
-                .status(&signed, poll, Some(&controls))
-                .await?
-                .ok_or_else(unmirrored)?
-        }
-    };
+    let (lookup, admitted) = with_controls(state, &signed.concert, None, |controls| {
+        scripts.status(&signed, poll, controls)
+    })
+    .await?;
     metrics::record(&[(Metric::Admissions, f64::from(admitted))]);
     match lookup {
         Lookup::Live(status) => Ok(paced(status, &pacing(&state.settings))),

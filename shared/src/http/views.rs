@@ -226,22 +226,23 @@ pub struct AdminDateView {
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct QueueView {
-    pub waiting: u64,
-    pub active: u64,
+    /// The three counts are null when the line could not be read just then.
+    pub waiting: Option<u64>,
+    pub active: Option<u64>,
     pub active_limit: u32,
     pub paused: bool,
-    pub admitted_last_minute: u64,
+    pub admitted_last_minute: Option<u64>,
     pub opens_at: Option<String>,
 }
 
 impl From<&QueueFigures> for QueueView {
     fn from(q: &QueueFigures) -> Self {
         Self {
-            waiting: q.waiting,
-            active: q.active,
+            waiting: q.line.map(|l| l.waiting),
+            active: q.line.map(|l| l.active),
             active_limit: q.active_limit,
             paused: q.paused,
-            admitted_last_minute: q.admitted_last_minute,
+            admitted_last_minute: q.line.map(|l| l.admitted_last_minute),
             opens_at: q.opens_at.map(instant),
         }
     }

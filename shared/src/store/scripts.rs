@@ -14,7 +14,8 @@
 //! - `{p:c}:act`   ZSET token ID -> activeUntil (ms)
 //! - `{p:c}:adm`   ZSET token ID -> admission time (ms), the last minute of admissions
 //! - `{p:c}:meta`  HASH seq (arrival counter), due, limit (see `queue_lib.lua`), and the mirror
-//!   of the concert's controls: cv (its revision), cl (activeLimit), cp (paused), co (opensAt)
+//!   of the concert's controls: cv (its revision), cl (activeLimit), cp (paused), co (opensAt),
+//!   ck (when last confirmed from DynamoDB)
 //! - `{p:c}:idle`  ZSET ACTIVE token ID -> when it ends for want of calls (ms)
 //!
 //! Every one of them ends (PEXPIRE) a while after the line's last write; an ended token's
@@ -181,32 +182,32 @@ impl<'a> QueueScripts<'a> {
         inv
     }
 
-    /// The token, and how many tokens the call admitted (for the metrics). None: the line has
-    /// no mirror of the concert's controls; call again with them.
+    /// The token, and how many tokens the call admitted (for the metrics); or the line asks
+    /// for the concert's controls: call again with them.
     pub async fn issue(
         &self,
         user: &UserId,
         concert: &ConcertId,
         fresh: TokenId,
-        controls: Option<&LineControls>,
-    ) -> Result<Option<(Issued, u32)>, StoreError> {
+        controls: Option<LineControls>,
+    ) -> Result<Controlled<(Issued, u32)>, StoreError> {
         use rand::Rng;
         let draw = rand::rng().random_range(0..PRE_QUEUE_DRAWS);
-        let mut inv = self.prepare(&ISSUE_SCRIPT, concert, controls);
+        let mut inv = self.prepare(&ISSUE_SCRIPT, concert, controls.as_ref());
         inv.arg(user.as_str()).arg(fresh.as_str()).arg(draw);
         let reply: Vec<String> = self
             .redis
             .run(|mut c| async move { inv.invoke_async(&mut c).await })
             .await?;
-        if no_controls(&reply) {
-            return Ok(None);
+        if let Some(asked) = controls_asked(&reply) {
+            return Ok(asked);
         }
         let is_new = reply.get(5).is_some_and(|f| f == "NEW");
         let key = &self.settings.queue_token_key;
         let admitted = admitted(&reply);
         match parse_live(reply, concert, key)? {
-            Some(status) if is_new => Ok(Some((Issued::New(status), admitted))),
-            Some(status) => Ok(Some((Issued::Existing(status), admitted))),
+            Some(status) if is_new => Ok(Controlled::Done((Issued::New(status), admitted))),
+            Some(status) => Ok(Controlled::Done((Issued::Existing(status), admitted))),
             None => Err(StoreError::Unexpected(
                 "an issued token was not live".into(),
             )),
@@ -215,26 +216,26 @@ impl<'a> QueueScripts<'a> {
 
     /// The token's state; `poll` counts the call as activity that keeps the token (a waiter
     /// in line, an ACTIVE token from idling out). With how many tokens the call admitted.
-    /// None: the line holds the token but no mirror of the controls; call again with them.
+    /// Or the line asks for the concert's controls: call again with them.
     pub async fn status(
         &self,
         token: &SignedToken,
         poll: bool,
-        controls: Option<&LineControls>,
-    ) -> Result<Option<(Lookup, u32)>, StoreError> {
-        let mut inv = self.prepare(&STATUS_SCRIPT, &token.concert, controls);
+        controls: Option<LineControls>,
+    ) -> Result<Controlled<(Lookup, u32)>, StoreError> {
+        let mut inv = self.prepare(&STATUS_SCRIPT, &token.concert, controls.as_ref());
         inv.arg(token.id.as_str()).arg(if poll { "1" } else { "0" });
         let reply: Vec<String> = self
             .redis
             .run(|mut c| async move { inv.invoke_async(&mut c).await })
             .await?;
-        if no_controls(&reply) {
-            return Ok(None);
+        if let Some(asked) = controls_asked(&reply) {
+            return Ok(asked);
         }
         let key = &self.settings.queue_token_key;
         let admitted = admitted(&reply);
         let lookup = parse_live(reply, &token.concert, key)?.map_or(Lookup::Ended, Lookup::Live);
-        Ok(Some((lookup, admitted)))
+        Ok(Controlled::Done((lookup, admitted)))
     }
 
     /// A live ACTIVE token counts as active until `until` (its user's hold ends then). False
@@ -317,9 +318,29 @@ fn admitted(reply: &[String]) -> u32 {
     reply[at].parse().unwrap_or(0)
 }
 
-/// The answer of a script that needs the controls and found no mirror of them.
-fn no_controls(reply: &[String]) -> bool {
-    reply.first().is_some_and(|k| k == "NOCTL")
+/// A queue script's answer, or its asking for the concert's controls (NOCTL): the line has no
+/// mirror of them (`mirrored` false: nobody can be admitted without), or its mirror is due to
+/// be confirmed (`mirrored` true: the one it has may still be used).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Controlled<T> {
+    Done(T),
+    Asked { mirrored: bool },
+}
+
+impl<T> Controlled<T> {
+    /// The answer, unless the line asked for the controls.
+    pub fn done(self) -> Option<T> {
+        match self {
+            Controlled::Done(t) => Some(t),
+            Controlled::Asked { .. } => None,
+        }
+    }
+}
+
+fn controls_asked<T>(reply: &[String]) -> Option<Controlled<T>> {
+    (reply.first()? == "NOCTL").then(|| Controlled::Asked {
+        mirrored: reply.get(2).is_some_and(|m| m == "M"),
+    })
 }
 
 /// Reads an ACTIVE or WAITING answer; UNKNOWN (not in the line, or past its time) is None.

@@ -67,3 +67,31 @@ async fn a_bad_control_is_400_and_an_unknown_concert_404() {
         .unwrap();
     assert_problem(res, StatusCode::NOT_FOUND, "NOT_FOUND").await;
 }
+
+/// The change is stored before the line's copy of it is written: with Redis away it is still
+/// answered as made (the counts only the line knows are null), since it is in DynamoDB.
+#[tokio::test]
+async fn with_redis_away_a_change_is_stored_and_answered_as_made() {
+    let app = spawn_app_with(&[
+        ("REDIS_URL", "redis://127.0.0.1:1"),
+        ("STORE_TIMEOUT_MS", "300"),
+    ])
+    .await;
+    let concert = unique("away");
+    let (status, stored) = put(&app, &concert, &catalog("Away", &[day(3)])).await;
+    assert_eq!(status, StatusCode::CREATED, "{stored}");
+    let (status, queue) = patch(&app, &concert, &json!({ "paused": true })).await;
+    assert_eq!(status, StatusCode::OK, "{queue}");
+    assert_eq!(queue["paused"], true);
+    for count in ["waiting", "active", "admittedLastMinute"] {
+        assert_eq!(queue[count], Value::Null, "{count}");
+    }
+    let item = app
+        .state
+        .db
+        .concert_item(&ConcertId::parse(&concert).unwrap())
+        .await
+        .expect("DynamoDB answers")
+        .expect("stored");
+    assert!(item.paused);
+}

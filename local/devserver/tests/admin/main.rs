@@ -10,10 +10,10 @@ mod big;
 mod catalog;
 mod controls;
 
-use common::{answer, assert_problem, spawn_app, unique, TestApp, ADMIN_TOKEN};
+use common::{answer, assert_problem, spawn_app, spawn_app_with, unique, TestApp, ADMIN_TOKEN};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
-use shared::domain::ConcertDate;
+use shared::domain::{ConcertDate, ConcertId};
 
 /// A date `days` from today, as the API writes it.
 fn day(days: u64) -> String {

@@ -105,3 +105,24 @@ async fn the_controls_survive_redis_losing_the_line() {
     .await;
     assert_waiting(&app.issue_new(&unique("d")).await, 1);
 }
+
+/// A change stored in DynamoDB whose copy to the line failed is in force once the line
+/// confirms its copy (at most 10 s on), and the copy serves until then.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_the_lines_copy_missed_is_in_force_after_the_recheck() {
+    let app = spawn_app_with(&[("QUEUE_ACTIVE_LIMIT", "3")]).await;
+    let a = token_of(&app.issue_new(&unique("a")).await);
+    let concert = ConcertId::parse(&app.concert).unwrap();
+    // Stored, and not copied: what a failed copy leaves.
+    app.state
+        .db
+        .set_controls(&concert, None, Some(true))
+        .await
+        .expect("stored")
+        .expect("the concert exists");
+    assert_active(&app.issue_new(&unique("b")).await);
+
+    app.age_mirror().await;
+    assert_waiting(&app.issue_new(&unique("c")).await, 1);
+    assert_active(&app.poll(&a).await);
+}

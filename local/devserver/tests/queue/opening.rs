@@ -230,6 +230,7 @@ async fn one_opening(state: &shared::AppState, n: usize) -> Vec<usize> {
             .issue(&user, &concert, TokenId::generate(), None)
             .await
             .unwrap()
+            .done()
             .expect("the line has its controls");
         let Issued::New(status) = issued else {
             panic!("a new token")
@@ -250,6 +251,7 @@ async fn one_opening(state: &shared::AppState, n: usize) -> Vec<usize> {
             .status(&signed, true, None)
             .await
             .unwrap()
+            .done()
             .expect("the line has its controls");
         let Lookup::Live(status) = lookup else {
             panic!("a live token")

@@ -206,6 +206,32 @@ impl TestApp {
 
     /// Deletes this app's concert's line from Redis (as a Redis restarting empty would), and
     /// only it: the tests share one Redis.
+    /// Makes the line's copy of the controls due to be confirmed from DynamoDB (as it is
+    /// 10 s after it last was).
+    pub(crate) async fn age_mirror(&self) {
+        let keys = LineKeys::new(
+            self.state.redis.prefix(),
+            &ConcertId::parse(&self.concert).unwrap(),
+        );
+        let meta = keys.0[6].clone();
+        let _: i64 = self
+            .state
+            .redis
+            .run(|mut c| {
+                let meta = meta.clone();
+                async move {
+                    redis::cmd("HSET")
+                        .arg(meta)
+                        .arg("ck")
+                        .arg(0)
+                        .query_async(&mut c)
+                        .await
+                }
+            })
+            .await
+            .expect("Redis answers");
+    }
+
     pub(crate) async fn drop_line(&self) {
         let keys = LineKeys::new(
             self.state.redis.prefix(),

@@ -1,7 +1,7 @@
 -- ARGV[10..12]: user, a fresh token ID, a random integer in [0, 2^52) (the pre-queue's order,
 -- drawn by the caller: Lua's math.random is seeded differently across Redis versions).
 local u, fresh, rnd = ARGV[10], ARGV[11], tonumber(ARGV[12])
-if not HAS_CONTROLS then return NOCTL end
+if needs_controls() then return NOCTL end
 if is_due() then maintain() end
 local existing = redis.call('HGET', USERS, u)
 if existing then

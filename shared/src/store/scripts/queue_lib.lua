@@ -28,18 +28,32 @@ local admitted_now = 0
 -- its active limit ('' for the default), paused, opensAt (ms, 0 for none). The operator's
 -- writes and a reader that found none both write it, and only a newer revision replaces it,
 -- so a reader's late copy never undoes an operator's change.
+--
+-- `ck` is when the mirror was last confirmed from DynamoDB. Past RECHECK_MS, the first call
+-- that needs the controls takes the recheck for itself (moves `ck`) and answers NOCTL, so one
+-- caller per line reads the concert while the rest go on. So a change whose mirror write
+-- failed (Redis away after DynamoDB committed it) is in force within RECHECK_MS anyway.
+local RECHECK_MS = 10000
 if ARGV[6] ~= '' then
   local v = tonumber(ARGV[6])
   local cur = tonumber(redis.call('HGET', META, 'cv'))
   if not cur or cur < v then
     redis.call('HSET', META, 'cv', v, 'cl', ARGV[7], 'cp', ARGV[8], 'co', ARGV[9])
-    -- A line that did not exist yet: its meta still ends with the line.
-    if redis.call('PTTL', META) < 0 then redis.call('PEXPIRE', META, HORIZON_MS) end
   end
+  redis.call('HSET', META, 'ck', now)
+  -- A line that did not exist yet: its meta still ends with the line.
+  if redis.call('PTTL', META) < 0 then redis.call('PEXPIRE', META, HORIZON_MS) end
 end
-local ctl = redis.call('HMGET', META, 'cv', 'cl', 'cp', 'co')
--- Without a mirror the scripts answer NOCTL and the caller reads the concert once.
+local ctl = redis.call('HMGET', META, 'cv', 'cl', 'cp', 'co', 'ck')
+-- Without a mirror the scripts admit nobody; those that need one answer NOCTL, and the caller
+-- reads the concert once and calls again with it.
 local HAS_CONTROLS = ctl[1] ~= false
+local function needs_controls()
+  if not HAS_CONTROLS then return true end
+  if now - (tonumber(ctl[5]) or 0) < RECHECK_MS then return false end
+  redis.call('HSET', META, 'ck', now)
+  return true
+end
 local LIMIT = tonumber(ctl[2]) or DEFAULT_LIMIT
 local OPENS = tonumber(ctl[4]) or 0
 -- Before the opening, joins form the pre-queue: no positions, nobody admitted.
@@ -204,5 +218,6 @@ local function describe(id, r, flag)
     tostring(admitted_now), SHOWN_OPENS}
 end
 
--- The answer of a script that needs the controls and found no mirror.
-local NOCTL = {'NOCTL', '0'}
+-- The answer of a script that needs the controls and has none, or whose mirror is due a recheck.
+-- Third field: 'M' when the line has a mirror it may go on with (a recheck), else ''.
+local NOCTL = {'NOCTL', '0', HAS_CONTROLS and 'M' or ''}

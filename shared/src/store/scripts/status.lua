@@ -1,10 +1,8 @@
 -- ARGV[10..11]: token ID, '1' to count this as a call that keeps the token (a poll, a guard).
 local id = ARGV[10]
-if not HAS_CONTROLS then
-  -- A token the line does not hold needs no controls: it ended.
-  if redis.call('HEXISTS', TOK, id) == 0 then return {'UNKNOWN', '0'} end
-  return NOCTL
-end
+-- A token the line does not hold needs no controls: it ended.
+if not HAS_CONTROLS and redis.call('HEXISTS', TOK, id) == 0 then return {'UNKNOWN', '0'} end
+if needs_controls() then return NOCTL end
 if is_due() then maintain() end
 local r = record(id)
 if ARGV[11] == '1' and r then
