@@ -126,3 +126,47 @@ async fn a_change_the_lines_copy_missed_is_in_force_after_the_recheck() {
     assert_waiting(&app.issue_new(&unique("c")).await, 1);
     assert_active(&app.poll(&a).await);
 }
+
+/// The recheck is one caller's: the rest go on with the mirror meanwhile.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn when_the_recheck_falls_due_one_of_twenty_concurrent_polls_reads_the_concert() {
+    let app = spawn_app_with(&[]).await;
+    let token = QueueToken::parse(&token_of(&app.issue_new(&unique("a")).await)).unwrap();
+    let (state, sent) = shared::counting::counted_state(app.state.settings.clone())
+        .await
+        .unwrap();
+    app.age_mirror().await;
+    let polls = join_all((0..20).map(|_| shared::flows::queue::poll(&state, &token))).await;
+    for poll in &polls {
+        assert!(poll.is_ok(), "{poll:?}");
+    }
+    assert_eq!(sent.take(), ["GetItem"]);
+}
+
+/// A recheck is not worth a refusal: when DynamoDB cannot be read, the mirror serves.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_recheck_that_cannot_read_dynamodb_goes_on_with_the_mirror() {
+    let app = spawn_app_with(&[("QUEUE_ACTIVE_LIMIT", "1"), ("STORE_TIMEOUT_MS", "300")]).await;
+    assert_active(&app.issue_new(&unique("a")).await);
+    let b = QueueToken::parse(&token_of(&app.issue_new(&unique("b")).await)).unwrap();
+    let mut state = shared::AppState::new(app.state.settings.clone())
+        .await
+        .unwrap();
+    let nowhere = state
+        .db
+        .client
+        .config()
+        .to_builder()
+        .endpoint_url("http://127.0.0.1:1")
+        .build();
+    state.db = shared::store::dynamo::Db::new(
+        aws_sdk_dynamodb::Client::from_conf(nowhere),
+        state.db.table.clone(),
+        state.db.reservations.clone(),
+    );
+    app.age_mirror().await;
+    let status = shared::flows::queue::poll(&state, &b)
+        .await
+        .expect("the mirror serves");
+    assert_eq!(status.position(), Some(1), "{status:?}");
+}
