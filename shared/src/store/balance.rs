@@ -7,8 +7,7 @@
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::{
-    AttributeValue, KeysAndAttributes, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
-    Update,
+    AttributeValue, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
 };
 use serde::Serialize;
 
@@ -62,10 +61,6 @@ fn balance_outcome(result: Result<(), TxError>) -> Result<BalanceOutcome, StoreE
     Err(cancelled.into_store_error())
 }
 
-/// BatchGetItem returns keys it could not read under throttling; they are asked again this many
-/// times at most, then the read answers 503.
-const BATCH_GET_ATTEMPTS: u32 = 4;
-
 /// What the first round trip of a charge found.
 #[derive(Debug, Clone, Default)]
 pub struct BalanceRead {
@@ -73,11 +68,6 @@ pub struct BalanceRead {
     pub balance: Option<BalanceItem>,
     pub idempotency: Option<IdempotencyItem>,
 }
-
-/// A BatchGetItem that kept leaving keys unprocessed: the table is throttling.
-#[derive(Debug, thiserror::Error)]
-#[error("BatchGetItem left keys unprocessed {BATCH_GET_ATTEMPTS} times")]
-struct Unprocessed;
 
 fn attribute<T: Serialize>(value: &T) -> Result<AttributeValue, StoreError> {
     Ok(serde_dynamo::to_attribute_value(value)?)
@@ -118,8 +108,7 @@ impl Db {
             .transpose()
     }
 
-    /// The balance and, when a key is given, its record: one consistent BatchGetItem. (Keys
-    /// left unprocessed, which happens only under throttling, are asked again.)
+    /// The balance and, when a key is given, its record: one consistent BatchGetItem.
     pub async fn balance_and_record(
         &self,
         user: &UserId,
@@ -129,44 +118,16 @@ impl Db {
         if let Some((scope, idem)) = record {
             wanted.push(key(keys::user_pk(user), keys::idempotency_sk(scope, idem)));
         }
-        let mut pending = KeysAndAttributes::builder()
-            .set_keys(Some(wanted))
-            .consistent_read(true)
-            .build()
-            .map_err(StoreError::from)?;
         let mut read = BalanceRead::default();
-        for attempt in 0..BATCH_GET_ATTEMPTS {
-            let out = self
-                .client
-                .batch_get_item()
-                .request_items(&self.table, pending)
-                .send()
-                .await
-                .map_err(|e| sdk_error("BatchGetItem", e))?;
-            for item in out
-                .responses
-                .and_then(|mut r| r.remove(&self.table))
-                .unwrap_or_default()
-            {
-                match item.get("SK") {
-                    Some(AttributeValue::S(sk)) if sk == keys::BALANCE_SK => {
-                        read.balance = Some(from_item(item)?);
-                    }
-                    _ => read.idempotency = Some(from_item(item)?),
+        for item in self.read_consistent(wanted, Vec::new()).await? {
+            match item.get("SK") {
+                Some(AttributeValue::S(sk)) if sk == keys::BALANCE_SK => {
+                    read.balance = Some(from_item(item)?);
                 }
+                _ => read.idempotency = Some(from_item(item)?),
             }
-            match out.unprocessed_keys.and_then(|mut u| u.remove(&self.table)) {
-                Some(rest) if !rest.keys().is_empty() => pending = rest,
-                _ => return Ok(read),
-            }
-            let wait = rand::random_range(25u64..=50) << attempt;
-            tokio::time::sleep(std::time::Duration::from_millis(wait)).await;
         }
-        Err(StoreError::Dynamo {
-            operation: "BatchGetItem",
-            retryable: true,
-            source: Box::new(Unprocessed),
-        })
+        Ok(read)
     }
 
     /// Moves a balance: one TransactWriteItems of, in this order, the balance (conditioned on

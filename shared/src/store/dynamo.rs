@@ -5,7 +5,7 @@ use std::fmt::Debug;
 
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
+use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, TransactWriteItem};
 use aws_sdk_dynamodb::Client;
 use aws_smithy_runtime_api::http::Response as HttpResponse;
 use serde::de::DeserializeOwned;
@@ -47,6 +47,9 @@ where
 }
 
 pub type Item = HashMap<String, AttributeValue>;
+
+/// How many times a BatchGetItem is sent for the keys it left unprocessed.
+const BATCH_GET_ATTEMPTS: u32 = 4;
 
 /// An item's primary key.
 pub fn key(pk: impl Into<String>, sk: impl Into<String>) -> Item {
@@ -360,15 +363,27 @@ pub struct Db {
 }
 
 impl Db {
-    /// One BatchGetItem, sent again for the keys DynamoDB left unprocessed (throttling or the
-    /// answer's size) after a short growing wait, until every item is read; every item found,
-    /// from every table.
-    pub async fn batch_get_all(
+    /// `main` (keys of the main table) and `reservations` (of the reservations table) in one
+    /// consistent BatchGetItem, sent again for the keys DynamoDB left unprocessed (throttling
+    /// or the answer's size) after a short jittered, growing wait; every item found, from both
+    /// tables. Keys left unprocessed four times: the table is throttling, a 503.
+    pub async fn read_consistent(
         &self,
-        mut request: HashMap<String, aws_sdk_dynamodb::types::KeysAndAttributes>,
-    ) -> Result<Vec<HashMap<String, AttributeValue>>, StoreError> {
+        main: Vec<Item>,
+        reservations: Vec<Item>,
+    ) -> Result<Vec<Item>, StoreError> {
+        let mut request = HashMap::new();
+        for (table, keys) in [(&self.table, main), (&self.reservations, reservations)] {
+            if !keys.is_empty() {
+                let wanted = KeysAndAttributes::builder()
+                    .set_keys(Some(keys))
+                    .consistent_read(true)
+                    .build();
+                request.insert(table.clone(), built(wanted)?);
+            }
+        }
         let mut found = Vec::new();
-        for attempt in 0..4u32 {
+        for attempt in 0..BATCH_GET_ATTEMPTS {
             let out = self
                 .client
                 .batch_get_item()
@@ -381,11 +396,12 @@ impl Db {
                 Some(rest) if !rest.is_empty() => request = rest,
                 _ => return Ok(found),
             }
-            tokio::time::sleep(std::time::Duration::from_millis(25 << attempt)).await;
+            let wait = rand::random_range(25u64..=50) << attempt;
+            tokio::time::sleep(std::time::Duration::from_millis(wait)).await;
         }
-        Err(StoreError::Contended(
-            "BatchGetItem kept leaving keys unprocessed".into(),
-        ))
+        Err(StoreError::Contended(format!(
+            "BatchGetItem left keys unprocessed {BATCH_GET_ATTEMPTS} times"
+        )))
     }
 
     pub fn new(client: Client, table: impl Into<String>, reservations: impl Into<String>) -> Self {

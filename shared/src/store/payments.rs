@@ -1,11 +1,8 @@
 //! DynamoDB I/O for payments: one read, one transaction that reads its own cancellation
 //! ([`PaymentOutcome`]).
 
-use std::collections::HashMap;
-
 use aws_sdk_dynamodb::types::{
-    AttributeValue, KeysAndAttributes, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
-    Update,
+    AttributeValue, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
 };
 
 use crate::domain::{IdempotencyKey, ReservationId, UserId, Won};
@@ -136,31 +133,17 @@ impl Db {
                 keys::idempotency_sk(IdempotencyScope::Payment, k),
             ));
         }
-        let request = HashMap::from([
-            (
-                self.table.clone(),
-                built(
-                    KeysAndAttributes::builder()
-                        .set_keys(Some(main))
-                        .consistent_read(true)
-                        .build(),
-                )?,
-            ),
-            (
-                self.reservations.clone(),
-                built(
-                    KeysAndAttributes::builder()
-                        .keys(key(
-                            keys::reservation_pk(reservation),
-                            keys::RESERVATION_SK.to_owned(),
-                        ))
-                        .consistent_read(true)
-                        .build(),
-                )?,
-            ),
-        ]);
         let mut read = PaymentRead::default();
-        for item in self.batch_get_all(request).await? {
+        for item in self
+            .read_consistent(
+                main,
+                vec![key(
+                    keys::reservation_pk(reservation),
+                    keys::RESERVATION_SK.to_owned(),
+                )],
+            )
+            .await?
+        {
             match item.get("SK") {
                 Some(AttributeValue::S(sk)) if sk == keys::BALANCE_SK => {
                     read.balance = Some(from_item(item)?)
