@@ -42,7 +42,8 @@ web:
 	bash web/build.sh
 
 # The pages in headless Chromium (Debian's, installed where missing) against a stack and
-# server of their own (in memory, 8500/6385, server on 3500): web/test.sh.
+# server of their own (in memory, 8500/6385, server on 3500; WEB_DDB_PORT, WEB_REDIS_PORT,
+# WEB_PORT and WEB_STACK move them): web/test.sh.
 test-web:
 	bash web/test.sh
 

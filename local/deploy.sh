@@ -8,7 +8,8 @@
 # target/sam/ (ignored by git), not .aws-sam/.
 #
 # After the deploy, the pages (web/, built here) go to the stack's bucket (WebBucketName),
-# with a config.json naming the API (ApiUrl), and the distribution (WebDistributionId) is
+# with a config.json naming the API (ApiUrl), the operator's sign-in (IAM: the admin routes
+# take SigV4 there) and the stack's region, and the distribution (WebDistributionId) is
 # invalidated; the stack's outputs say where. STACK_NAME overrides samconfig.toml's
 # stack_name. The aws CLI comes from PATH, or is installed into local/.venv.
 set -euo pipefail
@@ -61,8 +62,14 @@ output() {
 bucket="$(output WebBucketName)"
 distribution="$(output WebDistributionId)"
 api_url="$(output ApiUrl)"
+# The stack's region, from its ID (arn:aws:cloudformation:REGION:ACCOUNT:stack/NAME/ID): the
+# operator's page signs for it.
+region="$("${aws_cli[@]}" cloudformation describe-stacks --stack-name "$stack" \
+  --query 'Stacks[0].StackId' --output text | cut -d: -f4)"
+[[ -n "$region" ]] || { echo "deploy: no region in the stack's ID" >&2; exit 1; }
 bash web/build.sh
-printf '{"apiBase":"%s","maxSeatsPerUser":%s}\n' "${api_url%/}" "${MAX_SEATS_PER_USER:-1}" >web/dist/config.json
+printf '{"apiBase":"%s","maxSeatsPerUser":%s,"adminAuth":"iam","region":"%s"}\n' \
+  "${api_url%/}" "${MAX_SEATS_PER_USER:-1}" "$region" >web/dist/config.json
 # no-cache: the distribution asks the bucket again (a 304 when unchanged), so a deploy shows.
 "${aws_cli[@]}" s3 sync web/dist "s3://$bucket" --delete --cache-control no-cache --exclude weights.json --exclude admin
 # `/admin` without the .html, as the local server serves it.

@@ -4,10 +4,16 @@
 # (in memory, 8500/6385, server on 3500) with short settings, runs the browser tests
 # (node --test) against it, and stops everything (`stack with` stops what it started, by PID,
 # whatever happens). Screenshots go to web/.run/<timestamp>/.
+#
+# WEB_PORT (3500), WEB_DDB_PORT (8500), WEB_REDIS_PORT (6385) and WEB_STACK (the stack's
+# name, `web`) move the run elsewhere, e.g. beside another checkout's run on the same machine.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ROOT="$PWD"
-PORT=3500
+PORT="${WEB_PORT:-3500}"
+DDB_PORT="${WEB_DDB_PORT:-8500}"
+REDIS_PORT="${WEB_REDIS_PORT:-6385}"
+STACK="${WEB_STACK:-web}"
 
 # The first buyer in is ACTIVE, the next one waits; holds end soon; the operator's token is
 # fixed (this server is the run's own, on 127.0.0.1).
@@ -27,7 +33,7 @@ if [[ -z "${LOCAL_STACK:-}" ]]; then
   fi
   nice -n 10 cargo build -q --profile local -p devserver
   export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
-  exec cargo run -q -p stack -- with web 8500 6385 --in-memory --serve "$PORT" -- bash "$0" "$@"
+  exec cargo run -q -p stack -- with "$STACK" "$DDB_PORT" "$REDIS_PORT" --in-memory --serve "$PORT" -- bash "$0" "$@"
 fi
 
 export WEB_RUN_DIR="$ROOT/web/.run/$(date -u +%Y%m%dT%H%M%SZ)"

@@ -1,23 +1,68 @@
 // The operator's page, `/admin`: a concert's line live (read every 2 s), pause and resume,
-// the active limit, the opening, and each date's seats by state. The operator's token is
-// typed in and kept in sessionStorage (this tab only).
+// the active limit, the opening, and each date's seats by state. Locally the operator's token
+// is typed in (sent as Bearer); in AWS (config.json's `adminAuth: "iam"`) the operator's AWS
+// keys are, and every call is signed with SigV4 (aws4fetch, WebCrypto). Either is kept in
+// sessionStorage (this tab only).
 
-import { Api, loadConfig, type AdminReport } from './api';
+import { AwsV4Signer } from 'aws4fetch';
+import { Api, loadConfig, type AdminReport, type Config, type Operator } from './api';
 import { byId, h, show } from './dom';
 import { mountLangSwitch } from './page';
 import { clockTime, dateTime, day, explain, num, t } from './i18n';
 
 const REFRESH_MS = 2000;
 
+interface Keys {
+  accessKeyId: string;
+  secretAccessKey: string;
+  sessionToken: string;
+}
+const NO_KEYS: Keys = { accessKeyId: '', secretAccessKey: '', sessionToken: '' };
+
+function storedKeys(): Keys {
+  try {
+    return { ...NO_KEYS, ...(JSON.parse(sessionStorage.getItem('adminKeys') ?? '{}') as Partial<Keys>) };
+  } catch {
+    return NO_KEYS;
+  }
+}
+
 const s = {
   token: sessionStorage.getItem('adminToken') ?? '',
+  keys: storedKeys(),
   concert: new URLSearchParams(location.search).get('concert') ?? 'demo',
   report: null as AdminReport | null,
   at: '',
 };
 
 let api: Api;
+let config: Config;
+/** The credential every operator call carries: the token, or the keys' signer; null until given. */
+let op: Operator | null = null;
 let timer: number | undefined;
+
+const iam = () => config.adminAuth === 'iam';
+
+function credential(): Operator | null {
+  if (!iam()) return s.token || null;
+  const { accessKeyId, secretAccessKey, sessionToken } = s.keys;
+  if (!accessKeyId || !secretAccessKey) return null;
+  return async (url, init) => {
+    const signed = await new AwsV4Signer({
+      url,
+      method: init.method,
+      headers: init.headers,
+      body: init.body,
+      accessKeyId,
+      secretAccessKey,
+      sessionToken: sessionToken || undefined,
+      service: 'execute-api',
+      // Unsaid, aws4fetch reads it from the execute-api host name.
+      region: config.region || undefined,
+    }).sign();
+    return new Request(signed.url, signed);
+  };
+}
 
 function say(text: string, kind: 'error' | 'info' = 'error'): void {
   const box = byId(kind === 'error' ? 'alert' : 'note')!;
@@ -27,14 +72,18 @@ function say(text: string, kind: 'error' | 'info' = 'error'): void {
 
 async function refresh(): Promise<void> {
   window.clearTimeout(timer);
-  if (!s.token) return;
+  const used = op;
+  if (!used) return;
   try {
-    s.report = await api.adminReport(s.token, s.concert);
+    const report = await api.adminReport(used, s.concert);
+    if (op !== used) return; // signed out (or in again) meanwhile
+    s.report = report;
     s.at = new Date().toISOString();
     say('');
     drawReport();
     timer = window.setTimeout(() => void refresh(), REFRESH_MS);
   } catch (e) {
+    if (op !== used) return;
     say(explain(e));
     s.report = null;
     drawReport();
@@ -52,29 +101,64 @@ async function act(f: () => Promise<unknown>): Promise<void> {
   }
 }
 
-function drawLogin(): void {
-  const token = h('input', {
-    id: 'op-token',
+/** A secret field: a password input, never spell-checked or filled by the browser. */
+function secret(id: string, value: string, required: boolean, hint?: string): HTMLInputElement {
+  return h('input', {
+    id,
     type: 'password',
-    autocomplete: 'current-password',
-    required: true,
-    value: s.token,
-    'aria-describedby': 'op-token-hint',
+    autocomplete: 'off',
+    spellcheck: 'false',
+    required,
+    value,
+    'aria-describedby': hint,
   });
+}
+
+function drawLogin(): void {
+  const token = secret('op-token', s.token, true, 'op-token-hint');
+  token.autocomplete = 'current-password';
+  const keyId = h('input', {
+    id: 'op-key-id',
+    required: true,
+    autocomplete: 'off',
+    spellcheck: 'false',
+    value: s.keys.accessKeyId,
+    'aria-describedby': 'op-keys-hint',
+  });
+  const secretKey = secret('op-secret-key', s.keys.secretAccessKey, true);
+  const sessionToken = secret('op-session-token', s.keys.sessionToken, false);
   const concert = h('input', { id: 'op-concert', required: true, value: s.concert, pattern: '[A-Za-z0-9_\\-]{1,64}' });
+  const field = (input: HTMLInputElement, label: string, hint?: Node) =>
+    h('div', { class: 'stack' }, h('label', { for: input.id }, label), input, hint);
   const submit = (e: Event) => {
     e.preventDefault();
-    s.token = token.value.trim();
+    if (iam()) {
+      s.keys = {
+        accessKeyId: keyId.value.trim(),
+        secretAccessKey: secretKey.value.trim(),
+        sessionToken: sessionToken.value.trim(),
+      };
+      sessionStorage.setItem('adminKeys', JSON.stringify(s.keys));
+    } else {
+      s.token = token.value.trim();
+      sessionStorage.setItem('adminToken', s.token);
+    }
     s.concert = concert.value.trim();
-    sessionStorage.setItem('adminToken', s.token);
+    op = credential();
     history.replaceState(null, '', `?concert=${encodeURIComponent(s.concert)}`);
+    drawLogin(); // now with "sign out"
+    byId('op-show')?.focus();
     void refresh();
   };
   const forget = () => {
     sessionStorage.removeItem('adminToken');
+    sessionStorage.removeItem('adminKeys');
     s.token = '';
+    s.keys = NO_KEYS;
+    op = null;
     s.report = null;
     window.clearTimeout(timer);
+    say('');
     render();
   };
   show(
@@ -82,12 +166,19 @@ function drawLogin(): void {
     h(
       'form',
       { class: 'card row', onsubmit: submit },
-      h('div', { class: 'stack' }, h('label', { for: 'op-token' }, t('admin.token')), token,
-        h('p', { class: 'hint', id: 'op-token-hint' }, t('admin.tokenHint'))),
-      h('div', { class: 'stack' }, h('label', { for: 'op-concert' }, t('admin.concert')), concert),
+      iam()
+        ? [
+          field(keyId, t('admin.accessKeyId')),
+          field(secretKey, t('admin.secretAccessKey')),
+          field(sessionToken, t('admin.sessionToken')),
+        ]
+        : field(token, t('admin.token'), h('p', { class: 'hint', id: 'op-token-hint' }, t('admin.tokenHint'))),
+      field(concert, t('admin.concert')),
       h('div', { class: 'stack end' },
-        h('button', { type: 'submit', class: 'primary' }, t('admin.connect')),
-        s.token && h('button', { type: 'button', class: 'link', onclick: forget }, t('admin.signOut'))),
+        h('button', { type: 'submit', id: 'op-show', class: 'primary' }, t('admin.connect')),
+        op && h('button', { type: 'button', class: 'link', onclick: forget },
+          t(iam() ? 'admin.signOutKeys' : 'admin.signOut'))),
+      iam() && h('p', { class: 'hint', id: 'op-keys-hint' }, t('admin.keysHint')),
     ),
   );
 }
@@ -124,13 +215,13 @@ function drawReport(): void {
         type: 'button',
         id: 'pause',
         class: q.paused ? 'primary' : 'danger',
-        onclick: () => void act(() => api.adminControls(s.token, r.concertId, { paused: !q.paused })),
+        onclick: () => void act(() => api.adminControls(op!, r.concertId, { paused: !q.paused })),
       }, q.paused ? t('admin.resume') : t('admin.pause')),
       h('form', {
         class: 'row',
         onsubmit: (e: Event) => {
           e.preventDefault();
-          void act(() => api.adminControls(s.token, r.concertId, { activeLimit: Number(limit.value) }));
+          void act(() => api.adminControls(op!, r.concertId, { activeLimit: Number(limit.value) }));
         },
       }, h('div', { class: 'stack' }, h('label', { for: 'limit' }, t('admin.limit')), limit),
         h('button', { type: 'submit', class: 'end' }, t('admin.setLimit'))),
@@ -139,14 +230,14 @@ function drawReport(): void {
         onsubmit: (e: Event) => {
           e.preventDefault();
           const at = opening.value ? new Date(opening.value).toISOString().replace(/\.\d+Z$/, 'Z') : null;
-          void act(() => api.adminSetOpening(s.token, r, at));
+          void act(() => api.adminSetOpening(op!, r, at));
         },
       }, h('div', { class: 'stack' }, h('label', { for: 'opening' }, t('admin.openingField')), opening),
         h('button', { type: 'submit', class: 'end' }, t('admin.setOpening')),
         r.opensAt && h('button', {
           type: 'button',
           class: 'link end',
-          onclick: () => void act(() => api.adminSetOpening(s.token, r, null)),
+          onclick: () => void act(() => api.adminSetOpening(op!, r, null)),
         }, t('admin.clearOpening'))),
     ),
     h('h2', null, t('admin.seatsHeading')),
@@ -202,11 +293,13 @@ function render(): void {
 }
 
 async function main(): Promise<void> {
-  api = new Api((await loadConfig()).apiBase);
+  config = await loadConfig();
+  api = new Api(config.apiBase);
   api.onRetry = (seconds) => say(t('busy.retry', { s: seconds }), 'info');
+  op = credential();
   mountLangSwitch(render);
   render();
-  if (s.token) await refresh();
+  if (op) await refresh();
 }
 
 void main();

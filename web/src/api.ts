@@ -1,6 +1,7 @@
 // The API client: one method per endpoint the pages use, typed answers, and every refusal
 // turned into an ApiError carrying the problem+json `code`. A 503 (or API Gateway's 429) is
-// retried after its Retry-After, and the page is told, so it can say so.
+// retried after its Retry-After, and the page is told, so it can say so. The operator's calls
+// carry a Bearer token, or are signed (SigV4) by a function the operator's page hands in.
 
 export type QueueState = 'WAITING' | 'ACTIVE';
 
@@ -127,9 +128,14 @@ export class ApiError extends Error {
 export interface Config {
   apiBase: string;
   maxSeatsPerUser: number;
+  /** How the operator's calls are authorized: `token` (Bearer ADMIN_TOKEN, the local server)
+   * or `iam` (SigV4-signed with the operator's AWS credentials, API Gateway in AWS). */
+  adminAuth: 'token' | 'iam';
+  /** The API's AWS region, for signing; empty when not said. */
+  region: string;
 }
 
-/** `/config.json`, beside the pages: where the API is. */
+/** `/config.json`, beside the pages: where the API is, and how the operator signs in. */
 export async function loadConfig(): Promise<Config> {
   try {
     const res = await fetch('/config.json', { cache: 'no-cache' });
@@ -137,16 +143,24 @@ export async function loadConfig(): Promise<Config> {
     return {
       apiBase: String(raw.apiBase ?? '').replace(/\/+$/, ''),
       maxSeatsPerUser: Math.max(1, Number(raw.maxSeatsPerUser) || 1),
+      adminAuth: raw.adminAuth === 'iam' ? 'iam' : 'token',
+      region: String(raw.region ?? ''),
     };
   } catch {
-    return { apiBase: '', maxSeatsPerUser: 1 };
+    return { apiBase: '', maxSeatsPerUser: 1, adminAuth: 'token', region: '' };
   }
 }
 
+/** Signs a request (SigV4) with the operator's AWS credentials: the request to send. */
+export type Signer = (url: string, init: RequestInit) => Promise<Request>;
+
+/** The operator's credential: the token (sent as Bearer), or the signer of every call. */
+export type Operator = string | Signer;
+
 interface CallOptions {
   body?: unknown;
-  /** A bearer credential: the queue token, or the operator's token. */
-  auth?: string;
+  /** A bearer credential (the queue token, or the operator's token), or the operator's signer. */
+  auth?: Operator;
   idempotencyKey?: string;
 }
 
@@ -161,18 +175,23 @@ export class Api {
   async call<T>(method: string, path: string, opts: CallOptions = {}): Promise<T> {
     for (let attempt = 0; ; attempt++) {
       const headers: Record<string, string> = {};
+      const sign = typeof opts.auth === 'function' ? opts.auth : undefined;
       if (opts.body !== undefined) headers['content-type'] = 'application/json';
-      if (opts.auth) headers.authorization = `Bearer ${opts.auth}`;
+      if (opts.auth && !sign) headers.authorization = `Bearer ${opts.auth}`;
       if (opts.idempotencyKey) headers['idempotency-key'] = opts.idempotencyKey;
+      const init: RequestInit = {
+        method,
+        headers,
+        body: opts.body === undefined ? undefined : JSON.stringify(opts.body),
+      };
+      // Signed again on each try: the signature carries its time (X-Amz-Date).
+      const signed = sign ? await sign(this.base + path, init) : undefined;
       let res: Response;
       try {
-        res = await fetch(this.base + path, {
-          method,
-          headers,
-          body: opts.body === undefined ? undefined : JSON.stringify(opts.body),
-        });
+        res = await (signed ? fetch(signed) : fetch(this.base + path, init));
       } catch (e) {
-        throw new ApiError(0, 'NETWORK', String(e));
+        // Cross-origin, a refusal without CORS headers reads as a network failure too.
+        throw new ApiError(0, sign ? 'IAM_NETWORK' : 'NETWORK', String(e));
       }
       if (res.ok) return (await res.json()) as T;
       if ((res.status === 503 || res.status === 429) && attempt < MAX_RETRIES) {
@@ -182,7 +201,13 @@ export class Api {
         await new Promise((r) => setTimeout(r, seconds * 1000));
         continue;
       }
-      throw await problem(res);
+      const err = await problem(res);
+      // API Gateway's own refusal of a signed call: {"message": "..."}, no problem code.
+      if (sign && res.status === 403 && err.code === 'HTTP_403') {
+        const denied = /not authorized|explicit deny/i.test(err.detail);
+        throw new ApiError(403, denied ? 'IAM_DENIED' : 'IAM_SIGNATURE', err.detail);
+      }
+      throw err;
     }
   }
 
@@ -246,17 +271,17 @@ export class Api {
     });
   }
 
-  adminReport(op: string, concert: string) {
+  adminReport(op: Operator, concert: string) {
     return this.call<AdminReport>('GET', `/admin/concerts/${enc(concert)}`, { auth: op });
   }
-  adminControls(op: string, concert: string, body: { paused?: boolean; activeLimit?: number }) {
+  adminControls(op: Operator, concert: string, body: { paused?: boolean; activeLimit?: number }) {
     return this.call<QueueFigures>('PATCH', `/admin/concerts/${enc(concert)}/queue`, {
       auth: op,
       body,
     });
   }
   /** Changes the opening only: the catalog goes back as stored. */
-  adminSetOpening(op: string, report: AdminReport, opensAt: string | null) {
+  adminSetOpening(op: Operator, report: AdminReport, opensAt: string | null) {
     return this.call<unknown>('PUT', `/admin/concerts/${enc(report.concertId)}`, {
       auth: op,
       body: {

@@ -91,6 +91,12 @@ const en = {
   'admin.concert': 'Concert ID',
   'admin.connect': 'Show',
   'admin.signOut': 'Forget the token',
+  'admin.accessKeyId': 'AWS access key ID',
+  'admin.secretAccessKey': 'AWS secret access key',
+  'admin.sessionToken': 'Session token (temporary keys only)',
+  'admin.keysHint':
+    "Keys allowed by the stack's OperatorPolicy, kept in this tab only (session storage). Requests are signed here; the secret key is never sent.",
+  'admin.signOutKeys': 'Sign out',
   'admin.waiting': 'Waiting',
   'admin.active': 'Active',
   'admin.limit': 'Active limit',
@@ -131,6 +137,12 @@ const en = {
   'err.INSUFFICIENT_BALANCE': 'Your balance is too low for this price. Add money first.',
   'err.BALANCE_LIMIT_EXCEEDED': 'That would take your balance over 1,000,000,000 won.',
   'err.ADMIN_UNAUTHORIZED': 'The operator token is wrong or missing.',
+  'err.IAM_SIGNATURE':
+    "AWS did not accept the signature: check the access key ID, the secret key and the session token (temporary keys expire), and this computer's clock.",
+  'err.IAM_DENIED':
+    "These AWS keys may not use the operator API: attach the stack's OperatorPolicy to their user or role.",
+  'err.IAM_NETWORK':
+    "The API cannot be reached, or AWS refused the signed request without saying why. Check your connection, the keys and this computer's clock.",
   'err.IDEMPOTENCY_KEY_REUSED': 'This request was already made differently. Please try again.',
   'err.SERVICE_UNAVAILABLE': 'The service is busy right now. Please try again in a moment.',
   'err.INTERNAL_ERROR': 'Something went wrong on our side. Please try again.',
@@ -222,6 +234,12 @@ const ko: Record<Key, string> = {
   'admin.concert': '공연 ID',
   'admin.connect': '보기',
   'admin.signOut': '토큰 지우기',
+  'admin.accessKeyId': 'AWS 액세스 키 ID',
+  'admin.secretAccessKey': 'AWS 비밀 액세스 키',
+  'admin.sessionToken': '세션 토큰 (임시 키일 때만)',
+  'admin.keysHint':
+    '스택의 OperatorPolicy로 허용된 키입니다. 이 탭에만 보관되며 (세션 저장소), 요청은 여기서 서명하고 비밀 키는 보내지 않습니다.',
+  'admin.signOutKeys': '로그아웃',
   'admin.waiting': '대기 중',
   'admin.active': '입장 중',
   'admin.limit': '동시 입장 한도',
@@ -261,6 +279,10 @@ const ko: Record<Key, string> = {
   'err.INSUFFICIENT_BALANCE': '잔액이 부족합니다. 먼저 충전해 주세요.',
   'err.BALANCE_LIMIT_EXCEEDED': '잔액은 10억 원을 넘을 수 없습니다.',
   'err.ADMIN_UNAUTHORIZED': '운영자 토큰이 없거나 틀렸습니다.',
+  'err.IAM_SIGNATURE':
+    'AWS가 서명을 받아들이지 않았습니다. 액세스 키 ID, 비밀 키, 세션 토큰(임시 키는 만료됩니다)과 이 컴퓨터의 시계를 확인해 주세요.',
+  'err.IAM_DENIED': '이 AWS 키에는 운영자 API 권한이 없습니다. 사용자나 역할에 스택의 OperatorPolicy를 연결해 주세요.',
+  'err.IAM_NETWORK': 'API에 연결할 수 없거나, AWS가 이유 없이 서명된 요청을 거절했습니다. 연결, 키와 이 컴퓨터의 시계를 확인해 주세요.',
   'err.IDEMPOTENCY_KEY_REUSED': '같은 요청이 다른 내용으로 이미 처리되었습니다. 다시 시도해 주세요.',
   'err.SERVICE_UNAVAILABLE': '지금 서비스가 혼잡합니다. 잠시 후 다시 시도해 주세요.',
   'err.INTERNAL_ERROR': '서버에 문제가 생겼습니다. 다시 시도해 주세요.',
