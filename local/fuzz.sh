@@ -25,6 +25,9 @@
 #   express that. It also counts a valid 409/422 (seat taken, key reused) as a rejection.
 # - unsupported_method, allow_header_conformance: a method a path does not have is 404
 #   NOT_FOUND, as in API Gateway's HTTP API, not 405.
+# - use_after_free: `DELETE /reservations/{id}` releases a hold, it does not remove the
+#   reservation: the contract has `GET /reservations/{id}` answer it, RELEASED, from then on
+#   (the check wants a 404 there; a stateful run that deletes then reads fails on it).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ROOT="$PWD"
@@ -137,7 +140,7 @@ set +e
   nice -n 5 "$ROOT/$VENV/bin/st" --config-file "$ROOT/local/schemathesis.toml" run "$ROOT/openapi.yaml" \
   --url "$BASE" \
   --checks all \
-  --exclude-checks positive_data_acceptance,unsupported_method,allow_header_conformance \
+  --exclude-checks positive_data_acceptance,unsupported_method,allow_header_conformance,use_after_free \
   --max-examples "${FUZZ_EXAMPLES:-300}" \
   --workers "${FUZZ_WORKERS:-1}" \
   --request-timeout 10 \
