@@ -97,10 +97,12 @@ fn payment_outcome(
     Err(cancelled.into_store_error())
 }
 
-/// What the payment's one read found.
+/// What a payment's or a refund's one read found.
 #[derive(Debug, Default)]
-pub struct PaymentRead {
+pub struct ReservationRead {
     pub reservation: Option<ReservationItem>,
+    /// Asked for by a refund only.
+    pub payment: Option<PaymentItem>,
     pub balance: Option<BalanceItem>,
     pub idempotency: Option<IdempotencyItem>,
 }
@@ -125,31 +127,46 @@ impl Db {
         reservation: &ReservationId,
         user: &UserId,
         record: Option<&IdempotencyKey>,
-    ) -> Result<PaymentRead, StoreError> {
+    ) -> Result<ReservationRead, StoreError> {
+        let record = record.map(|k| (IdempotencyScope::Payment, k));
+        self.reservation_read(reservation, user, record, false)
+            .await
+    }
+
+    /// The reservation (and its payment, when `with_payment`), the user's balance and the
+    /// key's record: one consistent BatchGetItem across both tables.
+    pub(crate) async fn reservation_read(
+        &self,
+        reservation: &ReservationId,
+        user: &UserId,
+        record: Option<(IdempotencyScope, &IdempotencyKey)>,
+        with_payment: bool,
+    ) -> Result<ReservationRead, StoreError> {
         let mut main = vec![key(keys::user_pk(user), keys::BALANCE_SK.to_owned())];
-        if let Some(k) = record {
-            main.push(key(
-                keys::user_pk(user),
-                keys::idempotency_sk(IdempotencyScope::Payment, k),
+        if let Some((scope, k)) = record {
+            main.push(key(keys::user_pk(user), keys::idempotency_sk(scope, k)));
+        }
+        let mut wanted = vec![key(
+            keys::reservation_pk(reservation),
+            keys::RESERVATION_SK.to_owned(),
+        )];
+        if with_payment {
+            wanted.push(key(
+                keys::reservation_pk(reservation),
+                keys::PAYMENT_SK.to_owned(),
             ));
         }
-        let mut read = PaymentRead::default();
-        for item in self
-            .read_consistent(
-                main,
-                vec![key(
-                    keys::reservation_pk(reservation),
-                    keys::RESERVATION_SK.to_owned(),
-                )],
-            )
-            .await?
-        {
+        let mut read = ReservationRead::default();
+        for item in self.read_consistent(main, wanted).await? {
             match item.get("SK") {
                 Some(AttributeValue::S(sk)) if sk == keys::BALANCE_SK => {
                     read.balance = Some(from_item(item)?)
                 }
                 Some(AttributeValue::S(sk)) if sk == keys::RESERVATION_SK => {
                     read.reservation = Some(from_item(item)?)
+                }
+                Some(AttributeValue::S(sk)) if sk == keys::PAYMENT_SK => {
+                    read.payment = Some(from_item(item)?)
                 }
                 _ => read.idempotency = Some(from_item(item)?),
             }

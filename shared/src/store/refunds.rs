@@ -12,6 +12,7 @@ use crate::store::dynamo::{built, from_item, key, retry_conflicts, s, sdk_error,
 use crate::store::items::{
     keys, BalanceItem, IdempotencyItem, IdempotencyScope, LedgerItem, PaymentItem, ReservationItem,
 };
+use crate::store::payments::ReservationRead;
 use crate::store::seats::CountChange;
 
 // The transaction's items, in this order; a cancellation's reasons are read by position:
@@ -78,15 +79,6 @@ fn refund_outcome(
     Err(cancelled.into_store_error())
 }
 
-/// What the refund's one read found.
-#[derive(Debug, Default)]
-pub struct RefundRead {
-    pub reservation: Option<ReservationItem>,
-    pub payment: Option<PaymentItem>,
-    pub balance: Option<BalanceItem>,
-    pub idempotency: Option<IdempotencyItem>,
-}
-
 /// What one refund writes.
 #[derive(Clone, Copy)]
 pub struct RefundWrite<'a> {
@@ -106,45 +98,9 @@ impl Db {
         reservation: &ReservationId,
         user: &UserId,
         record: Option<&IdempotencyKey>,
-    ) -> Result<RefundRead, StoreError> {
-        let mut main = vec![key(keys::user_pk(user), keys::BALANCE_SK.to_owned())];
-        if let Some(k) = record {
-            main.push(key(
-                keys::user_pk(user),
-                keys::idempotency_sk(IdempotencyScope::Refund, k),
-            ));
-        }
-        let mut read = RefundRead::default();
-        for item in self
-            .read_consistent(
-                main,
-                vec![
-                    key(
-                        keys::reservation_pk(reservation),
-                        keys::RESERVATION_SK.to_owned(),
-                    ),
-                    key(
-                        keys::reservation_pk(reservation),
-                        keys::PAYMENT_SK.to_owned(),
-                    ),
-                ],
-            )
-            .await?
-        {
-            match item.get("SK") {
-                Some(AttributeValue::S(sk)) if sk == keys::BALANCE_SK => {
-                    read.balance = Some(from_item(item)?)
-                }
-                Some(AttributeValue::S(sk)) if sk == keys::RESERVATION_SK => {
-                    read.reservation = Some(from_item(item)?)
-                }
-                Some(AttributeValue::S(sk)) if sk == keys::PAYMENT_SK => {
-                    read.payment = Some(from_item(item)?)
-                }
-                _ => read.idempotency = Some(from_item(item)?),
-            }
-        }
-        Ok(read)
+    ) -> Result<ReservationRead, StoreError> {
+        let record = record.map(|k| (IdempotencyScope::Refund, k));
+        self.reservation_read(reservation, user, record, true).await
     }
 
     /// A reservation's payment: one consistent GetItem.
