@@ -55,6 +55,10 @@ if ! command -v aws >/dev/null; then
 fi
 stack="${STACK_NAME:-$(sed -n 's/^ *stack_name *= *"\(.*\)"/\1/p' samconfig.toml | head -n 1)}"
 [[ -n "$stack" ]] || { echo "deploy: no stack name (samconfig.toml, or STACK_NAME)" >&2; exit 1; }
+# The region sam deployed to (AWS_REGION, else samconfig.toml's), so that these calls find the
+# stack even when the CLI's default region is another one.
+deploy_region="${AWS_REGION:-$(sed -n 's/^ *region *= *"\(.*\)"/\1/p' samconfig.toml 2>/dev/null | head -n 1 || true)}"
+[[ -z "$deploy_region" ]] || aws_cli+=(--region "$deploy_region")
 output() {
   "${aws_cli[@]}" cloudformation describe-stacks --stack-name "$stack" \
     --query "Stacks[0].Outputs[?OutputKey=='$1'].OutputValue" --output text
