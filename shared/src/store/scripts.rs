@@ -137,6 +137,11 @@ impl LineKeys {
         let tag = concert_tag(prefix, concert);
         Self(Self::NAMES.map(|name| format!("{tag}:{name}")))
     }
+
+    /// The line's meta hash (its counters and the mirror of the concert's controls).
+    pub fn meta(&self) -> &str {
+        &self.0[6]
+    }
 }
 
 /// What asking for a token gave.

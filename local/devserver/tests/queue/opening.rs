@@ -176,14 +176,19 @@ async fn five_hundred_joins_across_the_opening_are_each_placed_once() {
 }
 
 /// χ² over many small openings, straight on the scripts: 2,000 openings of 8 joins, then the
-/// 8×8 table of join index against place. Uniform, every cell expects 250; the statistic has
-/// (8-1)(8-1) = 49 degrees of freedom, and at α = 0.001 its critical value is 85.35 (so a
-/// correct shuffle fails this test once in a thousand runs).
+/// 8×8 table of join index against place. Uniform, every cell expects 250. Each opening is a
+/// permutation (every row and column gets exactly one), so a cell's variance is 250·(7/8), not
+/// 250: the sum is (8/7)·χ² with (8-1)(8-1) = 49 degrees of freedom (its mean is 56, not 49).
+/// At α = 10⁻⁶ χ²(49) is 111.14, so the bound is 127.02 and a correct shuffle fails once in a
+/// million runs. (The bound was 85.35, plain χ²(49) at α = 0.001: simulated, a correct shuffle
+/// fails that 1.1% of the time, and it did in a run here.) A wrong shuffle is far beyond
+/// either: one join that always ends last puts the sum well over 10,000.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_pre_queue_order_is_uniform_by_chi_square() {
     const OPENINGS: usize = 2_000;
     const N: usize = 8;
-    const CRITICAL_49_DF_ALPHA_0_001: f64 = 85.35;
+    const CHI2_49_DF_ALPHA_1E_6: f64 = 111.14;
+    let bound = CHI2_49_DF_ALPHA_1E_6 * N as f64 / (N - 1) as f64;
     let app = spawn_app_with(&[]).await;
     let counts = futures::stream::iter(0..OPENINGS)
         .map(|n| {
@@ -199,15 +204,15 @@ async fn the_pre_queue_order_is_uniform_by_chi_square() {
         })
         .await;
     let expected = (OPENINGS / N) as f64;
-    let chi2: f64 = counts
+    let sum: f64 = counts
         .iter()
         .flatten()
         .map(|&o| (o as f64 - expected).powi(2) / expected)
         .sum();
-    println!("chi-square over {OPENINGS} openings of {N}: {chi2:.2} (49 df, critical {CRITICAL_49_DF_ALPHA_0_001} at alpha 0.001); table {counts:?}");
+    println!("chi-square sum over {OPENINGS} openings of {N}: {sum:.2} (bound {bound:.2}: (8/7)·χ²(49) at alpha 1e-6); table {counts:?}");
     assert!(
-        chi2 < CRITICAL_49_DF_ALPHA_0_001,
-        "chi-square {chi2:.2} >= {CRITICAL_49_DF_ALPHA_0_001}: {counts:?}"
+        sum < bound,
+        "chi-square sum {sum:.2} >= {bound:.2}: {counts:?}"
     );
 }
 

@@ -204,8 +204,6 @@ impl TestApp {
         assert_eq!(status, StatusCode::OK, "{view}");
     }
 
-    /// Deletes this app's concert's line from Redis (as a Redis restarting empty would), and
-    /// only it: the tests share one Redis.
     /// Makes the line's copy of the controls due to be confirmed from DynamoDB (as it is
     /// 10 s after it last was).
     pub(crate) async fn age_mirror(&self) {
@@ -213,7 +211,7 @@ impl TestApp {
             self.state.redis.prefix(),
             &ConcertId::parse(&self.concert).unwrap(),
         );
-        let meta = keys.0[6].clone();
+        let meta = keys.meta().to_owned();
         let _: i64 = self
             .state
             .redis
@@ -232,6 +230,8 @@ impl TestApp {
             .expect("Redis answers");
     }
 
+    /// Deletes this app's concert's line from Redis (as a Redis restarting empty would), and
+    /// only it: the tests share one Redis.
     pub(crate) async fn drop_line(&self) {
         let keys = LineKeys::new(
             self.state.redis.prefix(),
