@@ -141,6 +141,11 @@ pub enum ApiError {
     CatalogLocked(String),
     #[error("operator credentials are missing or wrong")]
     AdminUnauthorized,
+    /// No signed-in buyer: API Gateway's JWT authorizer passed no claims (or no valid `sub`).
+    /// Answered as the gateway answers a refused access token ([`crate::http::unauthorized`]),
+    /// not as problem+json, so a client meets one shape whoever refused it.
+    #[error("no signed-in buyer")]
+    Unauthenticated,
     #[error("this Idempotency-Key was used with a different request")]
     IdempotencyKeyReused,
     #[error("a backing store is unavailable")]
@@ -215,6 +220,7 @@ impl ApiError {
                 "CATALOG_LOCKED",
                 "The catalog of this date can no longer change",
             ),
+            ApiError::Unauthenticated => (401, "UNAUTHORIZED", "Sign-in is required"),
             ApiError::AdminUnauthorized => (
                 401,
                 "ADMIN_UNAUTHORIZED",

@@ -120,7 +120,7 @@ fn carries(docs: &[Value], metric: &str, function: &str) -> bool {
 async fn a_hold_a_payment_and_a_release_write_emf_lines_to_the_servers_log() {
     let server = start();
     server.until_serving().await;
-    let api = Client::new(&server.base).unwrap();
+    let api = Client::signing_in(&server.base).unwrap();
     let concert = format!(
         "metrics-{}",
         &uuid::Uuid::new_v4().simple().to_string()[..10]

@@ -343,3 +343,50 @@ fn the_alarms_an_on_sale_needs_exist_and_notify_the_topic() {
         "AWS::CloudWatch::Dashboard"
     );
 }
+
+/// The routes anyone may call without signing in. Any other route is a buyer's (the JWT
+/// authorizer) or an operator's (IAM).
+const PUBLIC_ROUTES: &[(&str, &str)] = &[];
+
+#[test]
+fn every_route_is_a_signed_in_buyers_an_operators_or_on_the_public_list() {
+    use devserver::routes::RouteAuth;
+    let routes = template_routes().unwrap();
+    assert!(!routes.is_empty());
+    for route in routes {
+        let name = format!("{} {}", route.method, route.path);
+        let operator = route.path.starts_with("/admin/");
+        match route.auth {
+            RouteAuth::Jwt => assert!(!operator, "{name}: an operator route takes IAM"),
+            RouteAuth::Iam => assert!(operator, "{name}: IAM is for the /admin routes"),
+            RouteAuth::Open => assert!(
+                PUBLIC_ROUTES.contains(&(route.method.as_str(), route.path.as_str())),
+                "{name} has no authorizer and is not on the public list"
+            ),
+        }
+    }
+}
+
+#[test]
+fn the_jwt_authorizer_checks_issuer_audience_and_the_access_token_scope() {
+    let doc: Value = serde_yaml::from_str(TEMPLATE).unwrap();
+    let auth = &doc["Resources"]["HttpApi"]["Properties"]["Auth"];
+    assert_eq!(
+        auth["DefaultAuthorizer"].as_str(),
+        Some(devserver::routes::JWT_AUTHORIZER)
+    );
+    let jwt = &auth["Authorizers"][devserver::routes::JWT_AUTHORIZER];
+    assert_eq!(
+        jwt["IdentitySource"].as_str(),
+        Some("$request.header.Authorization")
+    );
+    assert!(!jwt["JwtConfiguration"]["issuer"].is_null());
+    assert!(!jwt["JwtConfiguration"]["audience"].is_null());
+    let scope = &jwt["AuthorizationScopes"][0];
+    assert!(!scope.is_null(), "the authorizer requires a scope");
+    assert_eq!(
+        doc["Parameters"]["JwtRequiredScope"]["Default"].as_str(),
+        Some(devserver::auth::REQUIRED_SCOPE),
+        "the scope the local authorizer requires is the template's"
+    );
+}
