@@ -11,7 +11,7 @@ use lambda_http::{Body, Request, RequestExt, Response};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use crate::domain::{Invalid, QueueToken};
+use crate::domain::{Invalid, QueueToken, UserId};
 use crate::error::ApiError;
 use crate::flows;
 pub use crate::flows::queue::{Caller, Need};
@@ -145,6 +145,53 @@ pub fn path<T>(
         .ok_or_else(|| ApiError::validation(name, "is required"))?;
     parse(raw).map_err(|e| ApiError::validation(name, e.0))
 }
+
+/// The query string's parameters as API Gateway hands them (parsed from the raw query
+/// string, values decoded): only those `allowed`, each at most once, else a 400 naming it.
+pub fn query(
+    req: &Request,
+    allowed: &[&'static str],
+) -> Result<std::collections::HashMap<&'static str, String>, ApiError> {
+    let mut found = std::collections::HashMap::new();
+    let Some(params) = req.query_string_parameters_ref() else {
+        return Ok(found);
+    };
+    for (name, value) in params.iter() {
+        let Some(known) = allowed.iter().find(|a| **a == name) else {
+            return Err(ApiError::validation(
+                name,
+                "is not a query parameter of this request",
+            ));
+        };
+        if found.insert(*known, value.to_owned()).is_some() {
+            return Err(ApiError::validation(*known, "must be given once"));
+        }
+    }
+    Ok(found)
+}
+
+// ---- STAND-IN until sign-in (issue 25) lands on main; replaced by main's `buyer` and
+// `must_be_buyer` at the merge. It trusts a header any client can send: never deployed.
+/// STAND-IN: the buyer named by `X-Stand-In-Buyer`; 401 TOKEN_MISSING without one.
+pub fn buyer(req: &Request) -> Result<UserId, ApiError> {
+    let value = req
+        .headers()
+        .get("x-stand-in-buyer")
+        .and_then(|v| v.to_str().ok())
+        .ok_or(ApiError::TokenMissing)?;
+    UserId::parse(value).map_err(|_| ApiError::TokenInvalid)
+}
+
+/// STAND-IN: a `userId` the request names must be the signed-in buyer's.
+pub fn must_be_buyer(buyer: &UserId, named: &UserId) -> Result<(), ApiError> {
+    if buyer != named {
+        return Err(ApiError::Forbidden(format!(
+            "the signed-in user may not act for user {named}"
+        )));
+    }
+    Ok(())
+}
+// ---- end of STAND-IN
 
 /// `Authorization: Bearer <token>`. Given more than once, it is refused as TOKEN_INVALID:
 /// API Gateway (payload 2.0) joins repeated headers with commas, which no token parses as, so
