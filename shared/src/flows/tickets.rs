@@ -201,3 +201,10 @@ async fn admit(state: &AppState, code: &str) -> Result<CheckedIn, ApiError> {
 fn unknown(id: &TicketId) -> ApiError {
     ApiError::NotFound(format!("ticket {id} is not a seat sold here"))
 }
+
+/// The public keys a gate verifies codes with, as of today: no I/O.
+pub fn published(
+    state: &AppState,
+) -> Result<Vec<crate::domain::tickets::PublicKey>, ApiError> {
+    Ok(keys(state)?.published(ConcertDate::today_utc()))
+}
