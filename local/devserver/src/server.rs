@@ -120,8 +120,12 @@ async fn handle(app: &App, req: hyper::Request<Incoming>) -> hyper::Response<Ful
     };
     // As the Lambda runtime reads API Gateway's event: the query parameters from the raw
     // query string.
-    let query: lambda_http::aws_lambda_events::query_map::QueryMap =
-        parts.uri.query().unwrap_or_default().parse().unwrap_or_default();
+    let query: lambda_http::aws_lambda_events::query_map::QueryMap = parts
+        .uri
+        .query()
+        .unwrap_or_default()
+        .parse()
+        .unwrap_or_default();
     let request = http::Request::from_parts(parts, body)
         .with_path_parameters(params)
         .with_query_string_parameters(query);

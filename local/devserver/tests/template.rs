@@ -380,8 +380,10 @@ fn only_the_ticket_functions_have_the_ticket_key() {
         with_key,
         BTreeSet::from(["get_tickets", "get_ticket_keys", "admin_check_in"].map(String::from))
     );
-    assert!(template()["Globals"]["Function"]["Environment"]["Variables"]["TICKET_SIGNING_KEY"]
-        .is_null());
+    assert!(
+        template()["Globals"]["Function"]["Environment"]["Variables"]["TICKET_SIGNING_KEY"]
+            .is_null()
+    );
     assert_eq!(
         resource("TicketSigningKeySecret")["Type"],
         "AWS::SecretsManager::Secret"

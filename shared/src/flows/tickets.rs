@@ -203,8 +203,6 @@ fn unknown(id: &TicketId) -> ApiError {
 }
 
 /// The public keys a gate verifies codes with, as of today: no I/O.
-pub fn published(
-    state: &AppState,
-) -> Result<Vec<crate::domain::tickets::PublicKey>, ApiError> {
+pub fn published(state: &AppState) -> Result<Vec<crate::domain::tickets::PublicKey>, ApiError> {
     Ok(keys(state)?.published(ConcertDate::today_utc()))
 }
