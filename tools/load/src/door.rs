@@ -36,7 +36,8 @@ fn percentiles(mut samples: Vec<Duration>) -> String {
     format!("{:.2} | {:.2} | {:.2}", at(0.5), at(0.9), at(0.99))
 }
 
-/// Seats sold, one per buyer, of `date` from seat `first` on: their tickets (not timed).
+/// Seats sold, one per buyer, of `date` from seat `first` on: each buyer and ticket (not
+/// timed), in no particular order.
 async fn sold(
     state: &Arc<AppState>,
     concert: &ConcertId,
@@ -44,7 +45,7 @@ async fn sold(
     first: usize,
     n: usize,
     run: &str,
-) -> anyhow::Result<Vec<Ticket>> {
+) -> anyhow::Result<Vec<(UserId, Ticket)>> {
     let made = stream::iter(0..n)
         .map(|i| {
             let state = state.clone();
@@ -75,18 +76,19 @@ async fn sold(
                     concert: &concert,
                 };
                 let pay = PayRequest {
-                    user_id: who,
+                    user_id: who.clone(),
                     reservation_id: r.reservation_id,
                 };
                 payments::pay(&state, payer, &pay, None).await?;
-                Ok::<_, shared::ApiError>(Ticket {
+                let ticket = Ticket {
                     id: TicketId {
                         reservation: r.reservation_id,
                         seat,
                     },
                     concert,
                     date,
-                })
+                };
+                Ok::<_, shared::ApiError>((who, ticket))
             }
         })
         .buffer_unordered(CONCURRENCY)
@@ -108,11 +110,11 @@ pub async fn measure(state: &Arc<AppState>, counter: &Counter, run: &str) -> any
 
     // ---- round trips
     let probe = sold(state, &concert, date, 0, 2, run).await?;
-    let buyer = id(UserId::parse(&format!("door-{run}-0")));
+    let (buyer, ticket) = &probe[0];
     counter.take();
-    listing::list(state, &buyer, PageLimit::DEFAULT, None).await?;
+    listing::list(state, buyer, PageLimit::DEFAULT, None).await?;
     let list = counter.take().join(" + ");
-    let issued = tickets::tickets(state, &buyer, &probe[0].id.reservation).await?;
+    let issued = tickets::tickets(state, buyer, &ticket.id.reservation).await?;
     let read = counter.take().join(" + ");
     let code = &issued[0].code;
     tickets::check_in(state, code).await?;
@@ -162,7 +164,7 @@ pub async fn measure(state: &Arc<AppState>, counter: &Counter, run: &str) -> any
         hold_times.push(start.elapsed());
     }
     let to_scan = sold(state, &concert, date, 2 + SERIAL, SERIAL, run).await?;
-    let codes: Vec<String> = to_scan.iter().map(|t| keys.sign(t)).collect();
+    let codes: Vec<String> = to_scan.iter().map(|(_, t)| keys.sign(t)).collect();
     let mut scan_times = Vec::with_capacity(SERIAL);
     for code in &codes {
         let start = Instant::now();
@@ -181,7 +183,7 @@ pub async fn measure(state: &Arc<AppState>, counter: &Counter, run: &str) -> any
     let rate = |ok: &AtomicUsize, secs: f64| (n as f64 / secs, ok.load(Ordering::Relaxed));
     let ok = AtomicUsize::new(0);
     let start = Instant::now();
-    stream::iter(flow_tickets.iter().map(|t| keys.sign(t)))
+    stream::iter(flow_tickets.iter().map(|(_, t)| keys.sign(t)))
         .for_each_concurrent(CONCURRENCY, |code| {
             let ok = &ok;
             async move {
@@ -194,7 +196,7 @@ pub async fn measure(state: &Arc<AppState>, counter: &Counter, run: &str) -> any
     let flow = rate(&ok, start.elapsed().as_secs_f64());
     let ok = AtomicUsize::new(0);
     let start = Instant::now();
-    stream::iter(raw_tickets.iter())
+    stream::iter(raw_tickets.iter().map(|(_, t)| t))
         .for_each_concurrent(CONCURRENCY, |t| {
             let ok = &ok;
             async move {
