@@ -49,6 +49,10 @@ http_functions!(
     admin_put_concert,
     admin_get_concert,
     admin_patch_queue,
+    admin_check_in,
+    list_reservations,
+    get_tickets,
+    get_ticket_keys,
 );
 
 /// One HttpApi route of the template.

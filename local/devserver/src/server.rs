@@ -133,7 +133,17 @@ async fn handle(app: &App, req: hyper::Request<Incoming>) -> hyper::Response<Ful
             return to_hyper(problem(&err));
         }
     };
-    let mut request = http::Request::from_parts(parts, body).with_path_parameters(params);
+    // As the Lambda runtime reads API Gateway's event: the query parameters from the raw
+    // query string.
+    let query: lambda_http::aws_lambda_events::query_map::QueryMap = parts
+        .uri
+        .query()
+        .unwrap_or_default()
+        .parse()
+        .unwrap_or_default();
+    let mut request = http::Request::from_parts(parts, body)
+        .with_path_parameters(params)
+        .with_query_string_parameters(query);
     // API Gateway's JWT authorizer runs before the function, and its 401 is the gateway's.
     if route_auth == RouteAuth::Jwt {
         // Repeated headers reach the gateway joined by commas, which no token parses as.

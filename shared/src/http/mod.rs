@@ -149,6 +149,30 @@ pub fn path<T>(
     parse(raw).map_err(|e| ApiError::validation(name, e.0))
 }
 
+/// The query string's parameters as API Gateway hands them (parsed from the raw query
+/// string, values decoded): only those `allowed`, each at most once, else a 400 naming it.
+pub fn query(
+    req: &Request,
+    allowed: &[&'static str],
+) -> Result<std::collections::HashMap<&'static str, String>, ApiError> {
+    let mut found = std::collections::HashMap::new();
+    let Some(params) = req.query_string_parameters_ref() else {
+        return Ok(found);
+    };
+    for (name, value) in params.iter() {
+        let Some(known) = allowed.iter().find(|a| **a == name) else {
+            return Err(ApiError::validation(
+                name,
+                "is not a query parameter of this request",
+            ));
+        };
+        if found.insert(*known, value.to_owned()).is_some() {
+            return Err(ApiError::validation(*known, "must be given once"));
+        }
+    }
+    Ok(found)
+}
+
 /// The signed-in buyer: the `sub` claim API Gateway's JWT authorizer verified and put in the
 /// request context (the local server plays that authorizer). The functions never check the
 /// JWT again: the gateway did, and the request context is the gateway's, not the client's.

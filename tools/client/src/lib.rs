@@ -339,6 +339,56 @@ impl Client {
             .await
     }
 
+    /// `GET /users/{user}/reservations` as `user`: a page of `limit` (the server's default
+    /// when None), after `cursor` (a page's `nextCursor`).
+    pub async fn reservations(
+        &self,
+        user: &str,
+        limit: Option<u32>,
+        cursor: Option<&str>,
+    ) -> Result<Answer, reqwest::Error> {
+        let mut query = Vec::new();
+        if let Some(limit) = limit {
+            query.push(format!("limit={limit}"));
+        }
+        if let Some(cursor) = cursor {
+            query.push(format!("cursor={cursor}"));
+        }
+        let query = if query.is_empty() {
+            String::new()
+        } else {
+            format!("?{}", query.join("&"))
+        };
+        self.request(Method::GET, &format!("/users/{user}/reservations{query}"))
+            .as_user(user)
+            .send()
+            .await
+    }
+
+    /// `GET /reservations/{id}/tickets` as `user`.
+    pub async fn tickets(&self, user: &str, id: &str) -> Result<Answer, reqwest::Error> {
+        self.request(Method::GET, &format!("/reservations/{id}/tickets"))
+            .as_user(user)
+            .send()
+            .await
+    }
+
+    /// `GET /.well-known/ticket-keys.json`: public.
+    pub async fn ticket_keys(&self) -> Result<Answer, reqwest::Error> {
+        self.request(Method::GET, "/.well-known/ticket-keys.json")
+            .send()
+            .await
+    }
+
+    /// `POST /admin/checkins` with the operator's token: the door scans `code`.
+    pub async fn check_in(&self, admin: &str, code: &str) -> Result<Answer, reqwest::Error> {
+        self.request(Method::POST, "/admin/checkins")
+            .operator(admin)
+            .json(&json!({ "code": code }))
+            .send()
+            .await
+    }
+
     /// `PUT /admin/concerts/{concertId}` with the operator's token.
     pub async fn put_concert(
         &self,
