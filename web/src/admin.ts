@@ -357,9 +357,12 @@ function refusal(e: unknown): DoorAnswer {
   if (!(e instanceof ApiError)) return { kind: 'error', error: e };
   switch (e.code) {
     case 'ALREADY_CHECKED_IN': {
-      // The first scan's instant, in `detail` (RFC 3339).
-      const at = /\d{4}-\d\d-\d\dT\d\d:\d\d(:\d\d(\.\d+)?)?(Z|[+-]\d\d:\d\d)/.exec(e.detail)?.[0] ?? null;
-      return { kind: 'already', since: at };
+      // The first scan's instant: the problem's `checkedInAt`, else the RFC 3339 instant in
+      // its `detail`.
+      const at = typeof e.extra.checkedInAt === 'string'
+        ? e.extra.checkedInAt
+        : /\d{4}-\d\d-\d\dT\d\d:\d\d(:\d\d(\.\d+)?)?(Z|[+-]\d\d:\d\d)/.exec(e.detail)?.[0];
+      return { kind: 'already', since: at && !Number.isNaN(Date.parse(at)) ? at : null };
     }
     case 'TICKET_REFUNDED':
       return { kind: 'refunded' };

@@ -156,6 +156,8 @@ export class ApiError extends Error {
     readonly status: number,
     readonly code: string,
     readonly detail: string,
+    /** The problem's other members (RFC 9457 extensions), e.g. ALREADY_CHECKED_IN's `checkedInAt`. */
+    readonly extra: Record<string, unknown> = {},
   ) {
     super(`${status} ${code}: ${detail}`);
   }
@@ -398,7 +400,7 @@ async function problem(res: Response): Promise<ApiError> {
   if (type.includes('json')) {
     try {
       const body = (await res.json()) as { code?: string; detail?: string; message?: string };
-      if (body.code) return new ApiError(res.status, body.code, body.detail ?? '');
+      if (body.code) return new ApiError(res.status, body.code, body.detail ?? '', body);
       // API Gateway's own answers: {"message": "..."}.
       return new ApiError(res.status, `HTTP_${res.status}`, body.message ?? '');
     } catch {
