@@ -1,14 +1,14 @@
 // The operator's page, `/admin`: a concert's line live (read every 2 s), pause and resume,
-// the active limit, the opening, and each date's seats by state. Locally the operator's token
-// is typed in (sent as Bearer); in AWS (config.json's `adminAuth: "iam"`) the operator's AWS
-// keys are, and every call is signed with SigV4 (aws4fetch, WebCrypto). Either is kept in
-// sessionStorage (this tab only).
+// the active limit, the opening, each date's seats by state, and the door (tickets checked
+// in by camera or pasted code). Locally the operator's token is typed in (sent as Bearer); in
+// AWS (config.json's `adminAuth: "iam"`) the operator's AWS keys are, and every call is signed
+// with SigV4 (aws4fetch, WebCrypto). Either is kept in sessionStorage (this tab only).
 
 import { AwsV4Signer } from 'aws4fetch';
-import { Api, loadConfig, type AdminReport, type Config, type Operator } from './api';
+import { Api, ApiError, loadConfig, type AdminReport, type CheckIn, type Config, type Operator } from './api';
 import { byId, h, show } from './dom';
 import { mountLangSwitch } from './page';
-import { clockTime, dateTime, day, explain, num, t } from './i18n';
+import { clockTime, dateTime, day, explain, hourMinute, num, t } from './i18n';
 
 const REFRESH_MS = 2000;
 
@@ -147,6 +147,7 @@ function drawLogin(): void {
     op = credential();
     history.replaceState(null, '', `?concert=${encodeURIComponent(s.concert)}`);
     drawLogin(); // now with "sign out"
+    drawDoor();
     byId('op-show')?.focus();
     void refresh();
   };
@@ -158,6 +159,8 @@ function drawLogin(): void {
     op = null;
     s.report = null;
     window.clearTimeout(timer);
+    stopCamera();
+    door.answer = null;
     say('');
     render();
   };
@@ -286,9 +289,232 @@ function localInput(iso: string | null): string {
   return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
 }
 
+// ---------------------------------------------------------------- the door
+
+/** What the door last answered, kept as facts so a language switch says it again. */
+type DoorAnswer =
+  | { kind: 'in'; ticket: CheckIn }
+  | { kind: 'already'; since: string | null }
+  | { kind: 'refunded' }
+  | { kind: 'invalid' }
+  | { kind: 'error'; error: unknown };
+
+/** The part of the Shape Detection API the door uses (not yet in TypeScript's DOM types). */
+interface Detector {
+  detect(source: HTMLVideoElement): Promise<{ rawValue: string }[]>;
+}
+interface DetectorClass {
+  new (options: { formats: string[] }): Detector;
+  getSupportedFormats?(): Promise<string[]>;
+}
+
+/** A code seen by the camera again within this long is the same scan, not a second one. */
+const SAME_SCAN_MS = 5000;
+const SCAN_EVERY_MS = 250;
+
+const door = {
+  answer: null as DoorAnswer | null,
+  typed: '',
+  scanning: false,
+  stream: null as MediaStream | null,
+  last: { code: '', at: 0 },
+  timer: undefined as number | undefined,
+};
+/** One video element for the page's life, so that a redraw does not stop the picture. */
+let video: HTMLVideoElement | null = null;
+
+function detectorClass(): DetectorClass | null {
+  const found = (window as unknown as { BarcodeDetector?: DetectorClass }).BarcodeDetector;
+  // Both are missing where the page is not a secure context (plain http but localhost).
+  return found && 'mediaDevices' in navigator ? found : null;
+}
+
+async function checkIn(raw: string): Promise<void> {
+  const used = op;
+  const code = raw.trim();
+  if (!used) return;
+  say('');
+  if (!code) {
+    say(t('door.empty'));
+    return;
+  }
+  let answer: DoorAnswer;
+  try {
+    answer = { kind: 'in', ticket: await api.adminCheckIn(used, code) };
+  } catch (e) {
+    answer = refusal(e);
+  }
+  if (op !== used) return;
+  door.answer = answer;
+  door.typed = '';
+  drawDoor();
+  // Ready for the next ticket.
+  byId('door-code')?.focus();
+}
+
+/** Why a ticket is not let in, from the API's refusal. */
+function refusal(e: unknown): DoorAnswer {
+  if (!(e instanceof ApiError)) return { kind: 'error', error: e };
+  switch (e.code) {
+    case 'ALREADY_CHECKED_IN': {
+      // The first scan's instant: the problem's `checkedInAt`, else the RFC 3339 instant in
+      // its `detail`.
+      const at = typeof e.extra.checkedInAt === 'string'
+        ? e.extra.checkedInAt
+        : /\d{4}-\d\d-\d\dT\d\d:\d\d(:\d\d(\.\d+)?)?(Z|[+-]\d\d:\d\d)/.exec(e.detail)?.[0];
+      return { kind: 'already', since: at && !Number.isNaN(Date.parse(at)) ? at : null };
+    }
+    case 'TICKET_REFUNDED':
+      return { kind: 'refunded' };
+    // A code that is not ours: a bad signature or shape, a ticket the store does not know, or
+    // not even a code (too long, characters a code never has).
+    case 'TICKET_INVALID':
+    case 'NOT_FOUND':
+    case 'VALIDATION_FAILED':
+      return { kind: 'invalid' };
+    default:
+      return { kind: 'error', error: e };
+  }
+}
+
+function answerView(a: DoorAnswer): Node {
+  switch (a.kind) {
+    case 'in':
+      return h(
+        'div',
+        { class: 'door-answer in' },
+        h('p', { class: 'big' }, t('door.in', { n: a.ticket.seatNo, section: a.ticket.section })),
+        h('p', null, t('door.inDetail', { concert: a.ticket.concertId, date: day(a.ticket.date) })),
+      );
+    case 'already':
+      return h(
+        'div',
+        { class: 'door-answer stop' },
+        h('p', { class: 'big' }, a.since ? t('door.already', { time: hourMinute(a.since) }) : t('door.alreadyNoTime')),
+      );
+    case 'refunded':
+      return h('div', { class: 'door-answer stop' }, h('p', { class: 'big' }, t('door.refunded')));
+    case 'invalid':
+      return h('div', { class: 'door-answer stop' }, h('p', { class: 'big' }, t('door.invalid')));
+    case 'error':
+      return h('div', { class: 'door-answer error' }, h('p', null, explain(a.error)));
+  }
+}
+
+function drawDoor(): void {
+  const box = byId('door')!;
+  if (!op) {
+    show(box);
+    return;
+  }
+  const input = h('textarea', {
+    id: 'door-code',
+    rows: 3,
+    autocomplete: 'off',
+    spellcheck: 'false',
+    autocapitalize: 'off',
+    'aria-describedby': 'door-intro',
+  });
+  input.value = door.typed;
+  input.addEventListener('input', () => {
+    door.typed = input.value;
+  });
+  const submit = (e: Event) => {
+    e.preventDefault();
+    void checkIn(input.value);
+  };
+  const canScan = detectorClass() !== null;
+  video ??= h('video', { class: 'camera', playsinline: true });
+  video.muted = true;
+  video.setAttribute('aria-label', t('door.video'));
+  video.hidden = !door.scanning;
+  show(
+    box,
+    h('h2', { id: 'door-heading' }, t('door.heading')),
+    h('p', { id: 'door-intro', class: 'hint' }, t('door.intro')),
+    h(
+      'div',
+      { class: 'card stack' },
+      h(
+        'div',
+        { class: 'row' },
+        canScan
+          ? h(
+              'button',
+              { type: 'button', id: 'door-scan', onclick: () => void (door.scanning ? stopCamera() : startCamera()) },
+              door.scanning ? t('door.stop') : t('door.scan'),
+            )
+          : h('p', { class: 'hint' }, t('door.noCamera')),
+      ),
+      door.scanning && h('p', { class: 'hint' }, t('door.scanning')),
+      video,
+      h(
+        'form',
+        { class: 'stack wide', onsubmit: submit },
+        h('label', { for: 'door-code' }, t('door.code')),
+        input,
+        h('button', { type: 'submit', class: 'primary', id: 'door-check' }, t('door.check')),
+      ),
+      h('div', { id: 'door-result', role: 'status', 'aria-live': 'polite', class: 'wide' }, door.answer && answerView(door.answer)),
+    ),
+  );
+}
+
+async function startCamera(): Promise<void> {
+  const Detector = detectorClass();
+  if (!Detector) return;
+  say('');
+  try {
+    const formats = (await Detector.getSupportedFormats?.()) ?? ['qr_code'];
+    if (!formats.includes('qr_code')) {
+      say(t('door.noCamera'));
+      return;
+    }
+    const detector = new Detector({ formats: ['qr_code'] });
+    door.stream = await navigator.mediaDevices.getUserMedia({
+      video: { facingMode: 'environment' },
+      audio: false,
+    });
+    door.scanning = true;
+    drawDoor();
+    video!.srcObject = door.stream;
+    await video!.play();
+    const tick = async () => {
+      if (!door.scanning) return;
+      try {
+        for (const found of await detector.detect(video!)) {
+          const code = found.rawValue;
+          const now = Date.now();
+          if (!code || (code === door.last.code && now - door.last.at < SAME_SCAN_MS)) continue;
+          door.last = { code, at: now };
+          await checkIn(code);
+        }
+      } catch {
+        // A frame that could not be read: the next one will do.
+      }
+      if (door.scanning) door.timer = window.setTimeout(() => void tick(), SCAN_EVERY_MS);
+    };
+    void tick();
+  } catch {
+    stopCamera();
+    say(t('door.cameraFailed'));
+  }
+}
+
+function stopCamera(): void {
+  window.clearTimeout(door.timer);
+  const was = door.scanning || door.stream;
+  door.scanning = false;
+  for (const track of door.stream?.getTracks() ?? []) track.stop();
+  door.stream = null;
+  if (video) video.srcObject = null;
+  if (was) drawDoor();
+}
+
 function render(): void {
   document.title = t('admin.title');
   drawLogin();
+  drawDoor();
   drawReport();
 }
 

@@ -1,7 +1,9 @@
 // The API client: one method per endpoint the pages use, typed answers, and every refusal
-// turned into an ApiError carrying the problem+json `code`. A 503 (or API Gateway's 429) is
-// retried after its Retry-After, and the page is told, so it can say so. The operator's calls
-// carry a Bearer token, or are signed (SigV4) by a function the operator's page hands in.
+// turned into an ApiError carrying the problem+json `code`. A 503 (or a 429) is retried after
+// its Retry-After, and the page is told, so it can say so. The buyer's calls carry the
+// signed-in buyer's access token (`Authorization: Bearer`) and, where the route needs one, the
+// queue token (`Queue-Token`); the operator's calls carry the operator's token, or are signed
+// (SigV4) by a function the operator's page hands in.
 
 export type QueueState = 'WAITING' | 'ACTIVE';
 
@@ -52,6 +54,40 @@ export interface Reservation {
   price: number;
   status: ReservationState;
   expiresAt: string;
+}
+
+/** One page of a user's reservations, newest first; `nextCursor` null on the last page. */
+export interface ReservationPage {
+  userId: string;
+  reservations: Reservation[];
+  nextCursor: string | null;
+}
+
+/** An e-ticket: one seat of a paid reservation; `code` is what the door scans. */
+export interface Ticket {
+  ticketId: string;
+  reservationId: string;
+  concertId: string;
+  date: string;
+  seatNo: number;
+  section: string;
+  code: string;
+  checkedInAt: string | null;
+}
+
+export interface TicketList {
+  reservationId: string;
+  tickets: Ticket[];
+}
+
+/** The door's answer to a ticket it let in. */
+export interface CheckIn {
+  ticketId: string;
+  concertId: string;
+  date: string;
+  seatNo: number;
+  section: string;
+  checkedInAt: string;
 }
 
 export interface Balance {
@@ -120,14 +156,31 @@ export class ApiError extends Error {
     readonly status: number,
     readonly code: string,
     readonly detail: string,
+    /** The problem's other members (RFC 9457 extensions), e.g. ALREADY_CHECKED_IN's `checkedInAt`. */
+    readonly extra: Record<string, unknown> = {},
   ) {
     super(`${status} ${code}: ${detail}`);
   }
 }
 
+/** How the buyer signs in: locally by a username (`POST /local/sign-in`), or in AWS through
+ * the Cognito user pool's managed login (authorization code + PKCE). */
+export type AuthConfig =
+  | { kind: 'local' }
+  | {
+      kind: 'cognito';
+      /** The managed login's origin, `https://PREFIX.auth.REGION.amazoncognito.com`. */
+      domain: string;
+      clientId: string;
+      /** Where the login sends the buyer back: the buyer's page, as the app client lists it. */
+      redirectUri: string;
+      scopes: string[];
+    };
+
 export interface Config {
   apiBase: string;
   maxSeatsPerUser: number;
+  auth: AuthConfig;
   /** How the operator's calls are authorized: `token` (Bearer ADMIN_TOKEN, the local server)
    * or `iam` (SigV4-signed with the operator's AWS credentials, API Gateway in AWS). */
   adminAuth: 'token' | 'iam';
@@ -143,12 +196,28 @@ export async function loadConfig(): Promise<Config> {
     return {
       apiBase: String(raw.apiBase ?? '').replace(/\/+$/, ''),
       maxSeatsPerUser: Math.max(1, Number(raw.maxSeatsPerUser) || 1),
+      auth: authConfig(raw.auth),
       adminAuth: raw.adminAuth === 'iam' ? 'iam' : 'token',
       region: String(raw.region ?? ''),
     };
   } catch {
-    return { apiBase: '', maxSeatsPerUser: 1, adminAuth: 'token', region: '' };
+    return { apiBase: '', maxSeatsPerUser: 1, auth: { kind: 'local' }, adminAuth: 'token', region: '' };
   }
+}
+
+/** The sign-in settings; anything but a complete Cognito one is the local sign-in. */
+function authConfig(raw: unknown): AuthConfig {
+  const a = (raw ?? {}) as Record<string, unknown>;
+  if (a.kind !== 'cognito') return { kind: 'local' };
+  const str = (v: unknown) => (typeof v === 'string' ? v : '');
+  const domain = str(a.domain).replace(/\/+$/, '');
+  const clientId = str(a.clientId);
+  const redirectUri = str(a.redirectUri);
+  if (!domain || !clientId || !redirectUri) return { kind: 'local' };
+  const scopes = Array.isArray(a.scopes)
+    ? a.scopes.filter((x): x is string => typeof x === 'string')
+    : ['openid', 'aws.cognito.signin.user.admin'];
+  return { kind: 'cognito', domain, clientId, redirectUri, scopes };
 }
 
 /** Signs a request (SigV4) with the operator's AWS credentials: the request to send. */
@@ -159,8 +228,11 @@ export type Operator = string | Signer;
 
 interface CallOptions {
   body?: unknown;
-  /** A bearer credential (the queue token, or the operator's token), or the operator's signer. */
-  auth?: Operator;
+  /** An operator call: the operator's token (sent as Bearer) or signer. Without it, the call
+   * is the buyer's and carries the access token. */
+  operator?: Operator;
+  /** The queue token, for the routes that need one. */
+  queueToken?: string;
   idempotencyKey?: string;
 }
 
@@ -170,14 +242,24 @@ export class Api {
   /** Told before each wait on a 503: how long, and which try is next. */
   onRetry: (seconds: number) => void = () => {};
 
+  /** The signed-in buyer's access token, asked before every try of a buyer call (so it can be
+   * refreshed first when it is about to expire); the operator's page leaves it null. */
+  accessToken: () => Promise<string | null> = async () => null;
+
   constructor(private readonly base: string) {}
 
   async call<T>(method: string, path: string, opts: CallOptions = {}): Promise<T> {
     for (let attempt = 0; ; attempt++) {
       const headers: Record<string, string> = {};
-      const sign = typeof opts.auth === 'function' ? opts.auth : undefined;
+      const sign = typeof opts.operator === 'function' ? opts.operator : undefined;
       if (opts.body !== undefined) headers['content-type'] = 'application/json';
-      if (opts.auth && !sign) headers.authorization = `Bearer ${opts.auth}`;
+      if (opts.operator) {
+        if (!sign) headers.authorization = `Bearer ${opts.operator}`;
+      } else {
+        const access = await this.accessToken();
+        if (access) headers.authorization = `Bearer ${access}`;
+        if (opts.queueToken) headers['queue-token'] = opts.queueToken;
+      }
       if (opts.idempotencyKey) headers['idempotency-key'] = opts.idempotencyKey;
       const init: RequestInit = {
         method,
@@ -207,6 +289,11 @@ export class Api {
         const denied = /not authorized|explicit deny/i.test(err.detail);
         throw new ApiError(403, denied ? 'IAM_DENIED' : 'IAM_SIGNATURE', err.detail);
       }
+      // The JWT authorizer's refusal of the access token (missing, expired, forged), the same
+      // body in AWS and locally: {"message": "Unauthorized"}. The buyer must sign in again.
+      if (!opts.operator && res.status === 401 && err.code === 'HTTP_401') {
+        throw new ApiError(401, 'SIGNED_OUT', err.detail);
+      }
       throw err;
     }
   }
@@ -222,74 +309,85 @@ export class Api {
     }
   }
 
-  issueToken(userId: string, concertId: string) {
-    return this.call<TokenStatus>('POST', '/queue/tokens', { body: { userId, concertId } });
+  /** A place in line for the signed-in buyer (the server takes the user from the sign-in). */
+  issueToken(concertId: string) {
+    return this.call<TokenStatus>('POST', '/queue/tokens', { body: { concertId } });
   }
-  queueStatus(token: string) {
-    return this.call<TokenStatus>('GET', '/queue/status', { auth: token });
+  queueStatus(queue: string) {
+    return this.call<TokenStatus>('GET', '/queue/status', { queueToken: queue });
   }
-  dates(token: string, concert: string) {
-    return this.call<DateList>('GET', `/concerts/${enc(concert)}/dates`, { auth: token });
+  dates(queue: string, concert: string) {
+    return this.call<DateList>('GET', `/concerts/${enc(concert)}/dates`, { queueToken: queue });
   }
-  seats(token: string, concert: string, date: string) {
+  seats(queue: string, concert: string, date: string) {
     return this.call<SeatMap>('GET', `/concerts/${enc(concert)}/dates/${enc(date)}/seats`, {
-      auth: token,
+      queueToken: queue,
     });
   }
   /** One seat as `seatNo` (every server), more as `seatNos`. */
-  hold(token: string, userId: string, concertId: string, date: string, seats: number[]) {
+  hold(queue: string, userId: string, concertId: string, date: string, seats: number[]) {
     const pick = seats.length === 1 ? { seatNo: seats[0] } : { seatNos: seats };
     return this.call<Reservation>('POST', '/reservations', {
-      auth: token,
+      queueToken: queue,
       body: { userId, concertId, date, ...pick },
     });
   }
-  reservation(token: string, id: string) {
-    return this.call<Reservation>('GET', `/reservations/${enc(id)}`, { auth: token });
+  release(queue: string, id: string) {
+    return this.call<Reservation>('DELETE', `/reservations/${enc(id)}`, { queueToken: queue });
   }
-  release(token: string, id: string) {
-    return this.call<Reservation>('DELETE', `/reservations/${enc(id)}`, { auth: token });
+  refund(queue: string, id: string) {
+    return this.call<Refund>('POST', `/reservations/${enc(id)}/refund`, { queueToken: queue });
   }
-  refund(token: string, id: string) {
-    return this.call<Refund>('POST', `/reservations/${enc(id)}/refund`, { auth: token });
+  balance(queue: string, userId: string) {
+    return this.call<Balance>('GET', `/users/${enc(userId)}/balance`, { queueToken: queue });
   }
-  balance(token: string, userId: string) {
-    return this.call<Balance>('GET', `/users/${enc(userId)}/balance`, { auth: token });
-  }
-  charge(token: string, userId: string, amount: number, key: string) {
+  charge(queue: string, userId: string, amount: number, key: string) {
     return this.call<Balance>('POST', `/users/${enc(userId)}/balance/charges`, {
-      auth: token,
+      queueToken: queue,
       body: { amount },
       idempotencyKey: key,
     });
   }
-  pay(token: string, userId: string, reservationId: string, key: string) {
+  pay(queue: string, userId: string, reservationId: string, key: string) {
     return this.call<Payment>('POST', '/payments', {
-      auth: token,
+      queueToken: queue,
       body: { userId, reservationId },
       idempotencyKey: key,
     });
   }
+  /** The signed-in buyer's reservations of every concert, newest first (no queue token). */
+  myReservations(userId: string, cursor: string | null = null) {
+    const query = cursor ? `?cursor=${enc(cursor)}` : '';
+    return this.call<ReservationPage>('GET', `/users/${enc(userId)}/reservations${query}`);
+  }
+  /** A paid reservation's e-tickets, one per seat (no queue token). */
+  tickets(reservationId: string) {
+    return this.call<TicketList>('GET', `/reservations/${enc(reservationId)}/tickets`);
+  }
 
   adminReport(op: Operator, concert: string) {
-    return this.call<AdminReport>('GET', `/admin/concerts/${enc(concert)}`, { auth: op });
+    return this.call<AdminReport>('GET', `/admin/concerts/${enc(concert)}`, { operator: op });
   }
   adminControls(op: Operator, concert: string, body: { paused?: boolean; activeLimit?: number }) {
     return this.call<QueueFigures>('PATCH', `/admin/concerts/${enc(concert)}/queue`, {
-      auth: op,
+      operator: op,
       body,
     });
   }
   /** Changes the opening only: the catalog goes back as stored. */
   adminSetOpening(op: Operator, report: AdminReport, opensAt: string | null) {
     return this.call<unknown>('PUT', `/admin/concerts/${enc(report.concertId)}`, {
-      auth: op,
+      operator: op,
       body: {
         name: report.name,
         opensAt,
         dates: report.dates.map((d) => ({ date: d.date, sections: d.sections })),
       },
     });
+  }
+  /** The door: lets a ticket in, once. */
+  adminCheckIn(op: Operator, code: string) {
+    return this.call<CheckIn>('POST', '/admin/checkins', { operator: op, body: { code } });
   }
 }
 
@@ -302,7 +400,7 @@ async function problem(res: Response): Promise<ApiError> {
   if (type.includes('json')) {
     try {
       const body = (await res.json()) as { code?: string; detail?: string; message?: string };
-      if (body.code) return new ApiError(res.status, body.code, body.detail ?? '');
+      if (body.code) return new ApiError(res.status, body.code, body.detail ?? '', body);
       // API Gateway's own answers: {"message": "..."}.
       return new ApiError(res.status, `HTTP_${res.status}`, body.message ?? '');
     } catch {

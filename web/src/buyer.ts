@@ -1,5 +1,6 @@
-// The buyer's page, `/?concert=ID`: the waiting room, dates, the seat map, the hold, paying,
-// the confirmation and "my reservations". One state object; each view is drawn from it.
+// The buyer's page, `/?concert=ID`: the sign-in, the waiting room, dates, the seat map, the
+// hold, paying, the confirmation and "my reservations" (from the server, with each paid seat's
+// ticket as a QR code). One state object; each view is drawn from it.
 
 import {
   Api,
@@ -10,11 +11,14 @@ import {
   type Payment,
   type Reservation,
   type SeatMap,
+  type Ticket,
   type TokenStatus,
 } from './api';
+import { Auth, SignInError } from './auth';
 import { byId, h, show, type Child } from './dom';
 import { mountLangSwitch, startTicker } from './page';
-import { clockTime, countdown, day, explain, num, t, wait, won } from './i18n';
+import { qrCanvas } from './qr';
+import { clockTime, countdown, day, explain, hourMinute, num, t, wait, won, type Key } from './i18n';
 
 type View = 'start' | 'waiting' | 'dates' | 'seats' | 'hold' | 'paid' | 'mine';
 
@@ -24,7 +28,6 @@ const SEAT_REFRESH_MS = 5000;
 const s = {
   view: 'start' as View,
   concert: new URLSearchParams(location.search).get('concert') ?? '',
-  user: localStorage.getItem('lastUser') ?? '',
   maxSeats: 1,
   token: null as TokenStatus | null,
   firstPosition: 0,
@@ -35,11 +38,19 @@ const s = {
   balance: 0,
   payment: null as Payment | null,
   mine: [] as Reservation[],
+  /** The next page of "my reservations", null when that was the last. */
+  mineCursor: null as string | null,
+  /** Each paid reservation's tickets, once read ('error' when they could not be). */
+  tickets: new Map<string, Ticket[] | 'error'>(),
   can: { release: false, refund: false },
 };
 
 let api: Api;
+let auth: Auth;
 let timer: number | undefined;
+
+/** The signed-in buyer's userId ('' when signed out). */
+const me = () => auth.session?.userId ?? '';
 
 const view = () => byId('view')!;
 
@@ -71,7 +82,12 @@ function after(ms: number, f: () => void): void {
 function fail(err: unknown, seats: number[] = []): void {
   say(explain(err, seats));
   if (!(err instanceof ApiError)) return;
-  if (['TOKEN_EXPIRED', 'TOKEN_INVALID', 'TOKEN_MISSING'].includes(err.code)) {
+  if (err.code === 'SIGNED_OUT') {
+    // The access token was refused (expired, or not ours): signed out, back to the sign-in.
+    auth.forget();
+    s.token = null;
+    go('start');
+  } else if (['TOKEN_EXPIRED', 'TOKEN_INVALID', 'TOKEN_MISSING'].includes(err.code)) {
     s.token = null;
     go('start');
   } else if (err.code === 'TOKEN_NOT_ACTIVE') {
@@ -79,14 +95,36 @@ function fail(err: unknown, seats: number[] = []): void {
   }
 }
 
-// ---------------------------------------------------------------- the line
+// ---------------------------------------------------------------- signing in
 
-async function join(user: string): Promise<void> {
-  s.user = user;
-  localStorage.setItem('lastUser', user);
+async function signIn(username: string): Promise<void> {
   clearMessages();
   try {
-    const status = await api.issueToken(user, s.concert);
+    await auth.signInLocal(username);
+    render();
+    byId('join')?.focus();
+  } catch (e) {
+    say(t(e instanceof SignInError ? signInWords(e) : 'signin.NETWORK'));
+  }
+}
+
+function signOut(): void {
+  window.clearTimeout(timer);
+  s.token = null;
+  s.mine = [];
+  s.tickets.clear();
+  auth.signOut();
+  clearMessages();
+  say(t('signin.signedOut'), 'info');
+  go('start');
+}
+
+// ---------------------------------------------------------------- the line
+
+async function join(): Promise<void> {
+  clearMessages();
+  try {
+    const status = await api.issueToken(s.concert);
     s.firstPosition = 0;
     await onStatus(status);
   } catch (e) {
@@ -179,11 +217,10 @@ async function hold(): Promise<void> {
   const date = s.map!.date;
   clearMessages();
   try {
-    const r = await api.hold(s.token!.token, s.user, s.concert, date, seats);
-    remember(r.reservationId);
+    const r = await api.hold(s.token!.token, me(), s.concert, date, seats);
     s.reservation = r;
     s.chosen = [];
-    s.balance = (await api.balance(s.token!.token, s.user)).balance;
+    s.balance = (await api.balance(s.token!.token, me())).balance;
     go('hold');
   } catch (e) {
     fail(e, seats);
@@ -203,7 +240,7 @@ async function charge(): Promise<void> {
   const amount = s.reservation!.price - s.balance;
   clearMessages();
   try {
-    s.balance = (await api.charge(s.token!.token, s.user, amount, newKey())).balance;
+    s.balance = (await api.charge(s.token!.token, me(), amount, newKey())).balance;
     render();
     say(t('hold.charged', { amount: won(amount), balance: won(s.balance) }), 'info');
     byId('pay')?.focus();
@@ -215,7 +252,7 @@ async function charge(): Promise<void> {
 async function pay(): Promise<void> {
   clearMessages();
   try {
-    s.payment = await api.pay(s.token!.token, s.user, s.reservation!.reservationId, newKey());
+    s.payment = await api.pay(s.token!.token, me(), s.reservation!.reservationId, newKey());
     s.reservation = { ...s.reservation!, status: 'CONFIRMED' };
     // The payment spent the token.
     s.token = null;
@@ -248,45 +285,72 @@ function holdEnded(): void {
 
 // ---------------------------------------------------------------- my reservations
 
-function storeKey(): string {
-  return `reservations:${s.concert}:${s.user}`;
-}
-
-function remembered(): string[] {
-  try {
-    const ids: unknown = JSON.parse(localStorage.getItem(storeKey()) ?? '[]');
-    return Array.isArray(ids) ? ids.filter((x): x is string => typeof x === 'string') : [];
-  } catch {
-    return [];
-  }
-}
-
-function remember(id: string): void {
-  localStorage.setItem(storeKey(), JSON.stringify([id, ...remembered()].slice(0, 50)));
-}
-
+/** "My reservations", from the server: every concert's, on any device the buyer signs in on.
+ * Reading them needs no place in line. */
 async function openMine(): Promise<void> {
   clearMessages();
   try {
-    // Reading takes a live token, WAITING will do: a spent one is replaced.
-    if (!s.token) s.token = await api.issueToken(s.user, s.concert);
-    const [release, refund] = await Promise.all([
+    const [release, refund, page] = await Promise.all([
       api.supports('DELETE', `/reservations/${ZERO_ID}`),
       api.supports('POST', `/reservations/${ZERO_ID}/refund`),
+      api.myReservations(me()),
     ]);
     s.can = { release, refund };
-    const token = s.token.token;
-    const found = await Promise.all(
-      remembered().map((id) => api.reservation(token, id).catch(() => null)),
-    );
-    s.mine = found.filter((r): r is Reservation => r !== null);
+    s.mine = page.reservations;
+    s.mineCursor = page.nextCursor;
+    s.tickets.clear();
     go('mine');
+    void loadTickets(page.reservations);
   } catch (e) {
     fail(e);
   }
 }
 
+async function moreMine(): Promise<void> {
+  if (!s.mineCursor) return;
+  clearMessages();
+  try {
+    const page = await api.myReservations(me(), s.mineCursor);
+    s.mine = [...s.mine, ...page.reservations];
+    s.mineCursor = page.nextCursor;
+    render();
+    void loadTickets(page.reservations);
+  } catch (e) {
+    fail(e);
+  }
+}
+
+/** Each paid reservation's tickets, two reads at a time (a page holds up to 20), each drawn
+ * into its place as it comes. */
+async function loadTickets(list: Reservation[]): Promise<void> {
+  const queue = list.filter((r) => r.status === 'CONFIRMED');
+  const worker = async () => {
+    for (let r = queue.shift(); r; r = queue.shift()) {
+      let got: Ticket[] | 'error';
+      try {
+        got = (await api.tickets(r.reservationId)).tickets;
+      } catch (e) {
+        if (e instanceof ApiError && e.code === 'SIGNED_OUT') return fail(e);
+        got = 'error';
+      }
+      s.tickets.set(r.reservationId, got);
+      const place = s.view === 'mine' && view().querySelector(`[data-tickets="${r.reservationId}"]`);
+      if (place) place.replaceWith(ticketsOf(r));
+    }
+  };
+  await Promise.all([worker(), worker()]);
+}
+
 const ZERO_ID = '00000000-0000-0000-0000-000000000000';
+
+/** A live queue token for `concert`: the one in hand, or a new one (a refund needs one; after a
+ * payment spent it, asking puts the buyer back in line). */
+async function queueTokenFor(concert: string): Promise<string> {
+  if (s.token && s.token.concertId === concert) return s.token.token;
+  const status = await api.issueToken(concert);
+  if (concert === s.concert) s.token = status;
+  return status.token;
+}
 
 async function onMine(r: Reservation, action: 'release' | 'refund'): Promise<void> {
   clearMessages();
@@ -296,7 +360,7 @@ async function onMine(r: Reservation, action: 'release' | 'refund'): Promise<voi
       await openMine();
       say(t('mine.released'), 'info');
     } else {
-      const done = await api.refund(s.token!.token, r.reservationId);
+      const done = await api.refund(await queueTokenFor(r.concertId), r.reservationId);
       await openMine();
       say(t('mine.refunded', { amount: won(done.amount), balance: won(done.balance) }), 'info');
     }
@@ -324,9 +388,70 @@ function heading(text: string): HTMLHeadingElement {
 
 function render(): void {
   document.title = `${t('app.title')} · ${s.concert || '—'}`;
+  const signedIn = auth.session !== null;
   const mine = byId('mine-button');
-  if (mine) mine.hidden = !s.user || s.view === 'start';
+  if (mine) mine.hidden = !signedIn;
+  const out = byId('signout-button');
+  if (out) out.hidden = !signedIn;
   show(view(), ...VIEWS[s.view]());
+}
+
+/** The start, signed out: a username locally, the managed login in AWS. */
+function signInForm(): Child[] {
+  if (auth.config.kind === 'cognito') {
+    return [
+      h('p', null, t('signin.intro')),
+      h(
+        'div',
+        { class: 'card stack' },
+        h(
+          'button',
+          { type: 'button', class: 'primary', id: 'signin', onclick: () => void auth.beginCognito(here()) },
+          t('signin.button'),
+        ),
+        h('p', { class: 'hint' }, t('signin.cognitoHint')),
+      ),
+    ];
+  }
+  const input = h('input', {
+    id: 'username',
+    name: 'username',
+    autocomplete: 'username',
+    required: true,
+    maxlength: 64,
+    pattern: '[A-Za-z0-9_\\-]{1,64}',
+    'aria-describedby': 'username-hint',
+  });
+  const submit = (e: Event) => {
+    e.preventDefault();
+    const name = input.value.trim();
+    if (!/^[A-Za-z0-9_-]{1,64}$/.test(name)) {
+      say(t('signin.badName'));
+      input.focus();
+      return;
+    }
+    void signIn(name);
+  };
+  return [
+    h('p', null, t('signin.intro')),
+    h(
+      'form',
+      { class: 'card stack', novalidate: true, onsubmit: submit },
+      h('label', { for: 'username' }, t('signin.username')),
+      input,
+      h('p', { id: 'username-hint', class: 'hint' }, t('signin.usernameHint')),
+      h('button', { type: 'submit', class: 'primary' }, t('signin.button')),
+    ),
+  ];
+}
+
+function signInWords(e: SignInError): Key {
+  return `signin.${e.reason}`;
+}
+
+/** This page's address, to come back to after the managed login. */
+function here(): string {
+  return `${location.pathname}${location.search}`;
 }
 
 const VIEWS: Record<View, () => (Child | Child[])[]> = {
@@ -337,36 +462,16 @@ const VIEWS: Record<View, () => (Child | Child[])[]> = {
         h('p', null, t('noConcert'), ' ', h('a', { href: '?concert=demo' }, '?concert=demo')),
       ];
     }
-    const input = h('input', {
-      id: 'user',
-      name: 'user',
-      autocomplete: 'username',
-      required: true,
-      maxlength: 64,
-      pattern: '[A-Za-z0-9_\\-]{1,64}',
-      'aria-describedby': 'user-hint',
-      value: s.user,
-    });
-    const submit = (e: Event) => {
-      e.preventDefault();
-      const user = input.value.trim();
-      if (!/^[A-Za-z0-9_-]{1,64}$/.test(user)) {
-        say(t('start.badUser'));
-        input.focus();
-        return;
-      }
-      void join(user);
-    };
+    const who = auth.session;
+    if (!who) return [heading(t('start.heading', { concert: s.concert })), ...signInForm()];
     return [
       heading(t('start.heading', { concert: s.concert })),
-      h('p', null, t('start.intro')),
       h(
-        'form',
-        { class: 'card stack', novalidate: true, onsubmit: submit },
-        h('label', { for: 'user' }, t('start.user')),
-        input,
-        h('p', { id: 'user-hint', class: 'hint' }, t('start.userHint')),
-        h('button', { type: 'submit', class: 'primary' }, t('start.join')),
+        'div',
+        { class: 'card stack' },
+        h('p', { id: 'who' }, t('signin.as', { name: who.username })),
+        h('p', null, t('start.intro')),
+        h('button', { type: 'button', class: 'primary', id: 'join', onclick: () => void join() }, t('start.join')),
       ),
     ];
   },
@@ -574,17 +679,51 @@ const VIEWS: Record<View, () => (Child | Child[])[]> = {
               'li',
               { class: 'card stack', 'data-reservation': r.reservationId },
               h('p', null, h('strong', null, t('mine.item', { list: seatsOf(r).join(', '), date: day(r.date), price: won(r.price) }))),
+              r.concertId !== s.concert && h('p', { class: 'hint' }, t('mine.concert', { concert: r.concertId })),
               h('p', { class: `state ${r.status.toLowerCase()}` }, t(`state.${r.status}`, { time: clockTime(r.expiresAt) })),
-              r.status === 'HELD' && s.can.release && s.token?.status === 'ACTIVE' &&
+              r.status === 'CONFIRMED' && ticketsOf(r),
+              r.status === 'HELD' && s.can.release && s.token?.status === 'ACTIVE' && s.token.concertId === r.concertId &&
                 h('button', { type: 'button', onclick: () => void onMine(r, 'release') }, t('mine.release')),
               r.status === 'CONFIRMED' && s.can.refund &&
                 h('button', { type: 'button', onclick: () => void onMine(r, 'refund') }, t('mine.refund')),
             ),
           ),
         ),
+    s.mineCursor && h('p', null, h('button', { type: 'button', id: 'more', onclick: () => void moreMine() }, t('mine.more'))),
     h('p', null, h('button', { type: 'button', class: 'link', onclick: back }, '← ', t('mine.back'))),
   ],
 };
+
+/** A paid reservation's tickets: each seat's QR code (of its `code`), what it is for, and the
+ * code as text (to read out or paste at the door). */
+function ticketsOf(r: Reservation): Node {
+  const got = s.tickets.get(r.reservationId);
+  const box = (...children: Child[]) => h('div', { class: 'tickets', 'data-tickets': r.reservationId }, ...children);
+  if (got === undefined) return box(h('p', { class: 'hint' }, t('ticket.loading')));
+  if (got === 'error') return box(h('p', { class: 'hint' }, t('ticket.unreadable')));
+  return box(
+    ...got.map((tk) => {
+      const label = t('ticket.label', { n: tk.seatNo, section: tk.section, date: day(tk.date) });
+      const qr = qrCanvas(tk.code);
+      qr.setAttribute('role', 'img');
+      qr.setAttribute('aria-label', t('ticket.qrLabel', { label }));
+      return h(
+        'figure',
+        { class: 'ticket', 'data-ticket': tk.ticketId },
+        qr,
+        h(
+          'figcaption',
+          { class: 'stack' },
+          h('strong', null, label),
+          tk.checkedInAt
+            ? h('span', { class: 'state' }, t('ticket.checkedIn', { time: hourMinute(tk.checkedInAt) }))
+            : h('span', { class: 'hint' }, t('ticket.show')),
+          h('details', null, h('summary', null, t('ticket.asText')), h('code', { class: 'code' }, tk.code)),
+        ),
+      );
+    }),
+  );
+}
 
 function turnEnds(): Node | null {
   const until = s.token?.activeUntil;
@@ -601,14 +740,30 @@ function turnEnds(): Node | null {
 async function main(): Promise<void> {
   const config = await loadConfig();
   api = new Api(config.apiBase);
+  auth = new Auth(config.auth, config.apiBase);
+  api.accessToken = () => auth.accessToken();
+  auth.onSignedOut = () => {
+    window.clearTimeout(timer);
+    s.token = null;
+    say(t('err.SIGNED_OUT'));
+    go('start');
+  };
   s.maxSeats = config.maxSeatsPerUser;
   api.onRetry = (seconds) => say(t('busy.retry', { s: seconds }), 'info');
   mountLangSwitch(render);
-  const mine = byId('mine-button');
-  mine?.addEventListener('click', () => void openMine());
+  byId('mine-button')?.addEventListener('click', () => void openMine());
+  byId('signout-button')?.addEventListener('click', signOut);
   startTicker((what) => {
     if (what === 'hold' && s.view === 'hold') holdEnded();
   });
+  try {
+    // Back from the managed login: the concert comes back with the address it started from.
+    if (await auth.completeCognito(new URL(location.href))) {
+      s.concert = new URLSearchParams(location.search).get('concert') ?? '';
+    }
+  } catch (e) {
+    say(t(e instanceof SignInError ? signInWords(e) : 'signin.REFUSED'));
+  }
   render();
 }
 

@@ -13,8 +13,9 @@ mkdirSync(RUN_DIR, { recursive: true });
 
 const AXE = createRequire(import.meta.url).resolve('axe-core/axe.min.js');
 
-/** Headless Chromium; Playwright gives every launch a fresh, temporary --user-data-dir. */
-export function launch() {
+/** Headless Chromium; Playwright gives every launch a fresh, temporary --user-data-dir.
+ * `extraArgs` adds switches (e.g. a fake camera). */
+export function launch(extraArgs = []) {
   return chromium.launch({
     executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
     headless: true,
@@ -26,6 +27,7 @@ export function launch() {
       '--disable-component-update',
       '--disable-sync',
       '--no-first-run',
+      ...extraArgs,
     ],
   });
 }
@@ -67,12 +69,43 @@ export async function fitsWidth(page, what) {
   assert.ok(scroll <= width, `${what}: ${scroll} px wide in a ${width} px window`);
 }
 
+/**
+ * A call to the API. `auth` is the operator's token (a string, sent as Bearer), or a buyer's
+ * `{ access, queue }`: the access token (Bearer) and the queue token (`Queue-Token`).
+ */
 export async function api(method, path, body, auth) {
   const headers = { 'content-type': 'application/json' };
-  if (auth) headers.authorization = `Bearer ${auth}`;
+  if (typeof auth === 'string') headers.authorization = `Bearer ${auth}`;
+  else if (auth) {
+    if (auth.access) headers.authorization = `Bearer ${auth.access}`;
+    if (auth.queue) headers['queue-token'] = auth.queue;
+  }
   const res = await fetch(BASE + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
   const text = await res.text();
   return { status: res.status, headers: res.headers, body: text ? JSON.parse(text) : null };
+}
+
+/** A buyer's access token from the local issuer, as the page gets one. */
+export async function signInApi(username) {
+  const res = await api('POST', '/local/sign-in', { username });
+  assert.equal(res.status, 200, JSON.stringify(res.body));
+  return res.body.accessToken;
+}
+
+/** A buyer who holds `seatNo` of `date` and has paid for it, through the API: their access
+ * token and the reservation. */
+export async function buyThroughApi(user, concertId, date, seatNo) {
+  const access = await signInApi(user);
+  const issued = await api('POST', '/queue/tokens', { concertId }, { access });
+  assert.equal(issued.body?.status, 'ACTIVE', JSON.stringify(issued.body));
+  const auth = { access, queue: issued.body.token };
+  const held = await api('POST', '/reservations', { userId: user, concertId, date, seatNo }, auth);
+  assert.equal(held.status, 201, JSON.stringify(held.body));
+  const charged = await api('POST', `/users/${user}/balance/charges`, { amount: held.body.price }, auth);
+  assert.equal(charged.status, 200, JSON.stringify(charged.body));
+  const paid = await api('POST', '/payments', { userId: user, reservationId: held.body.reservationId }, auth);
+  assert.equal(paid.status, 201, JSON.stringify(paid.body));
+  return { access, reservation: held.body };
 }
 
 export const today = () => new Date().toISOString().slice(0, 10);
@@ -105,11 +138,33 @@ export async function controls(id, body) {
   return res.body;
 }
 
-/** On the buyer's page: join the line as `user`. */
-export async function join(page, id, user) {
+/** On the buyer's page: sign in as `user` (the local sign-in, by name). */
+export async function signIn(page, id, user) {
   await page.goto(`${BASE}/?concert=${id}`);
-  await page.getByLabel('User ID').fill(user);
+  await page.getByLabel('Username').fill(user);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByText(`Signed in as ${user}.`).waitFor();
+}
+
+/** On the buyer's page: sign in as `user`, then join the line. */
+export async function join(page, id, user) {
+  await signIn(page, id, user);
   await page.getByRole('button', { name: 'Join the line' }).click();
+}
+
+/** The page's session, as kept in sessionStorage. */
+export const session = (page) => page.evaluate(() => JSON.parse(sessionStorage.getItem('session') ?? 'null'));
+
+/** The operator's page, shown for `id` with the operator's token; `prepare(page)` runs
+ * before it loads (e.g. an init script). */
+export async function openAdmin(browser, viewport, id, prepare = async () => {}) {
+  const page = await buyer(browser, viewport);
+  await prepare(page);
+  await page.goto(`${BASE}/admin?concert=${id}`);
+  await page.getByLabel('Operator token').fill(ADMIN_TOKEN);
+  await page.getByRole('button', { name: 'Show' }).click();
+  await page.locator('#figures').waitFor();
+  return page;
 }
 
 export const heading = (page) => page.locator('#heading');

@@ -1,4 +1,4 @@
-// A buyer from the user ID to a paid seat, while a second buyer waits in the waiting room
+// A buyer from the sign-in to a paid seat and its ticket, while a second buyer waits in the waiting room
 // (active limit 1) and moves on by themselves once the first one's payment frees the place.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -74,10 +74,11 @@ test('a buyer pays for a seat while the next one waits, then moves on by themsel
     assert.ok(w.gap >= w.hint - 0.3 && w.gap <= w.hint + 1.5, `polled after ${w.gap}s, told ${w.hint}s`);
   }
 
-  // Alice's reservations: read with a new token (the payment spent hers).
+  // Alice's reservations, from the server (no place in line needed), with the seat's ticket.
   await alice.getByRole('button', { name: 'My reservations' }).first().click();
   await heading(alice).filter({ hasText: 'My reservations' }).waitFor();
   assert.match(await alice.locator('.mine').innerText(), /Seat 3 ·[^\n]*₩50,000\s+Paid/);
+  await alice.getByRole('img', { name: /Ticket QR code: Seat 3 · Floor/ }).waitFor();
   await shot(alice, '08-my-reservations-1280');
   await axe(alice, 'my reservations');
 });

@@ -19,10 +19,16 @@ for (const [name, viewport] of [['390', PHONE], ['1280', DESKTOP]]) {
     // The keyboard alone: skip link, then the form.
     await page.keyboard.press('Tab');
     assert.equal(await page.evaluate(() => document.activeElement?.className), 'skip');
-    await page.getByLabel('User ID').focus();
+    await page.getByLabel('Username').focus();
     await page.keyboard.type('bad id!');
     await page.keyboard.press('Enter');
-    await page.locator('#alert').filter({ hasText: 'A user ID is 1 to 64 letters' }).waitFor();
+    await page.locator('#alert').filter({ hasText: 'A username is 1 to 64 letters' }).waitFor();
+    // Then a good name, and the line, all by keyboard.
+    await page.getByLabel('Username').fill('');
+    await page.keyboard.type(unique('keys'));
+    await page.keyboard.press('Enter');
+    await page.getByRole('button', { name: 'Join the line' }).waitFor();
+    assert.equal(await page.evaluate(() => document.activeElement?.id), 'join');
   });
 }
 

@@ -3,22 +3,15 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  launch, buyer, shot, axe, fitsWidth, api, concert, controls, join, heading, unique,
-  BASE, ADMIN_TOKEN, PHONE, DESKTOP,
+  launch, buyer, shot, axe, fitsWidth, api, concert, join, heading, unique, signInApi,
+  openAdmin as open, BASE, PHONE, DESKTOP,
 } from './harness.mjs';
 
 let browser;
 before(async () => { browser = await launch(); });
 after(async () => { await browser?.close(); });
 
-async function openAdmin(viewport, id) {
-  const page = await buyer(browser, viewport);
-  await page.goto(`${BASE}/admin?concert=${id}`);
-  await page.getByLabel('Operator token').fill(ADMIN_TOKEN);
-  await page.getByRole('button', { name: 'Show' }).click();
-  await page.locator('#figures').waitFor();
-  return page;
-}
+const openAdmin = (viewport, id) => open(browser, viewport, id);
 
 const figure = (page, name) => page.locator(`#fig-${name} dd`);
 
@@ -29,10 +22,11 @@ test('the operator sees the line and the seats, and sets the active limit', asyn
   assert.equal(await figure(page, 'active').innerText(), '0 / 1');
   // A buyer holds a seat: the table shows it held, the line one active, within a refresh.
   const user = unique('u');
-  const token = (await api('POST', '/queue/tokens', { userId: user, concertId: id })).body.token;
+  const access = await signInApi(user);
+  const token = (await api('POST', '/queue/tokens', { concertId: id }, { access })).body.token;
   const held = await api('POST', '/reservations', {
     userId: user, concertId: id, date: new Date().toISOString().slice(0, 10), seatNo: 2,
-  }, token);
+  }, { access, queue: token });
   assert.equal(held.status, 201);
   await page.locator('tbody tr .held-count').filter({ hasText: /^1$/ }).waitFor({ timeout: 5000 });
   await figure(page, 'active').filter({ hasText: '1 / 1' }).waitFor();
