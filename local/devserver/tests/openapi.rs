@@ -1,31 +1,28 @@
-//! openapi.yaml describes the API that exists: the same routes as template.yaml, for every
-//! operation the refusals the code can give, as problem+json with the codes `ApiError` uses,
-//! the operator routes as the template's IAM routes with their own 401, the request bodies and
+//! openapi.yaml describes the API that exists: the same routes as template.yaml, each with the
+//! credentials the template's authorizer and its handler ask for (the buyer's access token on
+//! every JWT route, the queue token where the handler reads one, the operator's on the IAM
+//! routes), for every operation the refusals the code can give, as problem+json with the codes
+//! `ApiError` uses and, for the access token, API Gateway's own 401, the request bodies and
 //! limits as the code parses them, and the answers with the fields the views write. Needs no
-//! store: the operator handlers are called in process only for requests they refuse before any
-//! I/O.
+//! store: the handlers are called in process with stores that cannot be reached, for requests
+//! they refuse before any I/O (or, for the one buyer route without a queue token, to see it
+//! go past every check to its store).
 
 use std::collections::{BTreeSet, HashMap};
 
 use chrono::Utc;
-use devserver::routes::{template_routes, TEMPLATE};
+use devserver::auth::{self, LocalAuth, Verified, REQUIRED_SCOPE};
+use devserver::routes::{handler_for, template_routes, RouteAuth, TEMPLATE};
 use lambda_http::{Body, RequestExt};
 use serde_yaml::Value;
 use shared::domain::catalog::{Name, Section, Sections, MAX_DATES, MAX_SEATS, MAX_SECTIONS};
 use shared::domain::queue::{Standing, TokenStatus};
 use shared::domain::seats::SeatState;
-use shared::domain::tickets::{Ticket, TicketId, TicketKeys};
 use shared::domain::{ConcertDate, ConcertId, QueueToken, SeatNo, UserId, Won};
-use shared::domain::{Reservation, ReservationId, ReservationStatus};
 use shared::error::{ApiError, StoreError};
 use shared::flows::catalog::{ConcertReport, QueueFigures};
-use shared::flows::listing::Page;
 use shared::flows::seats::{Counts, Seat};
-use shared::flows::tickets::{CheckedIn, IssuedTicket};
-use shared::http::views::{
-    AdminConcertView, CheckInView, JwksView, QueueView, ReservationListView, SeatsView,
-    TicketsView, TokenView,
-};
+use shared::http::views::{AdminConcertView, QueueView, SeatsView, TokenView};
 use shared::settings::Settings;
 use shared::store::catalog::StoredConcert;
 use shared::store::items::{ConcertItem, DateItem};
@@ -95,30 +92,11 @@ fn operations(root: &Value) -> Vec<Operation<'_>> {
     out
 }
 
-/// The buyers' scheme (a queue token), the signed-in buyer's (no queue token), and the
+/// The buyers' schemes (the signed-in buyer's access token, and the queue token) and the
 /// operator's.
-const BEARER: &str = "bearerAuth";
 const ACCESS: &str = "accessToken";
+const QUEUE: &str = "queueToken";
 const OPERATOR: &str = "operatorAuth";
-
-/// The routes a signed-in buyer calls with no queue token.
-const SIGNED_IN_ONLY: [(&str, &str); 2] = [
-    ("GET", "/users/{userId}/reservations"),
-    ("GET", "/reservations/{reservationId}/tickets"),
-];
-
-/// The routes that go without any credentials.
-const PUBLIC: [(&str, &str); 2] = [
-    ("POST", "/queue/tokens"),
-    ("GET", "/.well-known/ticket-keys.json"),
-];
-
-/// The routes that ask no store, so never answer 503.
-const NO_STORE: [(&str, &str); 1] = [("GET", "/.well-known/ticket-keys.json")];
-
-fn listed(list: &[(&str, &str)], op: &Operation) -> bool {
-    list.iter().any(|(m, p)| *m == op.method && *p == op.path)
-}
 
 /// The schemes of an operation's effective security (its own, or the document's).
 fn schemes(root: &Value, op: &Operation) -> BTreeSet<String> {
@@ -133,8 +111,12 @@ fn schemes(root: &Value, op: &Operation) -> BTreeSet<String> {
         .collect()
 }
 
-fn is_bearer_secured(root: &Value, op: &Operation) -> bool {
-    schemes(root, op).contains(BEARER)
+fn is_access_secured(root: &Value, op: &Operation) -> bool {
+    schemes(root, op).contains(ACCESS)
+}
+
+fn is_queue_secured(root: &Value, op: &Operation) -> bool {
+    schemes(root, op).contains(QUEUE)
 }
 
 fn is_operator_secured(root: &Value, op: &Operation) -> bool {
@@ -270,7 +252,9 @@ fn problem_codes(root: &Value, schema: &Value) -> Option<BTreeSet<String>> {
     found
 }
 
-/// Every refusal the code can give, one of each kind.
+/// Every refusal the code answers as a problem, one of each kind. (`ApiError::Unauthenticated`,
+/// a function reached without the gateway's claims, is answered as API Gateway's own 401, not
+/// as a problem: `the_functions_answer_the_gateways_401_without_claims`.)
 fn every_api_error() -> Vec<ApiError> {
     let store = || StoreError::Unexpected("x".into());
     vec![
@@ -295,7 +279,7 @@ fn every_api_error() -> Vec<ApiError> {
         ApiError::TicketInvalid("x".into()),
         ApiError::AlreadyCheckedIn {
             what: "x".into(),
-            at: Utc::now(),
+            at: chrono::Utc::now(),
         },
         ApiError::TicketRefunded("x".into()),
         ApiError::Unavailable(store()),
@@ -303,14 +287,32 @@ fn every_api_error() -> Vec<ApiError> {
     ]
 }
 
+/// Codes the spec documents ahead of the code, with their status: fair use
+/// (`TOO_MANY_REQUESTS`, 429 with `Retry-After`) is being built. Once `ApiError` answers one,
+/// it goes into `every_api_error` and leaves this list (`the_codes_ahead_of_the_code_are_not_coded_yet`).
+const AHEAD_OF_THE_CODE: &[(&str, u16)] = &[("TOO_MANY_REQUESTS", 429)];
+
 /// The status the code answers a contract code with.
 fn status_of(code: &str) -> u16 {
     every_api_error()
         .iter()
         .map(ApiError::parts)
-        .find(|(_, c, _)| *c == code)
+        .map(|(status, c, _)| (c, status))
+        .chain(AHEAD_OF_THE_CODE.iter().copied())
+        .find(|(c, _)| *c == code)
         .unwrap_or_else(|| panic!("{code} is not a code of ApiError"))
-        .0
+        .1
+}
+
+#[test]
+fn the_codes_ahead_of_the_code_are_not_coded_yet() {
+    let coded: BTreeSet<&str> = every_api_error().iter().map(|e| e.parts().1).collect();
+    for (code, _) in AHEAD_OF_THE_CODE {
+        assert!(
+            !coded.contains(code),
+            "{code} is an ApiError now: take it out of AHEAD_OF_THE_CODE"
+        );
+    }
 }
 
 #[test]
@@ -381,14 +383,16 @@ fn every_operation_documents_its_refusals_as_problem_json() {
         // 400 on every operation: input to refuse, and headers over the size limit (the only
         // 400 of GET /queue/status, whose malformed token is 401).
         let mut required = vec![400, 500];
-        if !listed(&NO_STORE, &op) {
+        // The ticket keys ask no store, so never answer 503.
+        if !(op.method == "GET" && op.path == "/.well-known/ticket-keys.json") {
             required.push(503);
         }
-        if is_bearer_secured(&root, &op)
-            || is_operator_secured(&root, &op)
-            || schemes(&root, &op).contains(ACCESS)
-        {
+        if is_access_secured(&root, &op) || is_operator_secured(&root, &op) {
             required.push(401);
+        }
+        // Every signed-in buyer's call is counted against their fair use.
+        if is_access_secured(&root, &op) {
+            required.push(429);
         }
         for status in required {
             assert!(
@@ -416,6 +420,22 @@ fn every_operation_documents_its_refusals_as_problem_json() {
                 );
                 continue;
             }
+            // The one answer that is not a problem: API Gateway's own refusal of the access
+            // token (the local server's authorizer, and a function without claims, answer the
+            // same bytes).
+            let mut problems_expected = 1;
+            if status == 401 && is_access_secured(&root, &op) {
+                assert_gateway_401(&root, resp, &name);
+                if !is_queue_secured(&root, &op) {
+                    assert_eq!(
+                        content.map(|c| c.len()),
+                        Some(1),
+                        "{name} 401: without a queue token, only the gateway refuses"
+                    );
+                    continue;
+                }
+                problems_expected = 2;
+            }
             let schema = resp
                 .get("content")
                 .and_then(|c| c.get(PROBLEM_JSON))
@@ -423,8 +443,8 @@ fn every_operation_documents_its_refusals_as_problem_json() {
                 .unwrap_or_else(|| panic!("{name} {status}: not {PROBLEM_JSON}"));
             assert_eq!(
                 content.map(|c| c.len()),
-                Some(1),
-                "{name} {status}: an error is {PROBLEM_JSON} only"
+                Some(problems_expected),
+                "{name} {status}: an error is {PROBLEM_JSON} only (and the gateway's 401)"
             );
             let codes = problem_codes(&root, schema)
                 .unwrap_or_else(|| panic!("{name} {status}: the schema names no codes"));
@@ -446,12 +466,49 @@ fn every_operation_documents_its_refusals_as_problem_json() {
                 };
                 assert_eq!(codes, all, "{name}: every credential refusal is a 401");
             }
-            if status == 503 {
+            if status == 503 || status == 429 {
                 let retry_after = resp.get("headers").and_then(|h| h.get("Retry-After"));
-                assert!(retry_after.is_some(), "{name}: 503 without Retry-After");
+                assert!(
+                    retry_after.is_some(),
+                    "{name}: {status} without Retry-After"
+                );
             }
         }
     }
+}
+
+/// A 401 that holds API Gateway's own answer: `{"message":"Unauthorized"}` as
+/// `application/json` (the `GatewayUnauthorized` schema) with a `WWW-Authenticate` header.
+fn assert_gateway_401(root: &Value, resp: &Value, name: &str) {
+    let declared = resp
+        .get("content")
+        .and_then(|c| c.get("application/json"))
+        .and_then(|m| m.get("schema"))
+        .unwrap_or_else(|| panic!("{name} 401: no application/json answer (the gateway's)"));
+    assert_eq!(
+        declared.get("$ref").and_then(Value::as_str),
+        Some("#/components/schemas/GatewayUnauthorized"),
+        "{name} 401"
+    );
+    let gateway = schema(root, "GatewayUnauthorized");
+    assert_eq!(
+        properties(root, gateway),
+        ["message".to_owned()].into(),
+        "GatewayUnauthorized"
+    );
+    let message = property(root, gateway, "message");
+    assert_eq!(
+        message.get("const").and_then(Value::as_str),
+        Some("Unauthorized")
+    );
+    let challenge = resp
+        .get("headers")
+        .and_then(|h| h.get("WWW-Authenticate"))
+        .map(|h| resolve(root, h));
+    assert!(
+        challenge.is_some(),
+        "{name} 401: WWW-Authenticate is not declared"
+    );
 }
 
 /// The template's routes that API Gateway authorizes with IAM (`Auth: Authorizer: AWS_IAM`).
@@ -489,27 +546,283 @@ fn iam_routes() -> BTreeSet<(String, String)> {
 }
 
 #[test]
-fn only_issuing_a_token_and_the_ticket_keys_go_without_credentials() {
+fn each_route_takes_the_credentials_its_template_authorizer_asks_for() {
     let root = spec();
-    for op in operations(&root) {
-        let expected: BTreeSet<String> = if listed(&PUBLIC, &op) {
-            BTreeSet::new()
-        } else if op.path.starts_with("/admin/") {
-            [OPERATOR.to_owned()].into()
-        } else if listed(&SIGNED_IN_ONLY, &op) {
-            [ACCESS.to_owned()].into()
-        } else {
-            [BEARER.to_owned()].into()
+    let ops = operations(&root);
+    for route in template_routes().expect("template.yaml parses") {
+        let op = ops
+            .iter()
+            .find(|o| o.method == route.method && o.path == route.path)
+            .unwrap_or_else(|| panic!("{} {} is not in the spec", route.method, route.path));
+        let name = op.name();
+        let found = schemes(&root, op);
+        let expected: BTreeSet<String> = match route.auth {
+            // A signed-in buyer, and a place in line where the handler asks for one
+            // (`the_queue_token_is_asked_for_exactly_where_the_spec_says`).
+            RouteAuth::Jwt if is_queue_secured(&root, op) => {
+                [ACCESS.to_owned(), QUEUE.to_owned()].into()
+            }
+            RouteAuth::Jwt => [ACCESS.to_owned()].into(),
+            RouteAuth::Iam => [OPERATOR.to_owned()].into(),
+            RouteAuth::Open => BTreeSet::new(),
         };
         assert_eq!(
-            schemes(&root, &op),
-            expected,
-            "{}: a buyer's route takes a queue token (bearerAuth) or, for the buyer's own \
-             reservations and tickets, only the signed-in buyer (accessToken); an operator's \
-             route the operator's credentials (operatorAuth); POST /queue/tokens and the ticket \
-             keys none",
-            op.name()
+            found, expected,
+            "{name}: the template's {:?} route takes the access token (accessToken), and the \
+             queue token (queueToken) with it where the handler reads one; an IAM route the \
+             operator's credentials (operatorAuth); an open route none",
+            route.auth
         );
+        // The queue token goes with the access token, never instead of it: one requirement.
+        let requirements = op
+            .body
+            .get("security")
+            .and_then(Value::as_sequence)
+            .map(Vec::len);
+        let want = if found.is_empty() { 0 } else { 1 };
+        assert_eq!(requirements, Some(want), "{name}: one security requirement");
+    }
+
+    let scheme = |name: &str| {
+        root.get("components")
+            .and_then(|c| c.get("securitySchemes"))
+            .and_then(|s| s.get(name))
+            .unwrap_or_else(|| panic!("components.securitySchemes.{name}"))
+    };
+    let field = |s: &Value, f: &str| s.get(f).and_then(Value::as_str).map(str::to_owned);
+    let access = scheme(ACCESS);
+    assert_eq!(field(access, "type").as_deref(), Some("http"));
+    assert_eq!(field(access, "scheme").as_deref(), Some("bearer"));
+    assert_eq!(field(access, "bearerFormat").as_deref(), Some("JWT"));
+    let text = field(access, "description").unwrap_or_default();
+    for needed in [
+        REQUIRED_SCOPE.to_owned(),
+        format!("{} s of clock skew", auth::CLOCK_SKEW_SECONDS),
+        format!("locally {} s", auth::ACCESS_TOKEN_SECONDS),
+        "RS256".to_owned(),
+        r#"{"message":"Unauthorized"}"#.to_owned(),
+        "WWW-Authenticate".to_owned(),
+        "AccessTokenMinutes".to_owned(),
+    ] {
+        assert!(
+            text.contains(&needed),
+            "accessToken's description does not say {needed}"
+        );
+    }
+    let queue = scheme(QUEUE);
+    assert_eq!(field(queue, "type").as_deref(), Some("apiKey"));
+    assert_eq!(field(queue, "in").as_deref(), Some("header"));
+    assert_eq!(
+        field(queue, "name").as_deref(),
+        Some(shared::http::QUEUE_TOKEN)
+    );
+}
+
+/// The buyer the in-process requests are signed in as, and valid path parameters for them.
+const BUYER: &str = "user-1";
+
+fn example_param(name: &str) -> &'static str {
+    match name {
+        "concertId" => "concert-1",
+        "date" => "2026-12-24",
+        "reservationId" => "6b1f5a3e-2c4d-4e8f-9a0b-1c2d3e4f5a6b",
+        "userId" => BUYER,
+        other => panic!("no example for the path parameter {other}"),
+    }
+}
+
+/// A valid request for a buyer's operation: its path filled in, the spec's example body, no
+/// queue token; signed in as `signed_in` (the claims API Gateway's JWT authorizer hands the
+/// function), or reaching the function without claims.
+fn buyer_request(root: &Value, op: &Operation, signed_in: Option<&str>) -> lambda_http::Request {
+    let mut params = HashMap::new();
+    let concrete = op
+        .path
+        .split('/')
+        .map(
+            |segment| match segment.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
+                Some(name) => {
+                    let value = example_param(name);
+                    params.insert(name.to_owned(), value.to_owned());
+                    value.to_owned()
+                }
+                None => segment.to_owned(),
+            },
+        )
+        .collect::<Vec<_>>()
+        .join("/");
+    let body = op
+        .body
+        .get("requestBody")
+        .map(|b| resolve(root, b))
+        .and_then(|b| b.get("content"))
+        .and_then(|c| c.get("application/json"))
+        .and_then(|m| m.get("example"))
+        .map(|e| serde_json::to_string(e).expect("the example is JSON"));
+    let req = http::Request::builder()
+        .method(op.method.as_str())
+        .uri(format!("http://localhost{concrete}"))
+        .header("content-type", "application/json")
+        .body(body.map_or(Body::Empty, Body::Text))
+        .unwrap()
+        .with_path_parameters(params);
+    match signed_in {
+        Some(user) => req.with_request_context(auth::request_context(Verified {
+            claims: [("sub".to_owned(), user.to_owned())].into(),
+            scopes: vec![REQUIRED_SCOPE.to_owned()],
+        })),
+        None => req,
+    }
+}
+
+/// The buyer routes, each with its spec operation.
+fn buyer_routes(root: &Value) -> Vec<(Operation<'_>, devserver::routes::Route)> {
+    let mut ops = operations(root);
+    let mut out = Vec::new();
+    for route in template_routes().expect("template.yaml parses") {
+        if route.auth != RouteAuth::Jwt {
+            continue;
+        }
+        let i = ops
+            .iter()
+            .position(|o| o.method == route.method && o.path == route.path)
+            .unwrap_or_else(|| panic!("{} {} is not in the spec", route.method, route.path));
+        out.push((ops.swap_remove(i), route));
+    }
+    assert!(!out.is_empty(), "template.yaml has no JWT route");
+    out
+}
+
+#[tokio::test]
+async fn the_queue_token_is_asked_for_exactly_where_the_spec_says() {
+    let root = spec();
+    let state = state_without_stores().await;
+    for (op, route) in buyer_routes(&root) {
+        let handler = handler_for(&route.function).expect("a handler");
+        // Signed in as the user the request names, its input valid, no Queue-Token: a handler
+        // that reads one refuses before any I/O; one that does not goes on to its store (which
+        // cannot be reached).
+        let res = handler(&state, buyer_request(&root, &op, Some(BUYER)))
+            .await
+            .expect("the handler answers");
+        let code = match res.body() {
+            Body::Text(t) => serde_json::from_str::<serde_json::Value>(t)
+                .ok()
+                .and_then(|v| v["code"].as_str().map(str::to_owned)),
+            _ => None,
+        };
+        let asked = res.status() == 401 && code.as_deref() == Some("TOKEN_MISSING");
+        assert_eq!(
+            asked,
+            is_queue_secured(&root, &op),
+            "{}: answered {} {code:?} without a Queue-Token, and the spec {} queueToken",
+            op.name(),
+            res.status(),
+            if is_queue_secured(&root, &op) {
+                "lists"
+            } else {
+                "does not list"
+            }
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_functions_answer_the_gateways_401_without_claims() {
+    let root = spec();
+    let state = state_without_stores().await;
+    for (op, route) in buyer_routes(&root) {
+        let handler = handler_for(&route.function).expect("a handler");
+        let res = handler(&state, buyer_request(&root, &op, None))
+            .await
+            .expect("the handler answers");
+        let name = op.name();
+        assert_eq!(res.status(), 401, "{name}: {:?}", res.body());
+        let header = |h: &str| {
+            res.headers()
+                .get(h)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        };
+        assert_eq!(
+            header("content-type").as_deref(),
+            Some("application/json"),
+            "{name}"
+        );
+        assert_eq!(
+            header("www-authenticate").as_deref(),
+            Some("Bearer"),
+            "{name}"
+        );
+        let body: serde_json::Value = match res.body() {
+            Body::Text(t) => serde_json::from_str(t).unwrap(),
+            other => panic!("{name}: {other:?}"),
+        };
+        assert_eq!(
+            body,
+            serde_json::json!({"message": "Unauthorized"}),
+            "{name}"
+        );
+        assert!(response(&root, &op, 401).is_some(), "{name}: no 401");
+    }
+}
+
+/// The local issuer's own routes (the server plays the identity provider), by method and path.
+const LOCAL_ISSUER_ROUTES: [(&str, &str); 3] = [
+    ("GET", "/.well-known/openid-configuration"),
+    ("GET", "/.well-known/jwks.json"),
+    ("POST", "/local/sign-in"),
+];
+
+#[test]
+fn the_local_issuers_routes_are_described_and_are_not_api_routes() {
+    let root = spec();
+    let text = root
+        .get("info")
+        .and_then(|i| i.get("description"))
+        .and_then(Value::as_str)
+        .unwrap();
+    let paths = root.get("paths").and_then(Value::as_mapping).unwrap();
+    let issuer = LocalAuth::new();
+    for (method, path) in LOCAL_ISSUER_ROUTES {
+        assert!(
+            text.contains(&format!("{method} {path}")),
+            "info.description does not describe {method} {path}"
+        );
+        // Out of `paths`: they are not the deployed API's routes (in AWS the user pool is
+        // the issuer, at its own URL).
+        assert!(
+            !paths.contains_key(path),
+            "{path} is in paths, which are the template's routes"
+        );
+        let body = if method == "POST" {
+            Body::Text(format!(r#"{{"username":"{BUYER}"}}"#))
+        } else {
+            Body::Empty
+        };
+        let req = http::Request::builder()
+            .method(method)
+            .uri(format!("http://localhost{path}"))
+            .body(body)
+            .unwrap();
+        let answer = auth::serve(&issuer, &req)
+            .unwrap_or_else(|| panic!("the local server does not answer {method} {path}"));
+        assert_eq!(answer.status(), 200, "{method} {path}");
+        if method == "POST" {
+            let signed_in: serde_json::Value = match answer.body() {
+                Body::Text(t) => serde_json::from_str(t).unwrap(),
+                other => panic!("{other:?}"),
+            };
+            assert_eq!(
+                keys(&signed_in),
+                ["accessToken", "tokenType", "expiresIn", "userId"]
+                    .map(str::to_owned)
+                    .into(),
+                "the sign-in's answer"
+            );
+            let expires = format!(r#""expiresIn": {}"#, auth::ACCESS_TOKEN_SECONDS);
+            assert!(text.contains(&expires), "info.description: {expires}");
+        }
     }
 }
 
@@ -567,7 +880,11 @@ fn the_problem_schema_is_the_one_the_code_answers() {
     );
     let documented = problem_codes(&root, problem).expect("Problem.code is an enum");
     let errors = every_api_error();
-    let coded: BTreeSet<String> = errors.iter().map(|e| e.parts().1.to_owned()).collect();
+    let coded: BTreeSet<String> = errors
+        .iter()
+        .map(|e| e.parts().1.to_owned())
+        .chain(AHEAD_OF_THE_CODE.iter().map(|(c, _)| (*c).to_owned()))
+        .collect();
     assert_eq!(documented, coded);
 
     let required: BTreeSet<&str> = problem
@@ -610,6 +927,8 @@ fn the_problem_schema_is_the_one_the_code_answers() {
 /// The fields a request body may leave out: the ones the handler reads with `#[serde(default)]`.
 /// Every other field is required.
 const OPTIONAL_FIELDS: &[(&str, &str, &[&str])] = &[
+    // functions/issue_token: the buyer is who signed in; `userId`, when given, must be theirs.
+    ("POST", "/queue/tokens", &["userId"]),
     // functions/admin_put_concert: `opensAt` absent keeps the stored opening.
     ("PUT", "/admin/concerts/{concertId}", &["opensAt"]),
     // functions/admin_patch_queue: either or both (an empty object is refused: minProperties).
@@ -856,65 +1175,6 @@ fn the_answers_have_exactly_the_fields_the_views_write() {
     all_required("SeatMap", seat_map, &map);
     let seat = property(&root, seat_map, "seats").get("items").unwrap();
     all_required("SeatMap.seats[]", seat, &map["seats"][0]);
-
-    // A buyer's list, a reservation's tickets, the door's answer and the ticket keys.
-    let keys = TicketKeys::random();
-    let reservation = Reservation {
-        reservation_id: ReservationId::generate(),
-        user_id: UserId::parse("u1").unwrap(),
-        concert_id: ConcertId::parse("gala").unwrap(),
-        date: ConcertDate::parse("2026-12-24").unwrap(),
-        seat_nos: vec![SeatNo::new(7).unwrap(), SeatNo::new(8).unwrap()],
-        price: Won::new(100_000),
-        status: ReservationStatus::Confirmed,
-        expires_at: Utc::now(),
-    };
-    let page = Page {
-        reservations: vec![reservation.clone()],
-        next: None,
-    };
-    let list = serde_json::to_value(ReservationListView::new(
-        &reservation.user_id,
-        &page,
-        Some("cursor".into()),
-    ))
-    .unwrap();
-    all_required("ReservationList", schema(&root, "ReservationList"), &list);
-    let ticket = Ticket {
-        id: TicketId {
-            reservation: reservation.reservation_id,
-            seat: SeatNo::new(7).unwrap(),
-        },
-        concert: reservation.concert_id.clone(),
-        date: reservation.date,
-    };
-    let issued = IssuedTicket {
-        code: keys.sign(&ticket),
-        ticket: ticket.clone(),
-        section: Name::parse("Floor").unwrap(),
-        checked_in_at: None,
-    };
-    let tickets =
-        serde_json::to_value(TicketsView::new(&reservation.reservation_id, &[issued])).unwrap();
-    let tickets_schema = schema(&root, "Tickets");
-    all_required("Tickets", tickets_schema, &tickets);
-    let one = property(&root, tickets_schema, "tickets")
-        .get("items")
-        .unwrap();
-    all_required("Tickets.tickets[]", one, &tickets["tickets"][0]);
-    let checked_in = serde_json::to_value(CheckInView::from(&CheckedIn {
-        ticket,
-        section: Name::parse("Floor").unwrap(),
-        checked_in_at: Utc::now(),
-    }))
-    .unwrap();
-    all_required("CheckIn", schema(&root, "CheckIn"), &checked_in);
-    let jwks =
-        serde_json::to_value(JwksView::new(&keys.published(ConcertDate::today_utc()))).unwrap();
-    let jwks_schema = schema(&root, "TicketKeys");
-    all_required("TicketKeys", jwks_schema, &jwks);
-    let jwk = property(&root, jwks_schema, "keys").get("items").unwrap();
-    all_required("TicketKeys.keys[]", jwk, &jwks["keys"][0]);
 }
 
 /// One request the operator handlers refuse before any I/O, and how.
@@ -933,7 +1193,8 @@ struct Refused {
 /// The operator's token of the in-process checks.
 const ADMIN_TOKEN: &str = "openapi-test-operator-token-0000000000";
 
-/// A state whose stores are never reached: every request below is refused before any I/O.
+/// A state whose stores cannot be reached (the discard port): the requests are refused before
+/// any I/O, or fail fast at their first store call.
 async fn state_without_stores() -> AppState {
     let settings = Settings::from_lookup(|k| match k {
         "ADMIN_TOKEN" => Some(ADMIN_TOKEN.to_owned()),
@@ -942,7 +1203,12 @@ async fn state_without_stores() -> AppState {
         _ => None,
     })
     .expect("valid settings");
-    AppState::new(settings).await.expect("the state builds")
+    let dynamodb = AppState::dynamodb_config(&settings)
+        .endpoint_url("http://127.0.0.1:9")
+        .region(aws_sdk_dynamodb::config::Region::new("us-east-1"))
+        .build();
+    AppState::with_dynamodb(settings, aws_sdk_dynamodb::Client::from_conf(dynamodb))
+        .expect("the state builds")
 }
 
 fn request(
@@ -1013,28 +1279,7 @@ async fn the_operator_routes_refuse_as_the_spec_says() {
     let bad_sections = r#"{"name":"N","dates":[{"date":"2026-12-24","sections":[
         {"name":"A","fromSeat":2,"toSeat":10,"price":1}]}]}"#;
     let no_name = r#"{"name":"","dates":[]}"#;
-    let door = "/admin/checkins";
     let cases = [
-        unauthorized("POST", door, "", None, Some(r#"{"code":"x"}"#.into())),
-        invalid("POST", door, "", Some("{}".into()), "code"),
-        invalid(
-            "POST",
-            door,
-            "",
-            Some(r#"{"code":"x","gate":1}"#.into()),
-            "gate",
-        ),
-        // Not a ticket of this stack: refused before any store is asked.
-        Refused {
-            method: "POST",
-            path: door,
-            concert: "",
-            auth: Some(format!("Bearer {ADMIN_TOKEN}")),
-            body: Some(r#"{"code":"k.a.b.c.d.e"}"#.into()),
-            status: 400,
-            code: "TICKET_INVALID",
-            field: "",
-        },
         unauthorized("PUT", put, "gala", None, Some(dates(1))),
         unauthorized("GET", put, "gala", None, None),
         unauthorized("PATCH", patch, "gala", None, Some("{}".into())),
@@ -1108,7 +1353,6 @@ async fn the_operator_routes_refuse_as_the_spec_says() {
         let concrete = path.replace("{concertId}", &concert.replace(' ', "%20"));
         let req = request(method, &concrete, concert, auth.as_deref(), body);
         let res = match (method, path) {
-            ("POST", _) => admin_check_in::handler(&state, req).await,
             ("PUT", _) => admin_put_concert::handler(&state, req).await,
             ("GET", _) => admin_get_concert::handler(&state, req).await,
             _ => admin_patch_queue::handler(&state, req).await,

@@ -265,19 +265,24 @@ pub fn operator(state: &AppState, req: &Request) -> Result<(), ApiError> {
     }
 }
 
-/// The request's queue token through the queue's token guard ([`flows::queue::guard`]): live
-/// (ACTIVE where `need` says so) and the signed-in buyer's own, FORBIDDEN otherwise.
+/// The request's queue token through the queue's token guard ([`flows::queue::guard`]): live,
+/// the signed-in buyer's own (FORBIDDEN otherwise), and ACTIVE where `need` says so. Whose it
+/// is comes before whether it is ACTIVE: another user's waiting token is FORBIDDEN, as any
+/// other user's token is, and says nothing about its owner's place in line.
 pub async fn guard(
     state: &AppState,
     req: &Request,
     buyer: &UserId,
     need: Need,
 ) -> Result<Caller, ApiError> {
-    let caller = flows::queue::guard(state, &queue_token(req)?, need).await?;
+    let caller = flows::queue::guard(state, &queue_token(req)?, Need::Live).await?;
     if caller.user() != buyer {
         return Err(ApiError::Forbidden(
             "the queue token belongs to another user".into(),
         ));
+    }
+    if need == Need::Active && !caller.0.is_active() {
+        return Err(ApiError::TokenNotActive);
     }
     Ok(caller)
 }

@@ -160,3 +160,51 @@ async fn every_owner_only_route_is_403_to_another_signed_in_user() {
         assert_eq!(r["status"], status, "{r}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn another_users_waiting_token_is_403_forbidden_where_an_active_one_is_needed() {
+    let app = spawn_app_with(&[("QUEUE_ACTIVE_LIMIT", "1")]).await;
+    let (buyer, _) = active(&app).await;
+    let owner = unique("waiting");
+    let (status, view) = answer(app.issue_token(&owner).await).await;
+    assert_eq!(status, StatusCode::CREATED, "{view}");
+    assert_eq!(view["status"], "WAITING", "{view}");
+    let waiting = view["token"].as_str().unwrap().to_owned();
+    let date = app.dates[0].clone();
+
+    // Whose the token is comes before whether it is ACTIVE: the buyer learns nothing of the
+    // owner's place in line, and no seat is held.
+    let cases: Vec<(Method, String, Option<Value>)> = vec![
+        (
+            Method::GET,
+            format!("/concerts/{}/dates", app.concert),
+            None,
+        ),
+        (
+            Method::GET,
+            format!("/concerts/{}/dates/{date}/seats", app.concert),
+            None,
+        ),
+        (
+            Method::POST,
+            "/reservations".into(),
+            Some(json!({ "userId": buyer, "concertId": app.concert, "date": date, "seatNo": 1 })),
+        ),
+    ];
+    for (method, path, body) in cases {
+        let res = call_as(&app, method, &path, &buyer, &waiting, body).await;
+        assert_problem(res, StatusCode::FORBIDDEN, "FORBIDDEN").await;
+    }
+    assert!(app.marker(&app.concert, &date, 1).await.is_none());
+    // Its owner still gets TOKEN_NOT_ACTIVE.
+    let res = call_as(
+        &app,
+        Method::GET,
+        &format!("/concerts/{}/dates", app.concert),
+        &owner,
+        &waiting,
+        None,
+    )
+    .await;
+    assert_problem(res, StatusCode::FORBIDDEN, "TOKEN_NOT_ACTIVE").await;
+}

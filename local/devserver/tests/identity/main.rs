@@ -12,7 +12,7 @@ mod refused;
 
 use std::sync::Arc;
 
-use common::{answer, assert_problem, spawn_app, unique, Client, TestApp};
+use common::{answer, assert_problem, spawn_app, spawn_app_with, unique, Client, TestApp};
 use devserver::auth::{CLIENT_ID, KID, REQUIRED_SCOPE};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use reqwest::{Method, StatusCode};

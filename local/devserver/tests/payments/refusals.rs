@@ -307,11 +307,12 @@ async fn a_waiting_token_is_403_a_missing_one_401_and_nothing_is_written() {
     let before = app.snapshot(&a.user, &rid, &date, 14).await;
     let w_before = app.user_items(&w.user, "").await;
 
-    // The waiting user pays: for themselves, and as the active user.
+    // The waiting user pays for themselves; the active user pays with the waiting user's
+    // token, which is another user's whatever its state.
     let res = app.pay(&w.token, &w.user, &rid, None).await;
     assert_problem(res, StatusCode::FORBIDDEN, "TOKEN_NOT_ACTIVE").await;
     let res = app.pay(&w.token, &a.user, &rid, None).await;
-    assert_problem(res, StatusCode::FORBIDDEN, "TOKEN_NOT_ACTIVE").await;
+    assert_problem(res, StatusCode::FORBIDDEN, "FORBIDDEN").await;
     let body = json!({"userId": a.user, "reservationId": rid.to_string()}).to_string();
     let res = app.post_payment(None, None, body.clone()).await;
     assert_problem(res, StatusCode::UNAUTHORIZED, "TOKEN_MISSING").await;
