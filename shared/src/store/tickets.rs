@@ -101,7 +101,8 @@ impl Db {
                     after: started.elapsed(),
                 });
             }
-            if !uncertain && !(conflict && attempt < CONFLICT_ATTEMPTS) {
+            let again = uncertain || (conflict && attempt < CONFLICT_ATTEMPTS);
+            if !again {
                 return Err(sdk_error("UpdateItem", err));
             }
             let cap_ms = 10u64 << attempt.min(6);
