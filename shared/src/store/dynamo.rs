@@ -328,6 +328,24 @@ impl Attempt {
     }
 }
 
+/// Whether a single write that failed with `err` may still have been applied: its answer was
+/// lost (a timeout, a dropped connection, a 500) rather than refused. A refused connection
+/// carried no request.
+pub(crate) fn may_have_applied<E, R>(err: &SdkError<E, R>) -> bool
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: Debug + Send + Sync + 'static,
+{
+    match err {
+        SdkError::DispatchFailure(_) => !never_sent(err),
+        SdkError::TimeoutError(_) | SdkError::ResponseError(_) => true,
+        SdkError::ServiceError(_) => err
+            .code()
+            .is_some_and(|c| OUTCOME_UNKNOWN_CODES.contains(&c)),
+        _ => false,
+    }
+}
+
 /// Whether the error's cause is a refused TCP connection: no byte of the request left.
 fn never_sent(err: &(dyn std::error::Error + 'static)) -> bool {
     let mut next = Some(err);

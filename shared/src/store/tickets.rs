@@ -9,13 +9,14 @@ use uuid::Uuid;
 
 use crate::domain::tickets::Ticket;
 use crate::error::StoreError;
-use crate::store::dynamo::{from_item, key, s, sdk_error, Db};
+use crate::store::dynamo::{from_item, key, may_have_applied, s, sdk_error, Db};
 use crate::store::items::{
     is_entity, keys, DateItem, Entity, HoldItem, HoldStatus, ReservationItem,
 };
 
 /// Attempts of a check-in that meets a transaction on its marker (AWS only: a refund of the
-/// same seat committing that instant; DynamoDB Local runs one write at a time).
+/// same seat committing that instant; DynamoDB Local runs one write at a time). A check-in
+/// whose answer was lost is sent again until `WRITE_RESOLVE_MS` instead.
 const CONFLICT_ATTEMPTS: u32 = 5;
 
 /// How a check-in's write ended. Only `CheckedIn` wrote anything.
@@ -35,14 +36,21 @@ impl Db {
     /// Marks the ticket's seat let in, once: `checkedInAt` and `checkInId` are set on its
     /// marker only if it is SOLD, to this ticket's reservation, and not let in yet. One
     /// UpdateItem; a failed condition answers with the marker as it was (ALL_OLD), which
-    /// says why.
+    /// says why, and names `scan` if an earlier attempt of this same check-in made it. An
+    /// answer still lost after `resolve_within` is [`StoreError::OutcomeUnknown`] (500: scan
+    /// again), never a 503.
     pub async fn check_in(
         &self,
         ticket: &Ticket,
         at: DateTime<Utc>,
         scan: Uuid,
     ) -> Result<CheckInOutcome, StoreError> {
-        let mut attempt = 0;
+        let started = std::time::Instant::now();
+        let mut attempt = 0u32;
+        // Once an attempt's answer is lost, the write may have been made: the same request
+        // (same `scan`) is sent again until DynamoDB says how it ended, so a seat let in is
+        // never answered as refused, nor as a 503 that promises nothing was written.
+        let mut uncertain = false;
         loop {
             attempt += 1;
             let sent = self
@@ -73,22 +81,33 @@ impl Db {
                 Ok(_) => return Ok(CheckInOutcome::CheckedIn { at }),
                 Err(e) => e,
             };
-            match err.as_service_error() {
-                Some(UpdateItemError::ConditionalCheckFailedException(failed)) => {
-                    let was = failed
-                        .item()
-                        .cloned()
-                        .map(from_item::<HoldItem>)
-                        .transpose()?;
-                    return Ok(refused(ticket, scan, was));
-                }
-                Some(e) if e.is_transaction_conflict_exception() && attempt < CONFLICT_ATTEMPTS => {
-                    let cap_ms = 10u64 << attempt;
-                    let wait = rand::random_range(cap_ms / 2..=cap_ms);
-                    tokio::time::sleep(std::time::Duration::from_millis(wait)).await;
-                }
-                _ => return Err(sdk_error("UpdateItem", err)),
+            if let Some(UpdateItemError::ConditionalCheckFailedException(failed)) =
+                err.as_service_error()
+            {
+                let was = failed
+                    .item()
+                    .cloned()
+                    .map(from_item::<HoldItem>)
+                    .transpose()?;
+                return Ok(refused(ticket, scan, was));
             }
+            let conflict = err
+                .as_service_error()
+                .is_some_and(UpdateItemError::is_transaction_conflict_exception);
+            uncertain |= may_have_applied(&err);
+            if uncertain && started.elapsed() >= self.resolve_within {
+                return Err(StoreError::OutcomeUnknown {
+                    operation: "UpdateItem",
+                    after: started.elapsed(),
+                });
+            }
+            let again = uncertain || (conflict && attempt < CONFLICT_ATTEMPTS);
+            if !again {
+                return Err(sdk_error("UpdateItem", err));
+            }
+            let cap_ms = 10u64 << attempt.min(6);
+            let wait = rand::random_range(cap_ms / 2..=cap_ms);
+            tokio::time::sleep(std::time::Duration::from_millis(wait)).await;
         }
     }
 

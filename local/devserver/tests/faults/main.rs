@@ -14,6 +14,7 @@
 //! `a_batch_reports_only_the_failed_record_and_releases_the_rest`.
 
 mod app;
+mod door;
 mod dynamodb;
 mod redis_down;
 mod stack;
