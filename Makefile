@@ -31,7 +31,7 @@ test:
 # where missing and starts on 4567 (TEST_LOCALSTACK_PORT) with redis on 6490
 # (TEST_LOCALSTACK_REDIS_PORT), and stops after: docs/localstack.md. The test binaries of
 # local/devserver it runs, by name (tests/NAME.rs or tests/NAME/main.rs):
-LOCALSTACK_TESTS = holds payments balance queue stream regressions invariants limits
+LOCALSTACK_TESTS = holds payments balance queue stream regressions invariants limits tickets identity
 test-localstack:
 	bash local/test-localstack.sh $(LOCALSTACK_TESTS)
 
