@@ -1,7 +1,7 @@
 //! `POST /queue/tokens`: a place in the concert's waiting room, or the place the user has.
-//! Round trips: 1 DynamoDB read (the concert), 1 Redis script, and for a new token only
-//! 1 DynamoDB write (its audit record, whose failure is logged, not answered). The token is
-//! signed (`<concertId>.<id>.<mac>`), opaque to clients.
+//! Round trips: 1 Redis script, new token or asked again; 1 DynamoDB read (the concert) only
+//! the first time a function instance sees the concert. A new token's audit is a log line. The
+//! token is signed (`<concertId>.<id>.<mac>`), opaque to clients.
 
 use lambda_http::http::StatusCode;
 use lambda_http::Request;

@@ -1,7 +1,7 @@
-//! Flow 1, the waiting room. Round trips: issuing a token is one Redis script and, for a new
-//! token, one DynamoDB write (the audit record), plus one DynamoDB read (the concert) the first
-//! time a process sees the concert; a poll is one Redis script. A token that is not ours (its
-//! signature fails) costs no round trip at all.
+//! Flow 1, the waiting room. Round trips: issuing a token (new or asked again) is one Redis
+//! script, plus one DynamoDB read (the concert) the first time a process sees the concert; a
+//! poll is one Redis script. A token that is not ours (its signature fails) costs no round trip
+//! at all. A new token's audit is a log line (target `audit`), not a write.
 //!
 //! The line's controls (`activeLimit`, `paused`, `opensAt`) are the concert's, in DynamoDB;
 //! the scripts use the line's mirror of them in Redis, which the operator's changes write. A
@@ -19,7 +19,6 @@ use crate::error::StoreError;
 use crate::metrics::{self, Metric};
 use crate::settings::Settings;
 use crate::state::AppState;
-use crate::store::items::TokenItem;
 use crate::store::scripts::{Controlled, Issued, Lookup, QueueScripts};
 
 /// Puts the user in line for the concert, or returns the live token they already have.
@@ -52,24 +51,32 @@ pub async fn issue(
     })
     .await?;
     let new = matches!(issued, Issued::New(_));
+    if new {
+        audit_new_token(&fresh, user, concert, Utc::now());
+    }
     metrics::record(&[
         (Metric::TokensIssued, if new { 1.0 } else { 0.0 }),
         (Metric::Admissions, f64::from(admitted)),
     ]);
     let pacing = pacing(&state.settings);
     Ok(match issued {
-        Issued::New(status) => {
-            // The audit record is a record, not a lock: the line is the truth, and a token it
-            // holds is answered even if the record could not be written (logged, not retried:
-            // asking again answers the existing token without writing).
-            let item = TokenItem::new(&fresh, user, concert, Utc::now());
-            if let Err(e) = state.db.put_token(&item).await {
-                tracing::error!(error = %e, concert = %concert, "token audit record not written");
-            }
-            Issued::New(paced(status, &pacing))
-        }
+        Issued::New(status) => Issued::New(paced(status, &pacing)),
         Issued::Existing(status) => Issued::Existing(paced(status, &pacing)),
     })
+}
+
+/// The audit of a new token: one structured line (CloudWatch Logs keeps it for the log group's
+/// retention; docs/security.md has the Logs Insights queries). The token's ID, never the
+/// token: the ID is what the line stores, and without the signing key it is not a token.
+fn audit_new_token(id: &TokenId, user: &UserId, concert: &ConcertId, at: DateTime<Utc>) {
+    tracing::info!(
+        target: crate::telemetry::AUDIT,
+        tokenId = %id,
+        userId = %user,
+        concertId = %concert,
+        issuedAt = %at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        "queue token issued"
+    );
 }
 
 /// Runs a queue script with `first` (the controls, if the caller read them), and once more
