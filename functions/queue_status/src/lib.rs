@@ -11,7 +11,7 @@ use shared::{flows, AppState};
 pub async fn handler(state: &AppState, req: Request) -> Result<HttpResponse, lambda_http::Error> {
     http::respond(async {
         let token = http::bearer(&req)?;
-        let status = flows::queue::poll(state, &token).await?;
+        let status = flows::queue::poll_by_holder(state, &token).await?;
         Ok(http::json(StatusCode::OK, &TokenView::from(&status)))
     })
     .await

@@ -264,6 +264,9 @@ fn every_api_error() -> Vec<ApiError> {
         ApiError::ReservationNotPaid("x".into()),
         ApiError::RefundWindowClosed("x".into()),
         ApiError::IdempotencyKeyReused,
+        ApiError::TooManyRequests {
+            retry_after_seconds: 1,
+        },
         ApiError::Unavailable(store()),
         ApiError::Internal(shared::error::Internal::Store(store())),
     ]
@@ -350,6 +353,10 @@ fn every_operation_documents_its_refusals_as_problem_json() {
         if is_bearer_secured(&root, &op) || is_operator_secured(&root, &op) {
             required.push(401);
         }
+        // Every buyer's call is within fair use, a join included.
+        if is_bearer_secured(&root, &op) || name == "POST /queue/tokens" {
+            required.push(429);
+        }
         for status in required {
             assert!(
                 response(&root, &op, status).is_some(),
@@ -406,9 +413,12 @@ fn every_operation_documents_its_refusals_as_problem_json() {
                 };
                 assert_eq!(codes, all, "{name}: every credential refusal is a 401");
             }
-            if status == 503 {
+            if status == 503 || status == 429 {
                 let retry_after = resp.get("headers").and_then(|h| h.get("Retry-After"));
-                assert!(retry_after.is_some(), "{name}: 503 without Retry-After");
+                assert!(
+                    retry_after.is_some(),
+                    "{name}: {status} without Retry-After"
+                );
             }
         }
     }

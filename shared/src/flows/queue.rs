@@ -3,6 +3,11 @@
 //! poll is one Redis script. A token that is not ours (its signature fails) costs no round trip
 //! at all. A new token's audit is a log line (target `audit`), not a write.
 //!
+//! Fair use (`BUYER_RATE_PER_SECOND`, bursts of `BUYER_BURST`) is taken inside those same
+//! scripts, from the buyer's bucket on the concert's line: a call past it is
+//! TOO_MANY_REQUESTS and changes nothing. The guard's script also binds the token to the buyer
+//! who presents it: another user's token is FORBIDDEN, its clocks untouched.
+//!
 //! The line's controls (`activeLimit`, `paused`, `opensAt`) are the concert's, in DynamoDB;
 //! the scripts use the line's mirror of them in Redis, which the operator's changes write. A
 //! script that finds no mirror (a new line, or Redis lost it), or whose mirror is due to be
@@ -19,7 +24,7 @@ use crate::error::StoreError;
 use crate::metrics::{self, Metric};
 use crate::settings::Settings;
 use crate::state::AppState;
-use crate::store::scripts::{Controlled, Issued, Lookup, QueueScripts};
+use crate::store::scripts::{Controlled, Issued, Lookup, QueueScripts, Who};
 
 /// Puts the user in line for the concert, or returns the live token they already have.
 pub async fn issue(
@@ -94,6 +99,7 @@ where
 {
     let mirrored = match run(first).await? {
         Controlled::Done(done) => return Ok(done),
+        Controlled::TooFast { retry_after_ms } => return Err(too_fast(retry_after_ms)),
         Controlled::Asked { mirrored } => mirrored,
     };
     let controls = match read_controls(state, concert).await {
@@ -106,9 +112,17 @@ where
     };
     match run(controls).await? {
         Controlled::Done(done) => Ok(done),
+        Controlled::TooFast { retry_after_ms } => Err(too_fast(retry_after_ms)),
         Controlled::Asked { .. } => {
             Err(StoreError::Unexpected("the line asked for its controls twice".into()).into())
         }
+    }
+}
+
+/// Fair use's refusal: `Retry-After` in whole seconds, at least 1.
+pub(crate) fn too_fast(retry_after_ms: u64) -> ApiError {
+    ApiError::TooManyRequests {
+        retry_after_seconds: retry_after_ms.div_ceil(1_000).max(1),
     }
 }
 
@@ -151,16 +165,22 @@ fn verified(state: &AppState, token: &QueueToken) -> Result<SignedToken, ApiErro
         .ok_or(ApiError::TokenInvalid)
 }
 
-/// The live token's state, or the contract's refusal for a token that is not live.
-pub async fn token_status(
+/// The live token's state, for a call by `buyer` (`None` before sign-in: whoever holds it),
+/// counted as activity that keeps it; or the contract's refusal: TOKEN_INVALID (no I/O),
+/// TOKEN_EXPIRED, FORBIDDEN (another user's), TOO_MANY_REQUESTS (fair use).
+async fn token_status(
     state: &AppState,
     token: &QueueToken,
-    poll: bool,
+    buyer: Option<&UserId>,
 ) -> Result<TokenStatus, ApiError> {
     let signed = verified(state, token)?;
+    let who = match buyer {
+        Some(user) => Who::Buyer(user),
+        None => Who::Holder(&signed.id),
+    };
     let scripts = QueueScripts::new(&state.redis, &state.settings);
     let (lookup, admitted) = with_controls(state, &signed.concert, None, |controls| {
-        scripts.status(&signed, poll, controls)
+        scripts.status(&signed, who, true, controls)
     })
     .await?;
     metrics::record(&[(Metric::Admissions, f64::from(admitted))]);
@@ -168,12 +188,27 @@ pub async fn token_status(
         Lookup::Live(status) => Ok(paced(status, &pacing(&state.settings))),
         // Signed by us and not in the line: it was ours and ended (or Redis forgot it).
         Lookup::Ended => Err(ApiError::TokenExpired),
+        Lookup::OtherUsers => Err(ApiError::Forbidden(
+            "the queue token belongs to another user".into(),
+        )),
     }
 }
 
-/// `GET /queue/status`: the token's state, as a poll.
-pub async fn poll(state: &AppState, token: &QueueToken) -> Result<TokenStatus, ApiError> {
-    let status = token_status(state, token, true).await;
+/// `GET /queue/status`: the state of the signed-in buyer's token, as a poll.
+pub async fn poll(
+    state: &AppState,
+    token: &QueueToken,
+    buyer: &UserId,
+) -> Result<TokenStatus, ApiError> {
+    let status = token_status(state, token, Some(buyer)).await;
+    metrics::count(Metric::Polls);
+    status
+}
+
+/// [`poll`] before sign-in: whoever holds the token is its buyer (fair use counts the token's
+/// calls; there is nobody to bind it to). Goes once every route has a signed-in buyer.
+pub async fn poll_by_holder(state: &AppState, token: &QueueToken) -> Result<TokenStatus, ApiError> {
+    let status = token_status(state, token, None).await;
     metrics::count(Metric::Polls);
     status
 }
@@ -211,10 +246,30 @@ pub enum Need {
     Live,
 }
 
-/// The token guard: the token must be live (and ACTIVE where `need` says so). The call counts
-/// as a poll, so it keeps a waiting token in line and an ACTIVE one from idling out.
-pub async fn guard(state: &AppState, token: &QueueToken, need: Need) -> Result<Caller, ApiError> {
-    let status = token_status(state, token, true).await?;
+/// The token guard: the token must be live, the signed-in buyer's own (FORBIDDEN otherwise,
+/// and that token left untouched), and ACTIVE where `need` says so; the buyer's call must be
+/// within fair use (TOO_MANY_REQUESTS otherwise, and nothing changed). One Redis script. The
+/// call counts as a poll, so it keeps a waiting token in line and an ACTIVE one from idling
+/// out.
+pub async fn guard(
+    state: &AppState,
+    token: &QueueToken,
+    need: Need,
+    buyer: &UserId,
+) -> Result<Caller, ApiError> {
+    admit_need(token_status(state, token, Some(buyer)).await?, need)
+}
+
+/// [`guard`] before sign-in: whoever holds the token is its buyer (see [`poll_by_holder`]).
+pub async fn guard_by_holder(
+    state: &AppState,
+    token: &QueueToken,
+    need: Need,
+) -> Result<Caller, ApiError> {
+    admit_need(token_status(state, token, None).await?, need)
+}
+
+fn admit_need(status: TokenStatus, need: Need) -> Result<Caller, ApiError> {
     if need == Need::Active && !status.is_active() {
         return Err(ApiError::TokenNotActive);
     }

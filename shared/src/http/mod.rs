@@ -52,8 +52,8 @@ pub fn problem(err: &ApiError) -> HttpResponse {
     let mut builder = Response::builder()
         .status(doc.status)
         .header(CONTENT_TYPE, "application/problem+json");
-    if doc.status == 503 {
-        builder = builder.header(RETRY_AFTER, ApiError::RETRY_AFTER_SECONDS.to_string());
+    if let Some(seconds) = err.retry_after() {
+        builder = builder.header(RETRY_AFTER, seconds.to_string());
     }
     let body = serde_json::to_string(&doc).expect("problem documents serialize");
     builder
@@ -196,8 +196,10 @@ pub fn operator(state: &AppState, req: &Request) -> Result<(), ApiError> {
 }
 
 /// The request's bearer token through the queue's token guard ([`flows::queue::guard`]).
+/// Until the request names its signed-in buyer, whoever holds the token is the buyer
+/// ([`flows::queue::guard_by_holder`]).
 pub async fn guard(state: &AppState, req: &Request, need: Need) -> Result<Caller, ApiError> {
-    flows::queue::guard(state, &bearer(req)?, need).await
+    flows::queue::guard_by_holder(state, &bearer(req)?, need).await
 }
 
 /// The `Idempotency-Key` header, parsed; `None` when the request has none. Given twice, or

@@ -18,7 +18,10 @@ use bytes::Bytes;
 use http_body_util::Full;
 use shared::domain::token::TokenId;
 use shared::domain::ConcertId;
-use shared::store::scripts::{common_args, issue_source, LineKeys, PRE_QUEUE_DRAWS};
+use shared::domain::UserId;
+use shared::store::scripts::{
+    common_args, fair_args, issue_source, LineKeys, Who, PRE_QUEUE_DRAWS,
+};
 use shared::AppState;
 
 use crate::micro::{best, closed_loop, connection, evalsha_stats, hammer_with, Run};
@@ -203,8 +206,11 @@ fn report(
 struct RawIssue {
     script: Arc<redis::Script>,
     conn: shared::store::redis::Connection,
+    prefix: String,
+    concert: ConcertId,
     keys: Vec<String>,
     common: Vec<String>,
+    fair: [String; 2],
 }
 
 impl RawIssue {
@@ -212,23 +218,39 @@ impl RawIssue {
         Ok(Self {
             script: Arc::new(redis::Script::new(&issue_source())),
             conn: connection(state).await?,
+            prefix: state.redis.prefix().to_owned(),
+            concert: concert.clone(),
             keys: LineKeys::new(state.redis.prefix(), concert).0.to_vec(),
             common: common_args(&state.settings, None),
+            fair: fair_args(&state.settings),
         })
     }
 
     async fn call(&self, user: &str) -> bool {
         use rand::Rng;
+        let Ok(user) = UserId::parse(user) else {
+            return false;
+        };
         let mut conn = self.conn.clone();
         let mut inv = self.script.prepare_invoke();
         for k in &self.keys {
             inv.key(k);
         }
+        inv.key(LineKeys::fair(
+            &self.prefix,
+            &self.concert,
+            Who::Buyer(&user),
+        ));
         for a in &self.common {
             inv.arg(a);
         }
         let draw = rand::rng().random_range(0..PRE_QUEUE_DRAWS);
-        inv.arg(user).arg(TokenId::generate().as_str()).arg(draw);
+        inv.arg(user.as_str())
+            .arg(TokenId::generate().as_str())
+            .arg(draw);
+        for a in &self.fair {
+            inv.arg(a);
+        }
         inv.invoke_async::<redis::Value>(&mut conn).await.is_ok()
     }
 }

@@ -22,7 +22,7 @@ use hdrhistogram::Histogram;
 use http_body_util::{BodyExt, Full};
 use hyper_util::rt::TokioIo;
 use shared::domain::{ConcertDate, ConcertId, QueueToken, UserId, Won};
-use shared::store::scripts::{Issued, LineKeys};
+use shared::store::scripts::{Issued, LineKeys, Who};
 use shared::AppState;
 use tokio::net::{TcpListener, TcpStream};
 
@@ -281,10 +281,17 @@ impl RawPoll {
             conn,
             keys: LineKeys::new(state.redis.prefix(), &signed.concert)
                 .0
-                .to_vec(),
+                .into_iter()
+                .chain([LineKeys::fair(
+                    state.redis.prefix(),
+                    &signed.concert,
+                    Who::Holder(&signed.id),
+                )])
+                .collect(),
             args: shared::store::scripts::common_args(s, None)
                 .into_iter()
-                .chain([signed.id.to_string(), "1".into()])
+                .chain([signed.id.to_string(), "1".into(), String::new()])
+                .chain(shared::store::scripts::fair_args(s))
                 .collect(),
         }
     }

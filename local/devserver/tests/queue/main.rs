@@ -11,6 +11,7 @@ mod admission;
 mod bad_input;
 mod concurrency;
 mod controls;
+mod fair_use;
 mod idle;
 mod idle_active;
 mod issuing;
