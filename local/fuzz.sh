@@ -51,6 +51,9 @@ die() {
 # and stay in line for the whole run. Holds end soon, so seats free up and the expiry paths
 # are reached.
 export QUEUE_ACTIVE_LIMIT=10 WAITING_TOKEN_IDLE_SECONDS=3600 HOLD_TTL_SECONDS=10
+# One user makes nearly every call, far faster than fair use lets a buyer: its 429 is in the
+# contract (openapi.yaml) and tested in tests/queue; here it would hide the other answers.
+export BUYER_RATE_PER_SECOND=1000000 BUYER_BURST=1000000
 export RUST_LOG="${RUST_LOG:-warn}"
 # The operator's token of the fuzz server (`devserver serve` takes it from the environment, the
 # hooks send it on the /admin routes). Fixed: this server is the run's own, on 127.0.0.1.

@@ -160,6 +160,10 @@ pub enum ApiError {
     TicketRefunded(String),
     #[error("this Idempotency-Key was used with a different request")]
     IdempotencyKeyReused,
+    /// The buyer made more calls than fair use allows (`BUYER_RATE_PER_SECOND`, bursts of
+    /// `BUYER_BURST`); nothing was done. `Retry-After` says when the next call is let through.
+    #[error("too many calls from this buyer; retry after {retry_after_seconds} s")]
+    TooManyRequests { retry_after_seconds: u64 },
     #[error("a backing store is unavailable")]
     Unavailable(#[source] StoreError),
     #[error("internal error")]
@@ -186,6 +190,17 @@ impl ApiError {
 
     /// Seconds a client should wait before retrying a 503.
     pub const RETRY_AFTER_SECONDS: u64 = 1;
+
+    /// `Retry-After` (seconds) for the refusals that have one: a 503, and a 429.
+    pub fn retry_after(&self) -> Option<u64> {
+        match self {
+            ApiError::Unavailable(_) => Some(Self::RETRY_AFTER_SECONDS),
+            ApiError::TooManyRequests {
+                retry_after_seconds,
+            } => Some(*retry_after_seconds),
+            _ => None,
+        }
+    }
 
     /// The HTTP status, the contract's code and a short title.
     pub fn parts(&self) -> (u16, &'static str, &'static str) {
@@ -252,6 +267,11 @@ impl ApiError {
                 "IDEMPOTENCY_KEY_REUSED",
                 "The Idempotency-Key was reused",
             ),
+            ApiError::TooManyRequests { .. } => (
+                429,
+                "TOO_MANY_REQUESTS",
+                "Too many requests from this buyer",
+            ),
             ApiError::Unavailable(_) => (503, "SERVICE_UNAVAILABLE", "The service is unavailable"),
             ApiError::Internal(_) => (500, "INTERNAL_ERROR", "Internal error"),
         }
@@ -309,6 +329,21 @@ mod tests {
         let problem = err.problem();
         assert_eq!(problem.status, 500);
         assert!(!problem.detail.contains("secret"));
+    }
+
+    #[test]
+    fn too_many_requests_is_429_with_its_retry_after() {
+        let err = ApiError::TooManyRequests {
+            retry_after_seconds: 3,
+        };
+        let problem = err.problem();
+        assert_eq!((problem.status, problem.code), (429, "TOO_MANY_REQUESTS"));
+        assert_eq!(err.retry_after(), Some(3));
+        assert!(
+            problem.detail.contains("retry after 3 s"),
+            "{}",
+            problem.detail
+        );
     }
 
     #[test]

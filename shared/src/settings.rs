@@ -82,6 +82,13 @@ pub struct Settings {
     /// REFUND_CUTOFF_HOURS (default 24, 0 to 8,760): a paid reservation may be refunded until
     /// this long before its date starts (00:00 UTC).
     pub refund_cutoff: Duration,
+    /// BUYER_RATE_PER_SECOND (default 5, 1 to 1,000,000): a buyer's calls per second on
+    /// average, per concert (the guard's and the join's bucket) and on the routes without a
+    /// queue token (a bucket of their own). Past it, 429 TOO_MANY_REQUESTS.
+    pub buyer_rate_per_second: u32,
+    /// BUYER_BURST (default 20, 1 to 1,000,000): how many calls a buyer may make at once
+    /// before the rate binds (the bucket's size).
+    pub buyer_burst: u32,
     /// ADMIN_TOKEN: the operator's bearer token where no IAM authorizer stands in front (the
     /// local server). Unset: only an IAM-authorized request is an operator's.
     pub admin_token: Option<OperatorToken>,
@@ -199,6 +206,8 @@ impl Settings {
 
         Ok(Self {
             admin_token,
+            buyer_rate_per_second: number("BUYER_RATE_PER_SECOND", 5, 1, 1_000_000)? as u32,
+            buyer_burst: number("BUYER_BURST", 20, 1, 1_000_000)? as u32,
             max_seats_per_user: number("MAX_SEATS_PER_USER", 4, 1, Self::MAX_SEATS_BOUND)? as u32,
             refund_cutoff: Duration::from_secs(
                 number("REFUND_CUTOFF_HOURS", 24, 0, 8_760)? * 3_600,
@@ -290,6 +299,27 @@ mod tests {
         assert_eq!(s.queue_poll_budget, 2_000);
         assert_eq!(s.max_seats_per_user, 4);
         assert_eq!(s.refund_cutoff, Duration::from_secs(24 * 3_600));
+        assert_eq!(s.buyer_rate_per_second, 5);
+        assert_eq!(s.buyer_burst, 20);
+    }
+
+    #[test]
+    fn fair_use_settings_out_of_range_are_refused_naming_them() {
+        for (var, value) in [
+            ("BUYER_RATE_PER_SECOND", "0"),
+            ("BUYER_RATE_PER_SECOND", "2.5"),
+            ("BUYER_RATE_PER_SECOND", "1000001"),
+            ("BUYER_RATE_PER_SECOND", "fast"),
+            ("BUYER_BURST", "0"),
+            ("BUYER_BURST", "-3"),
+            ("BUYER_BURST", ""),
+        ] {
+            let err = from(&[(var, value)]).unwrap_err();
+            assert_eq!(err.var, var, "{value:?}");
+            assert!(err.to_string().contains(var));
+        }
+        let s = from(&[("BUYER_RATE_PER_SECOND", "1"), ("BUYER_BURST", "1")]).unwrap();
+        assert_eq!((s.buyer_rate_per_second, s.buyer_burst), (1, 1));
     }
 
     #[test]

@@ -14,8 +14,8 @@ pub async fn handler(state: &AppState, req: Request) -> Result<HttpResponse, lam
     http::respond(async {
         let id = http::path(&req, "reservationId", ReservationId::parse)?;
         let buyer = http::buyer(&req)?;
-        // FAIR USE (issue 26): `flows::fair_use::take(state, &buyer).await?` goes here, the
-        // route's one Redis round trip, once it lands on main.
+        // The buyer's fair use: this route's one Redis round trip (it has no queue token).
+        flows::fair_use::take(state, &buyer).await?;
         let tickets = flows::tickets::tickets(state, &buyer, &id).await?;
         Ok(http::json(StatusCode::OK, &TicketsView::new(&id, &tickets)))
     })

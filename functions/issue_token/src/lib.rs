@@ -1,8 +1,9 @@
 //! `POST /queue/tokens`: a place in the concert's waiting room for the signed-in buyer, or the
 //! place they have (`userId` may be left out; given, it must be the buyer's).
-//! Round trips: 1 DynamoDB read (the concert), 1 Redis script, and for a new token only
-//! 1 DynamoDB write (its audit record, whose failure is logged, not answered). The token is
-//! signed (`<concertId>.<id>.<mac>`), opaque to clients.
+//! Round trips: 1 Redis script, new token or asked again (the buyer's fair use is taken in
+//! it); 1 DynamoDB read (the concert) only the first time a function instance sees the
+//! concert. A new token's audit is a log line. The token is signed
+//! (`<concertId>.<id>.<mac>`), opaque to clients.
 
 use lambda_http::http::StatusCode;
 use lambda_http::Request;

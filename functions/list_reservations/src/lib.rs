@@ -28,8 +28,8 @@ pub async fn handler(state: &AppState, req: Request) -> Result<HttpResponse, lam
             .map_err(|e| ApiError::validation("cursor", e.0))?;
         let buyer = http::buyer(&req)?;
         http::must_be_buyer(&buyer, &user)?;
-        // FAIR USE (issue 26): `flows::fair_use::take(state, &buyer).await?` goes here, the
-        // route's one Redis round trip, once it lands on main.
+        // The buyer's fair use: this route's one Redis round trip (it has no queue token).
+        flows::fair_use::take(state, &buyer).await?;
         let page = flows::listing::list(state, &user, limit, after).await?;
         let next = page.next.map(|p| state.settings.page_key.seal(&user, p));
         Ok(http::json(

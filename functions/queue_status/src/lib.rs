@@ -7,18 +7,13 @@
 use lambda_http::http::StatusCode;
 use lambda_http::Request;
 use shared::http::{self, views::TokenView, HttpResponse};
-use shared::{flows, ApiError, AppState};
+use shared::{flows, AppState};
 
 pub async fn handler(state: &AppState, req: Request) -> Result<HttpResponse, lambda_http::Error> {
     http::respond(async {
         let buyer = http::buyer(&req)?;
         let token = http::queue_token(&req)?;
-        let status = flows::queue::poll(state, &token).await?;
-        if status.user_id != buyer {
-            return Err(ApiError::Forbidden(
-                "the queue token belongs to another user".into(),
-            ));
-        }
+        let status = flows::queue::poll(state, &token, &buyer).await?;
         Ok(http::json(StatusCode::OK, &TokenView::from(&status)))
     })
     .await

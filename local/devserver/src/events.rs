@@ -327,8 +327,8 @@ pub async fn run_stream_with(
                         if ttl.claims(&shaped) {
                             mark_as_ttl_deletion(&mut shaped);
                         }
-                        // Not the record itself: its keys can hold a queue token
-                        // (`TOKEN#...`), its image a stored request body.
+                        // Not the record itself: its image can hold a stored request
+                        // body.
                         tracing::trace!(
                             event_id = %shaped["eventID"],
                             event_name = %shaped["eventName"],

@@ -282,15 +282,13 @@ fn every_api_error() -> Vec<ApiError> {
             at: chrono::Utc::now(),
         },
         ApiError::TicketRefunded("x".into()),
+        ApiError::TooManyRequests {
+            retry_after_seconds: 1,
+        },
         ApiError::Unavailable(store()),
         ApiError::Internal(shared::error::Internal::Store(store())),
     ]
 }
-
-/// Codes the spec documents ahead of the code, with their status: fair use
-/// (`TOO_MANY_REQUESTS`, 429 with `Retry-After`) is being built. Once `ApiError` answers one,
-/// it goes into `every_api_error` and leaves this list (`the_codes_ahead_of_the_code_are_not_coded_yet`).
-const AHEAD_OF_THE_CODE: &[(&str, u16)] = &[("TOO_MANY_REQUESTS", 429)];
 
 /// The status the code answers a contract code with.
 fn status_of(code: &str) -> u16 {
@@ -298,21 +296,9 @@ fn status_of(code: &str) -> u16 {
         .iter()
         .map(ApiError::parts)
         .map(|(status, c, _)| (c, status))
-        .chain(AHEAD_OF_THE_CODE.iter().copied())
         .find(|(c, _)| *c == code)
         .unwrap_or_else(|| panic!("{code} is not a code of ApiError"))
         .1
-}
-
-#[test]
-fn the_codes_ahead_of_the_code_are_not_coded_yet() {
-    let coded: BTreeSet<&str> = every_api_error().iter().map(|e| e.parts().1).collect();
-    for (code, _) in AHEAD_OF_THE_CODE {
-        assert!(
-            !coded.contains(code),
-            "{code} is an ApiError now: take it out of AHEAD_OF_THE_CODE"
-        );
-    }
 }
 
 #[test]
@@ -880,11 +866,7 @@ fn the_problem_schema_is_the_one_the_code_answers() {
     );
     let documented = problem_codes(&root, problem).expect("Problem.code is an enum");
     let errors = every_api_error();
-    let coded: BTreeSet<String> = errors
-        .iter()
-        .map(|e| e.parts().1.to_owned())
-        .chain(AHEAD_OF_THE_CODE.iter().map(|(c, _)| (*c).to_owned()))
-        .collect();
+    let coded: BTreeSet<String> = errors.iter().map(|e| e.parts().1.to_owned()).collect();
     assert_eq!(documented, coded);
 
     let required: BTreeSet<&str> = problem

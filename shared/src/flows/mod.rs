@@ -2,6 +2,7 @@
 
 pub mod balance;
 pub mod catalog;
+pub mod fair_use;
 pub mod holds;
 pub mod idempotency;
 pub mod listing;

@@ -1,7 +1,12 @@
-//! Flow 1, the waiting room. Round trips: issuing a token is one Redis script and, for a new
-//! token, one DynamoDB write (the audit record), plus one DynamoDB read (the concert) the first
-//! time a process sees the concert; a poll is one Redis script. A token that is not ours (its
-//! signature fails) costs no round trip at all.
+//! Flow 1, the waiting room. Round trips: issuing a token (new or asked again) is one Redis
+//! script, plus one DynamoDB read (the concert) the first time a process sees the concert; a
+//! poll is one Redis script. A token that is not ours (its signature fails) costs no round trip
+//! at all. A new token's audit is a log line (target `audit`), not a write.
+//!
+//! Fair use (`BUYER_RATE_PER_SECOND`, bursts of `BUYER_BURST`) is taken inside those same
+//! scripts, from the buyer's bucket on the concert's line: a call past it is
+//! TOO_MANY_REQUESTS and changes nothing. The guard's script also binds the token to the buyer
+//! who presents it: another user's token is FORBIDDEN, its clocks untouched.
 //!
 //! The line's controls (`activeLimit`, `paused`, `opensAt`) are the concert's, in DynamoDB;
 //! the scripts use the line's mirror of them in Redis, which the operator's changes write. A
@@ -19,8 +24,7 @@ use crate::error::StoreError;
 use crate::metrics::{self, Metric};
 use crate::settings::Settings;
 use crate::state::AppState;
-use crate::store::items::TokenItem;
-use crate::store::scripts::{Controlled, Issued, Lookup, QueueScripts};
+use crate::store::scripts::{Controlled, Issued, Lookup, QueueScripts, Who};
 
 /// Puts the user in line for the concert, or returns the live token they already have.
 pub async fn issue(
@@ -52,24 +56,32 @@ pub async fn issue(
     })
     .await?;
     let new = matches!(issued, Issued::New(_));
+    if new {
+        audit_new_token(&fresh, user, concert, Utc::now());
+    }
     metrics::record(&[
         (Metric::TokensIssued, if new { 1.0 } else { 0.0 }),
         (Metric::Admissions, f64::from(admitted)),
     ]);
     let pacing = pacing(&state.settings);
     Ok(match issued {
-        Issued::New(status) => {
-            // The audit record is a record, not a lock: the line is the truth, and a token it
-            // holds is answered even if the record could not be written (logged, not retried:
-            // asking again answers the existing token without writing).
-            let item = TokenItem::new(&fresh, user, concert, Utc::now());
-            if let Err(e) = state.db.put_token(&item).await {
-                tracing::error!(error = %e, concert = %concert, "token audit record not written");
-            }
-            Issued::New(paced(status, &pacing))
-        }
+        Issued::New(status) => Issued::New(paced(status, &pacing)),
         Issued::Existing(status) => Issued::Existing(paced(status, &pacing)),
     })
+}
+
+/// The audit of a new token: one structured line (CloudWatch Logs keeps it for the log group's
+/// retention; docs/security.md has the Logs Insights queries). The token's ID, never the
+/// token: the ID is what the line stores, and without the signing key it is not a token.
+fn audit_new_token(id: &TokenId, user: &UserId, concert: &ConcertId, at: DateTime<Utc>) {
+    tracing::info!(
+        target: crate::telemetry::AUDIT,
+        tokenId = %id,
+        userId = %user,
+        concertId = %concert,
+        issuedAt = %at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        "queue token issued"
+    );
 }
 
 /// Runs a queue script with `first` (the controls, if the caller read them), and once more
@@ -87,6 +99,7 @@ where
 {
     let mirrored = match run(first).await? {
         Controlled::Done(done) => return Ok(done),
+        Controlled::TooFast { retry_after_ms } => return Err(too_fast(retry_after_ms)),
         Controlled::Asked { mirrored } => mirrored,
     };
     let controls = match read_controls(state, concert).await {
@@ -99,9 +112,17 @@ where
     };
     match run(controls).await? {
         Controlled::Done(done) => Ok(done),
+        Controlled::TooFast { retry_after_ms } => Err(too_fast(retry_after_ms)),
         Controlled::Asked { .. } => {
             Err(StoreError::Unexpected("the line asked for its controls twice".into()).into())
         }
+    }
+}
+
+/// Fair use's refusal: `Retry-After` in whole seconds, at least 1.
+pub(crate) fn too_fast(retry_after_ms: u64) -> ApiError {
+    ApiError::TooManyRequests {
+        retry_after_seconds: retry_after_ms.div_ceil(1_000).max(1),
     }
 }
 
@@ -144,16 +165,22 @@ fn verified(state: &AppState, token: &QueueToken) -> Result<SignedToken, ApiErro
         .ok_or(ApiError::TokenInvalid)
 }
 
-/// The live token's state, or the contract's refusal for a token that is not live.
-pub async fn token_status(
+/// The live token's state, for a call by `buyer` (`None` before sign-in: whoever holds it),
+/// counted as activity that keeps it; or the contract's refusal: TOKEN_INVALID (no I/O),
+/// TOKEN_EXPIRED, FORBIDDEN (another user's), TOO_MANY_REQUESTS (fair use).
+async fn token_status(
     state: &AppState,
     token: &QueueToken,
-    poll: bool,
+    buyer: Option<&UserId>,
 ) -> Result<TokenStatus, ApiError> {
     let signed = verified(state, token)?;
+    let who = match buyer {
+        Some(user) => Who::Buyer(user),
+        None => Who::Holder(&signed.id),
+    };
     let scripts = QueueScripts::new(&state.redis, &state.settings);
     let (lookup, admitted) = with_controls(state, &signed.concert, None, |controls| {
-        scripts.status(&signed, poll, controls)
+        scripts.status(&signed, who, true, controls)
     })
     .await?;
     metrics::record(&[(Metric::Admissions, f64::from(admitted))]);
@@ -161,12 +188,19 @@ pub async fn token_status(
         Lookup::Live(status) => Ok(paced(status, &pacing(&state.settings))),
         // Signed by us and not in the line: it was ours and ended (or Redis forgot it).
         Lookup::Ended => Err(ApiError::TokenExpired),
+        Lookup::OtherUsers => Err(ApiError::Forbidden(
+            "the queue token belongs to another user".into(),
+        )),
     }
 }
 
-/// `GET /queue/status`: the token's state, as a poll.
-pub async fn poll(state: &AppState, token: &QueueToken) -> Result<TokenStatus, ApiError> {
-    let status = token_status(state, token, true).await;
+/// `GET /queue/status`: the state of the signed-in buyer's token, as a poll.
+pub async fn poll(
+    state: &AppState,
+    token: &QueueToken,
+    buyer: &UserId,
+) -> Result<TokenStatus, ApiError> {
+    let status = token_status(state, token, Some(buyer)).await;
     metrics::count(Metric::Polls);
     status
 }
@@ -204,10 +238,21 @@ pub enum Need {
     Live,
 }
 
-/// The token guard: the token must be live (and ACTIVE where `need` says so). The call counts
-/// as a poll, so it keeps a waiting token in line and an ACTIVE one from idling out.
-pub async fn guard(state: &AppState, token: &QueueToken, need: Need) -> Result<Caller, ApiError> {
-    let status = token_status(state, token, true).await?;
+/// The token guard: the token must be live, the signed-in buyer's own (FORBIDDEN otherwise,
+/// and that token left untouched), and ACTIVE where `need` says so; the buyer's call must be
+/// within fair use (TOO_MANY_REQUESTS otherwise, and nothing changed). One Redis script. The
+/// call counts as a poll, so it keeps a waiting token in line and an ACTIVE one from idling
+/// out.
+pub async fn guard(
+    state: &AppState,
+    token: &QueueToken,
+    need: Need,
+    buyer: &UserId,
+) -> Result<Caller, ApiError> {
+    admit_need(token_status(state, token, Some(buyer)).await?, need)
+}
+
+fn admit_need(status: TokenStatus, need: Need) -> Result<Caller, ApiError> {
     if need == Need::Active && !status.is_active() {
         return Err(ApiError::TokenNotActive);
     }

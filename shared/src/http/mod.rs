@@ -55,8 +55,8 @@ pub fn problem(err: &ApiError) -> HttpResponse {
     let mut builder = Response::builder()
         .status(doc.status)
         .header(CONTENT_TYPE, "application/problem+json");
-    if doc.status == 503 {
-        builder = builder.header(RETRY_AFTER, ApiError::RETRY_AFTER_SECONDS.to_string());
+    if let Some(seconds) = err.retry_after() {
+        builder = builder.header(RETRY_AFTER, seconds.to_string());
     }
     let body = serde_json::to_string(&doc).expect("problem documents serialize");
     builder
@@ -265,26 +265,17 @@ pub fn operator(state: &AppState, req: &Request) -> Result<(), ApiError> {
     }
 }
 
-/// The request's queue token through the queue's token guard ([`flows::queue::guard`]): live,
-/// the signed-in buyer's own (FORBIDDEN otherwise), and ACTIVE where `need` says so. Whose it
-/// is comes before whether it is ACTIVE: another user's waiting token is FORBIDDEN, as any
-/// other user's token is, and says nothing about its owner's place in line.
+/// The request's queue token through the queue's token guard ([`flows::queue::guard`]), in
+/// one Redis script: the buyer's fair use, then the token live and the signed-in buyer's own
+/// (FORBIDDEN otherwise, before whether it is ACTIVE: another user's waiting token says
+/// nothing about its owner's place in line), and ACTIVE where `need` says so.
 pub async fn guard(
     state: &AppState,
     req: &Request,
     buyer: &UserId,
     need: Need,
 ) -> Result<Caller, ApiError> {
-    let caller = flows::queue::guard(state, &queue_token(req)?, Need::Live).await?;
-    if caller.user() != buyer {
-        return Err(ApiError::Forbidden(
-            "the queue token belongs to another user".into(),
-        ));
-    }
-    if need == Need::Active && !caller.0.is_active() {
-        return Err(ApiError::TokenNotActive);
-    }
-    Ok(caller)
+    flows::queue::guard(state, &queue_token(req)?, need, buyer).await
 }
 
 /// The `Idempotency-Key` header, parsed; `None` when the request has none. Given twice, or

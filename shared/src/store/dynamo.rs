@@ -13,7 +13,7 @@ use serde::Serialize;
 
 use crate::domain::ConcertId;
 use crate::error::StoreError;
-use crate::store::items::{keys, ConcertItem, TokenItem};
+use crate::store::items::{keys, ConcertItem};
 
 /// Error codes after which the same request may succeed later: 503, not 500.
 const TRANSIENT_CODES: &[&str] = &[
@@ -576,28 +576,6 @@ impl Db {
             .get::<ConcertItem>(keys::concert_pk(concert), keys::CONCERT_SK)
             .await?
             .is_some())
-    }
-
-    /// Records an issued token for audit. Writing the same token again changes nothing.
-    pub async fn put_token(&self, item: &TokenItem) -> Result<(), StoreError> {
-        let put = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(to_item(item)?))
-            .condition_expression("attribute_not_exists(PK)")
-            .send()
-            .await;
-        match put {
-            Ok(_) => Ok(()),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
-            {
-                Ok(())
-            }
-            Err(e) => Err(sdk_error("PutItem", e)),
-        }
     }
 }
 

@@ -10,7 +10,6 @@
 //! - Reservation  `RESERVATION#{reservationId}` / `RESERVATION` (reservations table; its
 //!   user's list is the `ByUser` index, `userId` / `createdAt`)
 //! - Payment      `RESERVATION#{reservationId}` / `PAYMENT` (reservations table)
-//! - Token        `TOKEN#{tokenId}` / `TOKEN` (audit of every token issued)
 //! - Balance      `USER#{userId}` / `BALANCE` (what the user holds, in won)
 //! - Ledger       `USER#{userId}` / `LEDGER#{atMillis:013}#{entryId}` (every charge and payment,
 //!   oldest first; the balance is their sum)
@@ -24,7 +23,6 @@ use uuid::Uuid;
 
 use crate::domain::catalog::{Name, Sections};
 use crate::domain::paging::Position;
-use crate::domain::token::TokenId;
 use crate::domain::{ConcertDate, ConcertId, PaymentId, ReservationId, SeatNo, UserId, Won};
 
 pub mod keys {
@@ -66,10 +64,6 @@ pub mod keys {
     pub const BY_USER_INDEX: &str = "ByUser";
     pub const BY_USER_PK: &str = "userId";
     pub const BY_USER_SK: &str = "createdAt";
-    pub fn token_pk(id: &TokenId) -> String {
-        format!("TOKEN#{id}")
-    }
-    pub const TOKEN_SK: &str = "TOKEN";
     /// One partition per user: the balance, its ledger and the user's idempotency records.
     pub fn user_pk(user: &UserId) -> String {
         format!("USER#{user}")
@@ -106,7 +100,6 @@ pub enum Entity {
     Date,
     Hold,
     Reservation,
-    Token,
     Balance,
     Ledger,
     Idempotency,
@@ -203,35 +196,6 @@ impl DateItem {
             sections,
             catalog_version: version,
             locked: false,
-        }
-    }
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct TokenItem {
-    #[serde(rename = "PK")]
-    pub pk: String,
-    #[serde(rename = "SK")]
-    pub sk: String,
-    pub entity: Entity,
-    /// The token's random ID: the signed token itself is a credential and is never stored.
-    pub token_id: String,
-    pub user_id: UserId,
-    pub concert_id: ConcertId,
-    pub issued_at: DateTime<Utc>,
-}
-
-impl TokenItem {
-    pub fn new(id: &TokenId, user: &UserId, concert: &ConcertId, issued_at: DateTime<Utc>) -> Self {
-        Self {
-            pk: keys::token_pk(id),
-            sk: keys::TOKEN_SK.to_owned(),
-            entity: Entity::Token,
-            token_id: id.to_string(),
-            user_id: user.clone(),
-            concert_id: concert.clone(),
-            issued_at,
         }
     }
 }

@@ -17,6 +17,8 @@
 //!   of the concert's controls: cv (its revision), cl (activeLimit), cp (paused), co (opensAt),
 //!   ck (when last confirmed from DynamoDB)
 //! - `{p:c}:idle`  ZSET ACTIVE token ID -> when it ends for want of calls (ms)
+//! - `{p:c}:fair:u:<userId>` STRING the buyer's fair-use bucket on this line (see [`fair`]),
+//!   ending by itself when full again; `{p:c}:fair:t:<tokenId>` before the buyer is known
 //!
 //! Every one of them ends (PEXPIRE) a while after the line's last write; an ended token's
 //! record is deleted at once, since a signed token the line does not know is TOKEN_EXPIRED.
@@ -37,6 +39,8 @@ use crate::error::StoreError;
 use crate::settings::Settings;
 use crate::store::redis::RedisStore;
 
+pub mod fair;
+
 /// Shared by every queue script. ARGV[1..5]: default active limit, active ms, waiting idle ms,
 /// window ms, active idle ms; ARGV[6..9]: the controls to mirror, if the caller read them.
 ///
@@ -48,10 +52,12 @@ use crate::store::redis::RedisStore;
 /// a waiter ZADD XX, ZRANK, ZCOUNT and ZCARD.
 const QUEUE_LIB: &str = include_str!("scripts/queue_lib.lua");
 
-/// ARGV[10..12]: user, a fresh token ID, the pre-queue's random draw.
+/// ARGV[10..14]: user, a fresh token ID, the pre-queue's random draw, fair use's rate and
+/// burst; KEYS[9] the user's bucket.
 const ISSUE: &str = include_str!("scripts/issue.lua");
 
-/// ARGV[10..11]: token ID, '1' to count this as a call that keeps the token.
+/// ARGV[10..14]: token ID, '1' to count this as a call that keeps the token, the buyer ('' for
+/// its holder), fair use's rate and burst; KEYS[9] the buyer's bucket.
 const STATUS: &str = include_str!("scripts/status.lua");
 
 /// ARGV[10]: token ID. Ends it for good and frees its place.
@@ -110,15 +116,24 @@ pub fn controls_args(controls: Option<&LineControls>) -> [String; 4] {
     }
 }
 
-/// The STATUS script as Redis runs it: the shared queue library, then the script. (The queue
-/// scripts are read with `redis-cli --eval` the same way: `cat queue_lib.lua status.lua`.)
+/// The STATUS script as Redis runs it: fair use's and the queue's libraries, then the script.
+/// (The queue scripts are read with `redis-cli --eval` the same way:
+/// `cat fair_lib.lua queue_lib.lua status.lua`.)
 pub fn status_source() -> String {
-    format!("{QUEUE_LIB}{STATUS}")
+    format!("{}{QUEUE_LIB}{STATUS}", fair::FAIR_LIB)
 }
 
 /// The ISSUE script as Redis runs it.
 pub fn issue_source() -> String {
-    format!("{QUEUE_LIB}{ISSUE}")
+    format!("{}{QUEUE_LIB}{ISSUE}", fair::FAIR_LIB)
+}
+
+/// ARGV of the join's and the guard's fair use: rate, burst.
+pub fn fair_args(settings: &Settings) -> [String; 2] {
+    [
+        settings.buyer_rate_per_second.to_string(),
+        settings.buyer_burst.to_string(),
+    ]
 }
 
 /// The hash tag of a concert's keys: its line and its dates cache.
@@ -142,6 +157,24 @@ impl LineKeys {
     pub fn meta(&self) -> &str {
         &self.0[6]
     }
+
+    /// The fair-use bucket on this line of whoever presents a call (KEYS[9] of the join and
+    /// the guard).
+    pub fn fair(prefix: &str, concert: &ConcertId, who: Who<'_>) -> String {
+        let tag = concert_tag(prefix, concert);
+        match who {
+            Who::Buyer(user) => format!("{tag}:fair:u:{user}"),
+            Who::Holder(id) => format!("{tag}:fair:t:{id}"),
+        }
+    }
+}
+
+/// Who makes a guarded call: the signed-in buyer, or, before sign-in, whoever holds the token
+/// (their bucket is the token's, and there is no one to bind it to).
+#[derive(Debug, Clone, Copy)]
+pub enum Who<'a> {
+    Buyer(&'a UserId),
+    Holder(&'a TokenId),
 }
 
 /// What asking for a token gave.
@@ -157,6 +190,8 @@ pub enum Lookup {
     Live(TokenStatus),
     /// Expired, idle, spent by a payment, or forgotten: a signed token is ours, so it ended.
     Ended,
+    /// Live, and another user's than the buyer's who presented it: nothing of it was touched.
+    OtherUsers,
 }
 
 /// The waiting room's Redis side.
@@ -199,13 +234,21 @@ impl<'a> QueueScripts<'a> {
         use rand::Rng;
         let draw = rand::rng().random_range(0..PRE_QUEUE_DRAWS);
         let mut inv = self.prepare(&ISSUE_SCRIPT, concert, controls.as_ref());
+        inv.key(LineKeys::fair(
+            self.redis.prefix(),
+            concert,
+            Who::Buyer(user),
+        ));
         inv.arg(user.as_str()).arg(fresh.as_str()).arg(draw);
+        for a in fair_args(self.settings) {
+            inv.arg(a);
+        }
         let reply: Vec<String> = self
             .redis
             .run(|mut c| async move { inv.invoke_async(&mut c).await })
             .await?;
-        if let Some(asked) = controls_asked(&reply) {
-            return Ok(asked);
+        if let Some(early) = before_work(&reply) {
+            return Ok(early);
         }
         let is_new = reply.get(5).is_some_and(|f| f == "NEW");
         let key = &self.settings.queue_token_key;
@@ -219,26 +262,42 @@ impl<'a> QueueScripts<'a> {
         }
     }
 
-    /// The token's state; `poll` counts the call as activity that keeps the token (a waiter
-    /// in line, an ACTIVE token from idling out). With how many tokens the call admitted.
-    /// Or the line asks for the concert's controls: call again with them.
+    /// The token's state, for a call `who` makes with it (fair use counts it against their
+    /// bucket; a buyer's call with another user's token is [`Lookup::OtherUsers`]); `poll`
+    /// counts the call as activity that keeps the token (a waiter in line, an ACTIVE token
+    /// from idling out). With how many tokens the call admitted. Or the line asks for the
+    /// concert's controls (call again with them), or fair use refused the call.
     pub async fn status(
         &self,
         token: &SignedToken,
+        who: Who<'_>,
         poll: bool,
         controls: Option<LineControls>,
     ) -> Result<Controlled<(Lookup, u32)>, StoreError> {
         let mut inv = self.prepare(&STATUS_SCRIPT, &token.concert, controls.as_ref());
-        inv.arg(token.id.as_str()).arg(if poll { "1" } else { "0" });
+        inv.key(LineKeys::fair(self.redis.prefix(), &token.concert, who));
+        let buyer = match who {
+            Who::Buyer(user) => user.as_str(),
+            Who::Holder(_) => "",
+        };
+        inv.arg(token.id.as_str())
+            .arg(if poll { "1" } else { "0" })
+            .arg(buyer);
+        for a in fair_args(self.settings) {
+            inv.arg(a);
+        }
         let reply: Vec<String> = self
             .redis
             .run(|mut c| async move { inv.invoke_async(&mut c).await })
             .await?;
-        if let Some(asked) = controls_asked(&reply) {
-            return Ok(asked);
+        if let Some(early) = before_work(&reply) {
+            return Ok(early);
         }
         let key = &self.settings.queue_token_key;
         let admitted = admitted(&reply);
+        if reply.first().is_some_and(|k| k == "OTHER") {
+            return Ok(Controlled::Done((Lookup::OtherUsers, admitted)));
+        }
         let lookup = parse_live(reply, &token.concert, key)?.map_or(Lookup::Ended, Lookup::Live);
         Ok(Controlled::Done((lookup, admitted)))
     }
@@ -313,39 +372,50 @@ pub struct LineFigures {
     pub admitted_last_minute: u64,
 }
 
-/// How many a queue script's answer says it admitted (its 2nd field of 2, 8th of 9).
+/// How many a queue script's answer says it admitted (the 2nd field of UNKNOWN and OTHER, the
+/// 8th of a live answer's 9).
 fn admitted(reply: &[String]) -> u32 {
-    let at = match reply.len() {
-        2 => 1,
-        9 => 7,
+    let at = match reply.first().map(String::as_str) {
+        Some("UNKNOWN" | "OTHER") => 1,
+        Some(_) if reply.len() == 9 => 7,
         _ => return 0,
     };
-    reply[at].parse().unwrap_or(0)
+    reply.get(at).and_then(|n| n.parse().ok()).unwrap_or(0)
 }
 
-/// A queue script's answer, or its asking for the concert's controls (NOCTL): the line has no
-/// mirror of them (`mirrored` false: nobody can be admitted without), or its mirror is due to
-/// be confirmed (`mirrored` true: the one it has may still be used).
+/// A queue script's answer, or what stopped it before its work: its asking for the concert's
+/// controls (NOCTL: the line has no mirror of them, `mirrored` false, nobody can be admitted
+/// without; or its mirror is due to be confirmed, `mirrored` true, the one it has may still
+/// be used), or fair use refusing the call (SLOW: nothing was changed, and a call is let
+/// through again after `retry_after_ms`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Controlled<T> {
     Done(T),
     Asked { mirrored: bool },
+    TooFast { retry_after_ms: u64 },
 }
 
 impl<T> Controlled<T> {
-    /// The answer, unless the line asked for the controls.
+    /// The answer, unless the script stopped before its work.
     pub fn done(self) -> Option<T> {
         match self {
             Controlled::Done(t) => Some(t),
-            Controlled::Asked { .. } => None,
+            Controlled::Asked { .. } | Controlled::TooFast { .. } => None,
         }
     }
 }
 
-fn controls_asked<T>(reply: &[String]) -> Option<Controlled<T>> {
-    (reply.first()? == "NOCTL").then(|| Controlled::Asked {
-        mirrored: reply.get(2).is_some_and(|m| m == "M"),
-    })
+/// NOCTL or SLOW: the script stopped before its work.
+fn before_work<T>(reply: &[String]) -> Option<Controlled<T>> {
+    match reply.first()?.as_str() {
+        "NOCTL" => Some(Controlled::Asked {
+            mirrored: reply.get(2).is_some_and(|m| m == "M"),
+        }),
+        "SLOW" => Some(Controlled::TooFast {
+            retry_after_ms: reply.get(1).and_then(|ms| ms.parse().ok()).unwrap_or(1_000),
+        }),
+        _ => None,
+    }
 }
 
 /// Reads an ACTIVE or WAITING answer; UNKNOWN (not in the line, or past its time) is None.

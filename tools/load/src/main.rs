@@ -8,6 +8,7 @@
 //!            [--attempts 10] [--user-prefix P] [--devserver PATH]
 //! load poll [--concurrency 128] [--seconds 2]          (in-process; the stores' environment)
 //! load http --concert C [--url U] [--concurrency 64] [--seconds 3]
+//! load joins --concert C [--url U] [--concurrency 64] [--seconds 3]
 //! load cold-start --bin-dir DIR [--runs 5] [--profile NAME] [--only f1,f2]
 //! load bench [SCALE]                                    (in-process; the stores' environment)
 //! load bare-server --body TEXT                          (used by `load http`)
@@ -20,6 +21,7 @@ mod api;
 mod bench;
 mod cold;
 mod door;
+mod joins;
 mod micro;
 mod scale;
 mod seatmap;
@@ -32,6 +34,7 @@ use std::sync::OnceLock;
 const USAGE: &str = "usage: load spike --concert C [--url U] [--users N] [--connections N] [--hot N] [--poll-ms MS] [--attempts N] [--user-prefix P] [--devserver PATH]
        load poll [--concurrency N] [--seconds S]
        load http --concert C [--url U] [--concurrency N] [--seconds S]
+       load joins --concert C [--url U] [--concurrency N] [--seconds S]
        load cold-start --bin-dir DIR [--runs N] [--profile NAME] [--only f1,f2]
        load bench [SCALE]
        load bare-server --body TEXT
@@ -56,6 +59,7 @@ async fn main() -> ExitCode {
         },
         "poll" => micro::poll(&mut args).await,
         "http" => micro::http(&mut args).await,
+        "joins" => joins::run(&mut args).await,
         "cold-start" => cold::run(&mut args).await,
         "bench" => bench_command(&args).await,
         "bare-server" => micro::bare_server(&mut args).await.map(|()| true),

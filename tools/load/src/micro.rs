@@ -19,10 +19,10 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use hdrhistogram::Histogram;
-use http_body_util::{BodyExt, Empty, Full};
+use http_body_util::{BodyExt, Full};
 use hyper_util::rt::TokioIo;
 use shared::domain::{ConcertDate, ConcertId, QueueToken, UserId, Won};
-use shared::store::scripts::{Issued, LineKeys};
+use shared::store::scripts::{Issued, LineKeys, Who};
 use shared::AppState;
 use tokio::net::{TcpListener, TcpStream};
 
@@ -42,11 +42,11 @@ impl Run {
         self.ok as f64 / self.secs
     }
 
-    fn p(&self, q: f64) -> u64 {
+    pub fn p(&self, q: f64) -> u64 {
         self.hist.value_at_quantile(q)
     }
 
-    fn row(&self, name: &str) -> String {
+    pub fn row(&self, name: &str) -> String {
         format!(
             "| {name} | {:.0}/s | {} | {} | {} | {} |",
             self.rate(),
@@ -59,7 +59,7 @@ impl Run {
 }
 
 /// The better of two runs, by rate.
-fn best(a: Run, b: Run) -> Run {
+pub fn best(a: Run, b: Run) -> Run {
     if b.rate() > a.rate() {
         b
     } else {
@@ -69,7 +69,7 @@ fn best(a: Run, b: Run) -> Run {
 
 /// `workers` loops calling `op(worker)` until `secs` are up; `op` answers whether the call
 /// succeeded.
-async fn closed_loop<F, Fut>(workers: usize, secs: f64, op: F) -> Run
+pub async fn closed_loop<F, Fut>(workers: usize, secs: f64, op: F) -> Run
 where
     F: Fn(usize) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = bool> + Send,
@@ -281,10 +281,17 @@ impl RawPoll {
             conn,
             keys: LineKeys::new(state.redis.prefix(), &signed.concert)
                 .0
-                .to_vec(),
+                .into_iter()
+                .chain([LineKeys::fair(
+                    state.redis.prefix(),
+                    &signed.concert,
+                    Who::Holder(&signed.id),
+                )])
+                .collect(),
             args: shared::store::scripts::common_args(s, None)
                 .into_iter()
-                .chain([signed.id.to_string(), "1".into()])
+                .chain([signed.id.to_string(), "1".into(), String::new()])
+                .chain(shared::store::scripts::fair_args(s))
                 .collect(),
         }
     }
@@ -303,7 +310,7 @@ impl RawPoll {
 }
 
 /// The Redis connection the state's store uses (made on first use).
-async fn connection(state: &AppState) -> anyhow::Result<shared::store::redis::Connection> {
+pub async fn connection(state: &AppState) -> anyhow::Result<shared::store::redis::Connection> {
     state
         .redis
         .run(|c| async move { Ok(c) })
@@ -399,6 +406,29 @@ async fn hammer(
     workers: usize,
     secs: f64,
 ) -> anyhow::Result<Run> {
+    let path = path.to_owned();
+    hammer_with(addr, workers, secs, http::StatusCode::OK, move |_, _| {
+        let mut req = hyper::Request::get(path.as_str());
+        if let Some(a) = &auth {
+            req = req.header(http::header::AUTHORIZATION, a.as_str());
+        }
+        req.body(Full::new(Bytes::new()))
+    })
+    .await
+}
+
+/// `workers` keep-alive HTTP/1.1 connections, each sending `request(worker, n)` (its `n`th)
+/// back to back; a call succeeds when it is answered `expect`.
+pub async fn hammer_with<F>(
+    addr: SocketAddr,
+    workers: usize,
+    secs: f64,
+    expect: http::StatusCode,
+    request: F,
+) -> anyhow::Result<Run>
+where
+    F: Fn(usize, u64) -> http::Result<hyper::Request<Full<Bytes>>> + Send + Sync + 'static,
+{
     let mut senders = Vec::with_capacity(workers);
     for _ in 0..workers {
         let stream = TcpStream::connect(addr)
@@ -409,28 +439,31 @@ async fn hammer(
             .await
             .map_err(|e| anyhow::anyhow!("handshake {addr}: {e}"))?;
         tokio::spawn(conn);
-        senders.push(tokio::sync::Mutex::new(sender));
+        senders.push(tokio::sync::Mutex::new((sender, 0u64)));
     }
     let senders = Arc::new(senders);
-    let path = path.to_owned();
+    let request = Arc::new(request);
     // Worker i sends on connection i only (the lock is never contended).
     Ok(closed_loop(workers, secs, move |i| {
-        let (senders, path, auth) = (senders.clone(), path.clone(), auth.clone());
+        let (senders, request) = (senders.clone(), request.clone());
         async move {
-            let mut sender = senders[i].lock().await;
-            let mut req = hyper::Request::get(path).header(http::header::HOST, "127.0.0.1");
-            if let Some(a) = auth {
-                req = req.header(http::header::AUTHORIZATION, a);
-            }
-            let Ok(req) = req.body(Empty::<Bytes>::new()) else {
+            let mut guard = senders[i].lock().await;
+            let (sender, sent) = &mut *guard;
+            let n = *sent;
+            *sent += 1;
+            let Ok(mut req) = request(i, n) else {
                 return false;
             };
+            req.headers_mut().insert(
+                http::header::HOST,
+                http::HeaderValue::from_static("127.0.0.1"),
+            );
             if sender.ready().await.is_err() {
                 return false;
             }
             match sender.send_request(req).await {
                 Ok(resp) => {
-                    let ok = resp.status() == 200;
+                    let ok = resp.status() == expect;
                     ok & resp.into_body().collect().await.is_ok()
                 }
                 Err(_) => false,
@@ -553,7 +586,7 @@ pub async fn http(args: &mut Args) -> anyhow::Result<bool> {
 }
 
 /// EVALSHA's `calls` and `usec` from Redis's INFO commandstats, where REDIS_URL is set.
-async fn evalsha_stats() -> Option<(u64, u64)> {
+pub async fn evalsha_stats() -> Option<(u64, u64)> {
     let url = std::env::var("REDIS_URL").ok()?;
     let client = redis::Client::open(url).ok()?;
     let mut conn = client.get_multiplexed_async_connection().await.ok()?;

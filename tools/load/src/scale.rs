@@ -17,9 +17,12 @@ use shared::domain::queue::LineControls;
 use shared::domain::queue::Pacing;
 use shared::domain::token::TokenId;
 use shared::domain::ConcertId;
+use shared::domain::UserId;
 use shared::flows::queue::pacing;
 use shared::settings::Settings;
-use shared::store::scripts::{common_args, controls_args, issue_source, status_source, LineKeys};
+use shared::store::scripts::{
+    common_args, controls_args, fair_args, issue_source, status_source, LineKeys, Who,
+};
 
 /// The line's sizes at which polls are measured, and the last is the line's length.
 const CHECKPOINTS: [usize; 3] = [1_000, 100_000, 1_000_000];
@@ -44,17 +47,29 @@ struct Line {
     conn: MultiplexedConnection,
     issue_sha: String,
     status_sha: String,
+    concert: ConcertId,
     keys: Vec<String>,
     common: Vec<String>,
+    fair: [String; 2],
 }
 
 impl Line {
+    /// The line's keys, then the caller's fair-use bucket (KEYS[9]).
+    fn keys_with(&self, who: Who<'_>) -> Vec<String> {
+        let mut keys = self.keys.clone();
+        keys.push(LineKeys::fair("scale", &self.concert, who));
+        keys
+    }
+
     fn issue(&self, user: &str, id: &TokenId) -> redis::Cmd {
         use rand::Rng;
         let draw = rand::rng().random_range(0..shared::store::scripts::PRE_QUEUE_DRAWS);
+        let buyer = UserId::parse(user).expect("a user ID");
+        let keys = self.keys_with(Who::Buyer(&buyer));
         let mut c = redis::cmd("EVALSHA");
-        c.arg(&self.issue_sha).arg(self.keys.len()).arg(&self.keys);
+        c.arg(&self.issue_sha).arg(keys.len()).arg(&keys);
         c.arg(&self.common).arg(user).arg(id.as_str()).arg(draw);
+        c.arg(&self.fair);
         c
     }
 
@@ -62,20 +77,26 @@ impl Line {
     async fn mirror(&self, controls: &LineControls) -> anyhow::Result<()> {
         let mut with = self.common[..5].to_vec();
         with.extend(controls_args(Some(controls)));
+        let nobody = TokenId::generate();
+        let keys = self.keys_with(Who::Holder(&nobody));
         let mut c = redis::cmd("EVALSHA");
-        c.arg(&self.status_sha).arg(self.keys.len()).arg(&self.keys);
-        c.arg(&with).arg("no-such-token").arg("0");
+        c.arg(&self.status_sha).arg(keys.len()).arg(&keys);
+        c.arg(&with).arg(nobody.as_str()).arg("0").arg("");
+        c.arg(&self.fair);
         self.run(vec![c]).await?;
         Ok(())
     }
 
     fn poll(&self, id: &TokenId, limit: u32) -> redis::Cmd {
+        let keys = self.keys_with(Who::Holder(id));
         let mut c = redis::cmd("EVALSHA");
-        c.arg(&self.status_sha).arg(self.keys.len()).arg(&self.keys);
+        c.arg(&self.status_sha).arg(keys.len()).arg(&keys);
         c.arg(limit)
             .arg(&self.common[1..])
             .arg(id.as_str())
-            .arg("1");
+            .arg("1")
+            .arg("");
+        c.arg(&self.fair);
         c
     }
 
@@ -151,6 +172,7 @@ async fn opening(base: &Line) -> anyhow::Result<Opening> {
     let concert = ConcertId::parse("opening").expect("a concert ID");
     let line = Line {
         keys: LineKeys::new("scale", &concert).0.to_vec(),
+        concert,
         ..base.clone()
     };
     let controls = LineControls {
@@ -309,6 +331,8 @@ async fn measure(port: u16) -> anyhow::Result<bool> {
     let lookup = |k: &str| match k {
         "QUEUE_ACTIVE_LIMIT" => Some(ACTIVE_LIMIT.to_string()),
         "WAITING_TOKEN_IDLE_SECONDS" => Some("86400".into()),
+        // Each token is polled thousands of times in a row: fair use would refuse most.
+        "BUYER_RATE_PER_SECOND" | "BUYER_BURST" => Some("1000000".into()),
         _ => std::env::var(k).ok(),
     };
     let settings = Settings::from_lookup(lookup)?;
@@ -331,7 +355,9 @@ async fn measure(port: u16) -> anyhow::Result<bool> {
         issue_sha,
         status_sha,
         keys: LineKeys::new("scale", &concert).0.to_vec(),
+        concert,
         common: common_args(&settings, None),
+        fair: fair_args(&settings),
     };
     line.mirror(&LineControls::default()).await?;
     line.command(&[
@@ -479,9 +505,10 @@ async fn measure(port: u16) -> anyhow::Result<bool> {
                             Some(sha) if sha == line.status_sha => "STATUS",
                             _ => "other",
                         };
-                        let limit = argv.get(11).map(text).unwrap_or_default();
+                        // EVALSHA sha 9 keys..., then ARGV: ARGV[1] at 12, ARGV[10] at 21.
+                        let limit = argv.get(12).map(text).unwrap_or_default();
                         let user = match script {
-                            "ISSUE" => format!(" {}", argv.get(20).map(text).unwrap_or_default()),
+                            "ISSUE" => format!(" {}", argv.get(21).map(text).unwrap_or_default()),
                             _ => String::new(),
                         };
                         Some((*us, format!("{script} limit={limit}{user}")))

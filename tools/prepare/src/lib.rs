@@ -1,8 +1,9 @@
 //! `prepare`: gets AWS ready for a ticket opening and back after it, from the capacity model
 //! ([`model`], docs/capacity.md). `raise` sets the ElastiCache Serverless cache's minimum
 //! ECPUs per second (ModifyServerlessCache; its maximum and data-storage limit kept as they
-//! are) and the tables' warm throughput (UpdateTable); `lower` takes the cache's minimum back
-//! down. Each reads the current settings first, changes only what is below (or, lowering,
+//! are), and brings a table whose warm throughput reads below a new on-demand table's up to
+//! it (UpdateTable; the crowd itself writes nothing to DynamoDB); `lower` takes the cache's
+//! minimum back down. Each reads the current settings first, changes only what is below (or, lowering,
 //! above) the target, and with `--dry-run` only reads and prints.
 
 pub mod cli;
@@ -88,11 +89,8 @@ async fn raise(
     let cache = find_cache(&clients.cache, names.cache.as_deref()).await?;
     let cache_change = cache_plan(&cache, minimum, Direction::Up, out)?;
     let mut table_changes = Vec::new();
-    for (table, target) in [
-        (&names.table, model::booking_table(users)),
-        (&names.reservations_table, model::reservations_table(users)),
-    ] {
-        if let Some(change) = table_plan(&clients.dynamodb, table, target, out).await? {
+    for table in [&names.table, &names.reservations_table] {
+        if let Some(change) = table_plan(&clients.dynamodb, table, model::tables(), out).await? {
             table_changes.push((table, change));
         }
     }

@@ -26,16 +26,7 @@ pub const ECPU_HEADROOM: u64 = 2;
 /// slot ("The waiting room"): no minimum raises that.
 pub const SLOT_ECPU_LIMIT: u64 = 30_000;
 
-/// Every new token writes one audit record (1 WRU) to the main table.
-pub const AUDIT_WRU_PER_JOIN: u64 = 1;
-
-/// Three times the audit writes, as capacity.md sizes the main table for a million (10,000
-/// writes/s for 3,333 joins/s): arrivals bunch rather than spread evenly, and the buyers'
-/// writes come on top. Warm throughput is billed once and never lowered, so a margin is cheap.
-pub const WRITE_HEADROOM: u64 = 3;
-
-/// What DynamoDB gives a new on-demand table ("a new on-demand table"); warm throughput never
-/// sits below it, so the model never asks for less.
+/// What DynamoDB gives a new on-demand table ("a new on-demand table").
 pub const ON_DEMAND_START: Warm = Warm {
     reads: 12_000,
     writes: 4_000,
@@ -77,20 +68,12 @@ pub fn exceeds_one_slot(users: u64) -> bool {
     peak_ecpu_per_second(users) > SLOT_ECPU_LIMIT
 }
 
-/// The main table: the audit writes grow with the crowd. Its reads do not: a function instance
-/// reads the concert once, and only the admitted (at most `QUEUE_ACTIVE_LIMIT`) read seat maps.
-pub fn booking_table(users: u64) -> Warm {
-    let writes = round_up((users * AUDIT_WRU_PER_JOIN * WRITE_HEADROOM).div_ceil(ARRIVAL_SECONDS));
-    Warm {
-        reads: ON_DEMAND_START.reads,
-        writes: writes.max(ON_DEMAND_START.writes),
-    }
-}
-
-/// The reservations table: only buyers write it, and the waiting room admits at most
-/// `QUEUE_ACTIVE_LIMIT` of them whatever the crowd (28 WRU each, 2,000 at once at most: far
-/// under the start), so a new table is warm enough.
-pub fn reservations_table(_users: u64) -> Warm {
+/// Either table, whatever the crowd: a join is one Redis script and writes nothing to
+/// DynamoDB, a function instance reads the concert once, and only the admitted (at most
+/// `QUEUE_ACTIVE_LIMIT`: 28 WRU each, 2,000 at once at most) read seat maps and write. So a
+/// new on-demand table's start is enough; a table that reads lower (once provisioned low) is
+/// raised to it.
+pub fn tables() -> Warm {
     ON_DEMAND_START
 }
 
@@ -148,24 +131,13 @@ mod tests {
     }
 
     #[test]
-    fn a_million_warm_the_main_table_to_10_000_writes() {
+    fn the_tables_ask_for_a_new_tables_start_whatever_the_crowd() {
         assert_eq!(
-            booking_table(1_000_000),
+            tables(),
             Warm {
                 reads: 12_000,
-                writes: 10_000
+                writes: 4_000
             }
         );
-    }
-
-    #[test]
-    fn a_small_crowd_asks_no_more_than_a_new_table_has() {
-        assert_eq!(booking_table(100_000), ON_DEMAND_START);
-        assert_eq!(booking_table(0), ON_DEMAND_START);
-    }
-
-    #[test]
-    fn the_reservations_table_does_not_grow_with_the_crowd() {
-        assert_eq!(reservations_table(10_000_000), ON_DEMAND_START);
     }
 }

@@ -65,6 +65,9 @@ pub(crate) async fn app_on(stack: &Stack, seats_per_date: u16, overrides: &[(&st
         // A burst's holders each hold several seats of the concert: the per-buyer limit is
         // not under test here (tests/holds/limit.rs), the fault is.
         ("MAX_SEATS_PER_USER".into(), "20".into()),
+        // Traffic under faults comes faster than a person's: fair use is not under test.
+        ("BUYER_RATE_PER_SECOND".into(), "1000000".into()),
+        ("BUYER_BURST".into(), "1000000".into()),
     ]);
     for (k, v) in overrides {
         map.insert(k.to_string(), v.to_string());

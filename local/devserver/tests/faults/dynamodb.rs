@@ -235,8 +235,8 @@ async fn dynamodb_killed_mid_burst_leaves_every_write_whole_or_absent() {
     let down: Vec<(&'static str, Answer)> = down
         .into_iter()
         // The dates list may come from its Redis cache; the poll needs only Redis, and so does
-        // a join of a concert the process already knows (its audit record is then missing,
-        // and logged): the line goes on while DynamoDB is down.
+        // a join of a concert the process already knows: the line goes on while DynamoDB is
+        // down.
         .filter(|(name, a)| {
             let redis_only = matches!(*name, "GET /queue/status" | "GET /concerts/{id}/dates");
             !(redis_only && a.status == 200 || *name == "POST /queue/tokens" && a.status == 201)

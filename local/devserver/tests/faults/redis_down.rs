@@ -183,7 +183,7 @@ async fn redis_back_empty_expires_tokens_and_keeps_seats_and_money() {
     stack.redis.kill().expect("killed");
     stack.restart_redis().await;
 
-    // Every token the line knew is expired: its DynamoDB audit record tells it from a forgery.
+    // Every token the line knew is expired: its signature tells it from a forgery.
     for token in &old {
         let s = until_ok_or_refused(|| app.status(token)).await;
         assert_eq!(

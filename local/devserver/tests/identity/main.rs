@@ -7,6 +7,7 @@
 mod common;
 
 mod cross_user;
+mod fair_use;
 mod issuer;
 mod refused;
 

@@ -45,6 +45,7 @@ async fn fifty_concurrent_asks_by_one_user_give_one_token_and_one_place() {
     let app = spawn_app_with(&[("QUEUE_ACTIVE_LIMIT", "1")]).await;
     assert_active(&app.issue_new(&unique("first")).await);
     let user = unique("u");
+    capture_audit();
 
     let answers: Vec<(StatusCode, Value)> = join_all((0..50).map(|_| app.issue(&user))).await;
     let created = answers
@@ -58,7 +59,11 @@ async fn fifty_concurrent_asks_by_one_user_give_one_token_and_one_place() {
     for (_, view) in &answers {
         assert_waiting(view, 1);
     }
-    assert_eq!(app.token_records(&user, "-").await.len(), 1);
+    assert_eq!(
+        audit_lines_of(&user).len(),
+        1,
+        "one new token, audited once"
+    );
 
     // Fifty more, now that the token exists: all 200, all the same token and place.
     let again: Vec<(StatusCode, Value)> = join_all((0..50).map(|_| app.issue(&user))).await;

@@ -131,12 +131,14 @@ async fn a_change_the_lines_copy_missed_is_in_force_after_the_recheck() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn when_the_recheck_falls_due_one_of_twenty_concurrent_polls_reads_the_concert() {
     let app = spawn_app_with(&[]).await;
-    let token = QueueToken::parse(&token_of(&app.issue_new(&unique("a")).await)).unwrap();
+    let user = unique("a");
+    let token = QueueToken::parse(&token_of(&app.issue_new(&user).await)).unwrap();
     let (state, sent) = shared::counting::counted_state(app.state.settings.clone())
         .await
         .unwrap();
     app.age_mirror().await;
-    let polls = join_all((0..20).map(|_| shared::flows::queue::poll(&state, &token))).await;
+    let user = shared::domain::UserId::parse(&user).unwrap();
+    let polls = join_all((0..20).map(|_| shared::flows::queue::poll(&state, &token, &user))).await;
     for poll in &polls {
         assert!(poll.is_ok(), "{poll:?}");
     }
@@ -148,7 +150,9 @@ async fn when_the_recheck_falls_due_one_of_twenty_concurrent_polls_reads_the_con
 async fn a_recheck_that_cannot_read_dynamodb_goes_on_with_the_mirror() {
     let app = spawn_app_with(&[("QUEUE_ACTIVE_LIMIT", "1"), ("STORE_TIMEOUT_MS", "300")]).await;
     assert_active(&app.issue_new(&unique("a")).await);
-    let b = QueueToken::parse(&token_of(&app.issue_new(&unique("b")).await)).unwrap();
+    let user = unique("b");
+    let b = QueueToken::parse(&token_of(&app.issue_new(&user).await)).unwrap();
+    let user = shared::domain::UserId::parse(&user).unwrap();
     let mut state = shared::AppState::new(app.state.settings.clone())
         .await
         .unwrap();
@@ -165,7 +169,7 @@ async fn a_recheck_that_cannot_read_dynamodb_goes_on_with_the_mirror() {
         state.db.reservations.clone(),
     );
     app.age_mirror().await;
-    let status = shared::flows::queue::poll(&state, &b)
+    let status = shared::flows::queue::poll(&state, &b, &user)
         .await
         .expect("the mirror serves");
     assert_eq!(status.position(), Some(1), "{status:?}");

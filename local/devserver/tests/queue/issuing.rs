@@ -1,6 +1,7 @@
 //! Issuing a token, and asking again.
 
 use super::*;
+use shared::store::scripts::Issued;
 
 /// A new token is 201 and active at once when a slot is free and nobody waits.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -91,7 +92,6 @@ async fn an_unknown_concert_is_404_and_nothing_is_written() {
         .await;
     assert_problem(res, StatusCode::NOT_FOUND, "NOT_FOUND").await;
     assert_eq!(app.redis_keys().await, Vec::<String>::new());
-    assert!(app.token_records(&user, &concert).await.is_empty());
 }
 
 /// Waiting tokens get positions 1 to n in arrival order with no active until.
@@ -113,42 +113,64 @@ async fn waiting_tokens_get_positions_1_to_n_in_arrival_order() {
     }
 }
 
+/// Every new token is audited in one log line with its ID, user, concert and time, never the
+/// token itself; asking again adds none.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn every_issued_token_is_recorded_in_dynamodb_with_its_user_and_concert() {
+async fn every_new_token_is_audited_in_one_log_line_and_asking_again_adds_none() {
+    capture_audit();
     let app = spawn_app_with(&[("QUEUE_ACTIVE_LIMIT", "1")]).await;
     for user in [unique("active"), unique("waiting")] {
+        let before = Utc::now();
         let view = app.issue_new(&user).await;
+        let after = Utc::now();
+        app.issue(&user).await;
         let token = QueueToken::parse(view["token"].as_str().unwrap()).unwrap();
         let signed = app.state.settings.queue_token_key.verify(&token).unwrap();
-        let records = app.token_records(&user, "-").await;
-        assert_eq!(records.len(), 1, "{records:?}");
-        let record = &records[0];
-        assert_eq!(text(record, "tokenId"), signed.id.as_str());
-        assert_eq!(text(record, "userId"), user);
-        assert_eq!(text(record, "concertId"), app.concert);
-        // The token is a credential: the record never holds it.
-        assert!(!format!("{record:?}").contains(token.as_str()));
+        let lines = audit_lines_of(&user);
+        assert_eq!(lines.len(), 1, "{lines:?}");
+        let line = &lines[0];
+        assert_eq!(line["target"], "audit", "{line}");
+        assert_eq!(line["level"], "INFO", "{line}");
+        let fields = &line["fields"];
+        assert_eq!(fields["tokenId"], signed.id.as_str(), "{line}");
+        assert_eq!(fields["concertId"], app.concert.as_str(), "{line}");
+        let at = DateTime::parse_from_rfc3339(fields["issuedAt"].as_str().unwrap()).unwrap();
+        // Shown to the millisecond.
+        let before = before - chrono::Duration::milliseconds(1);
+        assert!(before <= at && at <= after, "{line}");
+        // The token is a credential: the line never holds it.
+        assert!(!line.to_string().contains(token.as_str()), "{line}");
     }
 }
 
-/// A process reads a concert once: later joins of it write only their audit record.
+/// A join, new or asked again, makes no DynamoDB request once the process knows the concert
+/// (one read, the first time): the opening minute costs DynamoDB nothing for joins.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_process_reads_a_concert_once_for_all_its_joins() {
+async fn a_join_new_or_repeated_makes_no_dynamodb_request_once_the_concert_is_known() {
     let app = spawn_app_with(&[]).await;
     let (state, sent) = shared::counting::counted_state(app.state.settings.clone())
         .await
         .unwrap();
     let concert = ConcertId::parse(&app.concert).unwrap();
+    let join = |user: &str| {
+        let user = shared::domain::UserId::parse(user).unwrap();
+        let (state, concert) = (&state, &concert);
+        async move {
+            match shared::flows::queue::issue(state, &user, concert).await {
+                Ok(Issued::New(_)) => "new",
+                Ok(Issued::Existing(_)) => "again",
+                Err(e) => panic!("a join: {e}"),
+            }
+        }
+    };
+    let first = unique("u");
+    assert_eq!(join(&first).await, "new");
+    assert_eq!(sent.take(), ["GetItem"], "the first join reads the concert");
     for n in 0..3 {
-        let user = shared::domain::UserId::parse(&unique("u")).unwrap();
-        shared::flows::queue::issue(&state, &user, &concert)
-            .await
-            .expect("a join");
-        let expected: &[&str] = if n == 0 {
-            &["GetItem", "PutItem"]
-        } else {
-            &["PutItem"]
-        };
-        assert_eq!(sent.take(), expected, "join {n}");
+        let user = unique("u");
+        assert_eq!(join(&user).await, "new");
+        assert_eq!(join(&user).await, "again");
+        assert_eq!(join(&first).await, "again");
+        assert_eq!(sent.take(), Vec::<String>::new(), "joins {n}");
     }
 }

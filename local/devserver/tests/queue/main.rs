@@ -11,6 +11,7 @@ mod admission;
 mod bad_input;
 mod concurrency;
 mod controls;
+mod fair_use;
 mod idle;
 mod idle_active;
 mod issuing;
@@ -23,9 +24,8 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::LazyLock;
 use std::time::{Duration, Instant};
 
-use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Utc};
-use common::{assert_problem, spawn_app_with, text, unique, TestApp};
+use common::{assert_problem, spawn_app_with, unique, TestApp};
 use futures::future::join_all;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};

@@ -6,7 +6,7 @@ use futures::StreamExt;
 use shared::domain::queue::LineControls;
 use shared::domain::token::TokenId;
 use shared::domain::UserId;
-use shared::store::scripts::{Issued, Lookup, QueueScripts};
+use shared::store::scripts::{Issued, Lookup, QueueScripts, Who};
 
 /// Sleeps until `at` has passed (by a margin for the clock's ms).
 async fn until_past(at: DateTime<Utc>) {
@@ -253,7 +253,7 @@ async fn one_opening(state: &shared::AppState, n: usize) -> Vec<usize> {
     for token in &tokens {
         let signed = state.settings.queue_token_key.verify(token).unwrap();
         let (lookup, _) = scripts
-            .status(&signed, true, None)
+            .status(&signed, Who::Holder(&signed.id), true, None)
             .await
             .unwrap()
             .done()

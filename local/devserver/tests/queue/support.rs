@@ -97,39 +97,8 @@ impl TestApp {
             .expect("Redis answers")
     }
 
-    /// Token audit records in DynamoDB for this user or this concert.
-    pub(crate) async fn token_records(
-        &self,
-        user: &str,
-        concert: &str,
-    ) -> Vec<HashMap<String, AttributeValue>> {
-        let pages = self
-            .state
-            .db
-            .client
-            .scan()
-            .table_name(&self.state.db.table)
-            .filter_expression("begins_with(#pk, :tok) AND (#u = :u OR #c = :c)")
-            .expression_attribute_names("#pk", "PK")
-            .expression_attribute_names("#u", "userId")
-            .expression_attribute_names("#c", "concertId")
-            .expression_attribute_values(":tok", AttributeValue::S("TOKEN#".into()))
-            .expression_attribute_values(":u", AttributeValue::S(user.into()))
-            .expression_attribute_values(":c", AttributeValue::S(concert.into()))
-            .into_paginator()
-            .items()
-            .send()
-            .collect::<Vec<_>>()
-            .await;
-        pages
-            .into_iter()
-            .map(|item| item.expect("the scan succeeds"))
-            .collect()
-    }
-
     /// A refused issue request: 400 VALIDATION_FAILED naming `field`, and nothing written to Redis
-    /// under this app's prefix. (DynamoDB is checked once per test by [`assert_no_token_records`]:
-    /// records are never removed, so one look at the end covers every case before it.)
+    /// under this app's prefix (a join writes nothing else anywhere).
     pub(crate) async fn assert_refused(&self, body: String, field: &str) {
         let shown: String = body.chars().take(80).collect();
         let res = self.post_raw("/queue/tokens", None, body).await;
@@ -144,12 +113,6 @@ impl TestApp {
             Vec::<String>::new(),
             "Redis after {shown}"
         );
-    }
-
-    /// No token record in DynamoDB for this user or for the app's concert.
-    pub(crate) async fn assert_no_token_records(&self, user: &str) {
-        let records = self.token_records(user, &self.concert).await;
-        assert!(records.is_empty(), "token records: {records:?}");
     }
 }
 
@@ -253,4 +216,45 @@ impl TestApp {
     pub(crate) async fn issue_new_owned(&self) -> String {
         token_of(&self.issue_new(&unique("u")).await)
     }
+}
+
+/// The audit lines (target `audit`) of the servers of this test binary, in the functions'
+/// JSON shape (`shared::telemetry::json_lines`): a subscriber of that target alone, installed
+/// once for the binary by [`capture_audit`].
+static AUDIT: std::sync::Mutex<Vec<u8>> = std::sync::Mutex::new(Vec::new());
+
+struct Capture;
+
+impl std::io::Write for Capture {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        AUDIT.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// From now on, this binary's audit lines are kept for [`audit_lines_of`].
+pub(crate) fn capture_audit() {
+    static INSTALLED: std::sync::Once = std::sync::Once::new();
+    INSTALLED.call_once(|| {
+        use tracing_subscriber::prelude::*;
+        let only_audit = tracing_subscriber::filter::Targets::new()
+            .with_target(shared::telemetry::AUDIT, tracing::Level::INFO);
+        tracing_subscriber::registry()
+            .with(only_audit)
+            .with(shared::telemetry::json_lines(|| Capture))
+            .try_init()
+            .expect("no other subscriber in the queue tests");
+    });
+}
+
+/// The audit lines about `user` since [`capture_audit`], each a JSON object.
+pub(crate) fn audit_lines_of(user: &str) -> Vec<Value> {
+    let text = String::from_utf8(AUDIT.lock().unwrap().clone()).expect("UTF-8 lines");
+    text.lines()
+        .map(|l| serde_json::from_str::<Value>(l).expect("each line is JSON"))
+        .filter(|l| l["fields"]["userId"] == user)
+        .collect()
 }

@@ -59,14 +59,17 @@ async fn a_forged_token_costs_no_store_call_and_a_stray_one_no_dynamodb_read() {
     offline.redis_url = "redis://127.0.0.1:1".into();
     let (state, sent) = shared::counting::counted_state(offline).await.unwrap();
     let forged = QueueToken::parse(&app.forged_token()).unwrap();
-    let refused = guard(&state, &forged, Need::Live).await.unwrap_err();
+    let anyone = shared::domain::UserId::parse("anyone").unwrap();
+    let refused = guard(&state, &forged, Need::Live, &anyone)
+        .await
+        .unwrap_err();
     assert_eq!(refused.parts().1, "TOKEN_INVALID");
     assert_eq!(sent.take(), Vec::<String>::new());
 
     let (state, sent) = shared::counting::counted_state(app.state.settings.clone())
         .await
         .unwrap();
-    let refused = guard(&state, &app.stray_token(), Need::Live)
+    let refused = guard(&state, &app.stray_token(), Need::Live, &anyone)
         .await
         .unwrap_err();
     assert_eq!(refused.parts().1, "TOKEN_EXPIRED");

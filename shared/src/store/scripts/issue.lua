@@ -1,7 +1,11 @@
--- ARGV[10..12]: user, a fresh token ID, a random integer in [0, 2^52) (the pre-queue's order,
--- drawn by the caller: Lua's math.random is seeded differently across Redis versions).
+-- ARGV[10..14]: user, a fresh token ID, a random integer in [0, 2^52) (the pre-queue's order,
+-- drawn by the caller: Lua's math.random is seeded differently across Redis versions), fair
+-- use's rate and burst. KEYS[9]: the user's fair-use bucket on this line.
 local u, fresh, rnd = ARGV[10], ARGV[11], tonumber(ARGV[12])
 if needs_controls() then return NOCTL end
+-- Fair use before anything else: a refused join changes nothing.
+local wait = take_fair(KEYS[9], now, tonumber(ARGV[13]), tonumber(ARGV[14]))
+if wait > 0 then return {'SLOW', tostring(wait)} end
 if is_due() then maintain() end
 local existing = redis.call('HGET', USERS, u)
 if existing then

@@ -1,5 +1,6 @@
 -- Shared by every queue script. One concert's line, every key under its hash tag (one slot):
--- KEYS: 1 users, 2 tok, 3 wait, 4 seen, 5 act, 6 adm, 7 meta, 8 idle (see scripts.rs).
+-- KEYS: 1 users, 2 tok, 3 wait, 4 seen, 5 act, 6 adm, 7 meta, 8 idle (see scripts.rs); the
+-- join and the guard add 9, the buyer's fair-use bucket (`fair_lib.lua`), which ends alone.
 -- ARGV[1..5]: default active limit, active ms, waiting idle ms, admission window ms, active
 -- idle ms. ARGV[6..9]: the line's controls as read from DynamoDB (version, limit or '',
 -- paused '1'/'0', opensAt ms or 0), or ARGV[6] = '' when the caller has none to give.
@@ -88,7 +89,7 @@ local function is_due()
 end
 
 local function refresh()
-  for i = 1, #KEYS do redis.call('PEXPIRE', KEYS[i], HORIZON_MS) end
+  for i = 1, 8 do redis.call('PEXPIRE', KEYS[i], HORIZON_MS) end
   redis.call('HSET', META, 'fresh', now)
 end
 
