@@ -33,7 +33,7 @@ async fn a_burst_of_charges_past_the_buyers_burst_is_429_in_part_and_writes_noth
         !refused.is_empty(),
         "a burst of 20 over a burst of 5 is refused in part"
     );
-    assert!(charged >= 1 && charged <= 5, "{charged} charged");
+    assert!((1..=5).contains(&charged), "{charged} charged");
     for answer in &refused {
         assert!(answer.header("retry-after").is_some());
         assert_eq!(answer.code().as_deref(), Some("TOO_MANY_REQUESTS"));
