@@ -329,7 +329,9 @@ function detectorClass(): DetectorClass | null {
   return found && 'mediaDevices' in navigator ? found : null;
 }
 
-async function checkIn(raw: string): Promise<void> {
+/** Checks a code in; `from` the paste form or the camera (which keeps the focus where it is:
+ * on a phone, focusing the field would open the keyboard over the picture). */
+async function checkIn(raw: string, from: 'paste' | 'camera' = 'paste'): Promise<void> {
   const used = op;
   const code = raw.trim();
   if (!used) return;
@@ -348,8 +350,8 @@ async function checkIn(raw: string): Promise<void> {
   door.answer = answer;
   door.typed = '';
   drawDoor();
-  // Ready for the next ticket.
-  byId('door-code')?.focus();
+  // Ready for the next pasted ticket.
+  if (from === 'paste') byId('door-code')?.focus();
 }
 
 /** Why a ticket is not let in, from the API's refusal. */
@@ -487,7 +489,7 @@ async function startCamera(): Promise<void> {
           const now = Date.now();
           if (!code || (code === door.last.code && now - door.last.at < SAME_SCAN_MS)) continue;
           door.last = { code, at: now };
-          await checkIn(code);
+          await checkIn(code, 'camera');
         }
       } catch {
         // A frame that could not be read: the next one will do.
