@@ -113,7 +113,7 @@ function signOut(): void {
   s.token = null;
   s.mine = [];
   s.tickets.clear();
-  auth.signOut();
+  auth.signOut(here());
   clearMessages();
   say(t('signin.signedOut'), 'info');
   go('start');
@@ -763,6 +763,13 @@ async function main(): Promise<void> {
     }
   } catch (e) {
     say(t(e instanceof SignInError ? signInWords(e) : 'signin.REFUSED'));
+  }
+  // Back from the managed login's sign-out, on the page without its concert.
+  const from = auth.signedOutFrom();
+  if (from && !s.concert) {
+    history.replaceState(null, '', from);
+    s.concert = new URLSearchParams(location.search).get('concert') ?? '';
+    say(t('signin.signedOut'), 'info');
   }
   render();
 }
