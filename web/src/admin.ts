@@ -8,7 +8,10 @@ import { AwsV4Signer } from 'aws4fetch';
 import { Api, ApiError, loadConfig, type AdminReport, type CheckIn, type Config, type Operator } from './api';
 import { byId, h, show } from './dom';
 import { mountLangSwitch } from './page';
-import { clockTime, dateTime, day, explain, hourMinute, num, t } from './i18n';
+import { addWords, clockTime, dateTime, day, explain, hourMinute, num, t } from './i18n';
+import * as words from './words-admin';
+
+addWords(words.en, words.ko);
 
 const REFRESH_MS = 2000;
 

@@ -18,7 +18,10 @@ import { Auth, SignInError } from './auth';
 import { byId, h, show, type Child } from './dom';
 import { mountLangSwitch, startTicker } from './page';
 import { qrCanvas } from './qr';
-import { clockTime, countdown, day, explain, hourMinute, num, t, wait, won, type Key } from './i18n';
+import { addWords, clockTime, countdown, day, explain, hourMinute, num, t, wait, won, type Key } from './i18n';
+import * as words from './words-buyer';
+
+addWords(words.en, words.ko);
 
 type View = 'start' | 'waiting' | 'dates' | 'seats' | 'hold' | 'paid' | 'mine';
 
