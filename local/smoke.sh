@@ -5,6 +5,8 @@
 #
 #   issue_token -> queue_status -> list_dates -> list_seats -> reserve_seat -> get_reservation
 #   -> charge_balance -> get_balance -> pay            API Gateway v2 (HTTP API, payload 2.0)
+#   -> list_reservations -> get_tickets -> get_ticket_keys -> admin_check_in (twice), and the
+#   code checked offline by local/verify-ticket.mjs (Node) with the JWKS get_ticket_keys gave
 #   release_hold                                       a DynamoDB stream REMOVE by TTL
 #   sweep_holds                                        an EventBridge scheduled event
 #   admin_put_concert -> admin_patch_queue -> admin_get_concert   API Gateway v2, IAM caller
@@ -285,6 +287,33 @@ DOC="$(get_item "$RESERVATIONS_TABLE_NAME" "$(reservation_key "$RES_1")")"
 expect "table: reservation CONFIRMED" '.status.S == "CONFIRMED"' "$DOC"
 DOC="$(get_item "$TABLE_NAME" "$(marker_key "$DATE" 1)")"
 expect "table: seat 1's marker SOLD, no ttl" '.status.S == "SOLD" and (has("ttl") | not)' "$DOC"
+
+# My reservations, the ticket, the keys, and the door (the buyer as API Gateway's JWT
+# authorizer passes it, in the event's request context).
+invoke list-reservations list_reservations userId="$USER_A" accessToken=smoke limit=5
+expect_http 200 "seat 1's reservation, CONFIRMED, the last page" \
+  ".reservations | length == 1 and .[0].reservationId == \"$RES_1\" and .[0].status == \"CONFIRMED\""
+expect "no next page" '.nextCursor == null'
+invoke get-tickets get_tickets userId="$USER_A" accessToken=smoke reservationId="$RES_1"
+expect_http 200 "one ticket, seat 1, not let in" \
+  ".tickets | length == 1 and .[0].seatNo == 1 and .[0].ticketId == \"$RES_1-1\" and .[0].checkedInAt == null and (.[0].code | length) <= 400"
+CODE="$(jq -r '.tickets[0].code' <<<"$BODY")"
+invoke get-ticket-keys get_ticket_keys
+expect_http 200 "an OKP/Ed25519 key, the code's kid" \
+  ".keys[0].kty == \"OKP\" and .keys[0].crv == \"Ed25519\" and .keys[0].kid == \"${CODE%%.*}\""
+printf '%s' "$BODY" >"$WORK/ticket-keys.json"
+if node local/verify-ticket.mjs "$WORK/ticket-keys.json" "$CODE" >"$WORK/verify.out" 2>&1; then
+  row "$N" node verify-ticket-offline ok 0 "the code verifies with the JWKS alone"
+else
+  row "$N" node verify-ticket-offline FAIL 0 "$(cut -c1-160 "$WORK/verify.out")"
+  exit 1
+fi
+invoke check-in admin_check_in code="$CODE"
+expect_http 200 "seat 1 let in" ".seatNo == 1 and .ticketId == \"$RES_1-1\" and (.checkedInAt | length) == 20"
+invoke check-in-again admin_check_in code="$CODE"
+expect_http 409 "already in, since when" '.code == "ALREADY_CHECKED_IN" and (.checkedInAt | length) == 20'
+DOC="$(get_item "$TABLE_NAME" "$(marker_key "$DATE" 1)")"
+expect "table: seat 1's marker let in" '.status.S == "SOLD" and (.checkedInAt.S | length) > 0' "$DOC"
 
 # release_hold: hold 2's time is over and TTL deletes its marker; the stream brings the REMOVE.
 backdate_hold "$RES_2" 2

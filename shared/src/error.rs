@@ -141,6 +141,23 @@ pub enum ApiError {
     CatalogLocked(String),
     #[error("operator credentials are missing or wrong")]
     AdminUnauthorized,
+    /// No signed-in buyer: API Gateway's JWT authorizer passed no claims (or no valid `sub`).
+    /// Answered as the gateway answers a refused access token ([`crate::http::unauthorized`]),
+    /// not as problem+json, so a client meets one shape whoever refused it.
+    #[error("no signed-in buyer")]
+    Unauthenticated,
+    /// A ticket code whose shape or signature is wrong (the reason is logged, not told).
+    #[error("{0}")]
+    TicketInvalid(String),
+    /// A seat already let in: a second scan of its ticket, or a refund of its reservation.
+    /// `at` is when it was let in, in `detail` and as the problem's `checkedInAt`.
+    #[error("{what} was checked in at {}", crate::http::views::instant(*.at))]
+    AlreadyCheckedIn {
+        what: String,
+        at: chrono::DateTime<chrono::Utc>,
+    },
+    #[error("{0}")]
+    TicketRefunded(String),
     #[error("this Idempotency-Key was used with a different request")]
     IdempotencyKeyReused,
     #[error("a backing store is unavailable")]
@@ -215,11 +232,21 @@ impl ApiError {
                 "CATALOG_LOCKED",
                 "The catalog of this date can no longer change",
             ),
+            ApiError::Unauthenticated => (401, "UNAUTHORIZED", "Sign-in is required"),
             ApiError::AdminUnauthorized => (
                 401,
                 "ADMIN_UNAUTHORIZED",
                 "Operator credentials are required",
             ),
+            ApiError::TicketInvalid(_) => (400, "TICKET_INVALID", "The ticket code is not valid"),
+            ApiError::AlreadyCheckedIn { .. } => (
+                409,
+                "ALREADY_CHECKED_IN",
+                "The ticket was already checked in",
+            ),
+            ApiError::TicketRefunded(_) => {
+                (409, "TICKET_REFUNDED", "The ticket's seat was refunded")
+            }
             ApiError::IdempotencyKeyReused => (
                 422,
                 "IDEMPOTENCY_KEY_REUSED",
@@ -249,6 +276,10 @@ impl ApiError {
             status,
             detail,
             code,
+            checked_in_at: match self {
+                ApiError::AlreadyCheckedIn { at, .. } => Some(crate::http::views::instant(*at)),
+                _ => None,
+            },
         }
     }
 }
@@ -262,6 +293,10 @@ pub struct Problem {
     pub status: u16,
     pub detail: String,
     pub code: &'static str,
+    /// ALREADY_CHECKED_IN only (an RFC 9457 extension member): when the seat was let in, for
+    /// a door that shows it without reading `detail`.
+    #[serde(rename = "checkedInAt", skip_serializing_if = "Option::is_none")]
+    pub checked_in_at: Option<String>,
 }
 
 #[cfg(test)]

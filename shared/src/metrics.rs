@@ -33,10 +33,44 @@ pub enum Metric {
     RefundedAmount,
     /// 5xx answers.
     ServerErrors,
+    /// Seats let in at the door.
+    CheckIns,
+    /// Scans the door refused, by `Reason` ([`Refusal`]): many of them at once are copied or
+    /// forged tickets at a gate.
+    CheckInsRefused,
+}
+
+/// Why the door refused a scan: the `Reason` dimension of [`Metric::CheckInsRefused`]. Four
+/// values, so four metrics, never one per ticket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    TicketInvalid,
+    AlreadyCheckedIn,
+    TicketRefunded,
+    UnknownTicket,
+}
+
+impl Refusal {
+    pub const ALL: [Refusal; 4] = [
+        Refusal::TicketInvalid,
+        Refusal::AlreadyCheckedIn,
+        Refusal::TicketRefunded,
+        Refusal::UnknownTicket,
+    ];
+
+    /// The problem code the door answered with.
+    pub fn name(self) -> &'static str {
+        match self {
+            Refusal::TicketInvalid => "TICKET_INVALID",
+            Refusal::AlreadyCheckedIn => "ALREADY_CHECKED_IN",
+            Refusal::TicketRefunded => "TICKET_REFUNDED",
+            Refusal::UnknownTicket => "NOT_FOUND",
+        }
+    }
 }
 
 impl Metric {
-    pub const ALL: [Metric; 13] = [
+    pub const ALL: [Metric; 15] = [
         Metric::TokensIssued,
         Metric::Admissions,
         Metric::Polls,
@@ -50,6 +84,8 @@ impl Metric {
         Metric::Refunds,
         Metric::RefundedAmount,
         Metric::ServerErrors,
+        Metric::CheckIns,
+        Metric::CheckInsRefused,
     ];
 
     pub fn name(self) -> &'static str {
@@ -67,6 +103,8 @@ impl Metric {
             Metric::Refunds => "Refunds",
             Metric::RefundedAmount => "RefundedAmount",
             Metric::ServerErrors => "ServerErrors",
+            Metric::CheckIns => "CheckIns",
+            Metric::CheckInsRefused => "CheckInsRefused",
         }
     }
 
@@ -103,7 +141,7 @@ struct Definition {
 #[serde(rename_all = "PascalCase")]
 struct Directive {
     namespace: &'static str,
-    dimensions: [&'static [&'static str]; 2],
+    dimensions: Vec<&'static [&'static str]>,
     metrics: Vec<Definition>,
 }
 
@@ -119,18 +157,34 @@ struct Line {
     _aws: Metadata,
     #[serde(rename = "Function")]
     function: &'static str,
+    #[serde(rename = "Reason", skip_serializing_if = "Option::is_none")]
+    reason: Option<&'static str>,
     #[serde(flatten)]
     values: serde_json::Map<String, serde_json::Value>,
 }
 
 /// One EMF document of `values` (at most one value per metric).
 pub fn line(values: &[(Metric, f64)], function: &'static str, at_ms: i64) -> String {
+    line_with(values, function, None, at_ms)
+}
+
+/// [`line`], with a `Reason` too: the values then also carry it as a dimension of its own.
+fn line_with(
+    values: &[(Metric, f64)],
+    function: &'static str,
+    reason: Option<&'static str>,
+    at_ms: i64,
+) -> String {
+    let mut dimensions: Vec<&'static [&'static str]> = vec![&["Function"], &[]];
+    if reason.is_some() {
+        dimensions.insert(1, &["Reason"]);
+    }
     let line = Line {
         _aws: Metadata {
             timestamp: at_ms,
             cloud_watch_metrics: [Directive {
                 namespace: NAMESPACE,
-                dimensions: [&["Function"], &[]],
+                dimensions,
                 metrics: values
                     .iter()
                     .map(|(m, _)| Definition {
@@ -141,6 +195,7 @@ pub fn line(values: &[(Metric, f64)], function: &'static str, at_ms: i64) -> Str
             }],
         },
         function,
+        reason,
         values: values
             .iter()
             .map(|(m, v)| (m.name().to_owned(), serde_json::json!(v)))
@@ -168,6 +223,20 @@ pub fn count(metric: Metric) {
     record(&[(metric, 1.0)]);
 }
 
+/// One refused scan at the door: `CheckInsRefused` by `Function`, by `Reason` and in total.
+pub fn refused_check_in(reason: Refusal) {
+    if FUNCTION.try_with(|_| ()).is_err() {
+        return;
+    }
+    let text = line_with(
+        &[(Metric::CheckInsRefused, 1.0)],
+        function(),
+        Some(reason.name()),
+        chrono::Utc::now().timestamp_millis(),
+    );
+    println!("{text}");
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -192,6 +261,26 @@ mod tests {
         assert_eq!(v["Function"], "pay");
         assert_eq!(v["Payments"], 1.0);
         assert_eq!(v["Revenue"], 50_000.0);
+    }
+
+    #[test]
+    fn a_refused_scan_carries_its_reason_as_a_dimension_of_its_own() {
+        let text = line_with(
+            &[(Metric::CheckInsRefused, 1.0)],
+            "admin_check_in",
+            Some(Refusal::AlreadyCheckedIn.name()),
+            1_700_000_000_000,
+        );
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(
+            v["_aws"]["CloudWatchMetrics"][0]["Dimensions"],
+            serde_json::json!([["Function"], ["Reason"], []])
+        );
+        assert_eq!(v["Reason"], "ALREADY_CHECKED_IN");
+        assert_eq!(v["CheckInsRefused"], 1.0);
+        let plain: serde_json::Value =
+            serde_json::from_str(&line(&[(Metric::CheckIns, 1.0)], "f", 0)).unwrap();
+        assert!(plain.get("Reason").is_none());
     }
 
     #[tokio::test]

@@ -4,6 +4,8 @@
 use std::time::Duration;
 
 use crate::domain::operator::OperatorToken;
+use crate::domain::paging::PageKey;
+use crate::domain::tickets::{RetiredKey, TicketKeys};
 use crate::domain::token::TokenKey;
 
 #[derive(Debug, thiserror::Error)]
@@ -52,6 +54,17 @@ pub struct Settings {
     /// it in Secrets Manager). Without it, a local server signs with a key of its own process;
     /// in Lambda (AWS_LAMBDA_FUNCTION_NAME set) it must be set, since every instance must agree.
     pub queue_token_key: TokenKey,
+    /// Seals the cursors of `GET /users/{userId}/reservations`: derived from QUEUE_TOKEN_KEY
+    /// (one stack secret, under a label of its own), random with it.
+    pub page_key: PageKey,
+    /// TICKET_SIGNING_KEY: the secret whose SHA-256 seeds the Ed25519 pair that signs tickets
+    /// (at least 32 bytes; the stack keeps it in Secrets Manager), and TICKET_RETIRED_KEYS:
+    /// the public keys rotated away, `<x>@<YYYY-MM-DD>` comma-separated, each still verified
+    /// and published through its date. Only the functions that sign or check tickets are
+    /// given the secret, so in Lambda it may be absent (`None`: those functions refuse to
+    /// work without it, and the template test sees that each has it). Without it, a local
+    /// server signs with keys of its own process.
+    pub ticket_keys: Option<std::sync::Arc<TicketKeys>>,
     /// SWEEP_INTERVAL_SECONDS: how often the local stack runs the sweep.
     pub sweep_interval: Duration,
     /// DATES_CACHE_TTL_SECONDS
@@ -152,10 +165,11 @@ impl Settings {
                          follows the hints drops out of the line",
             });
         }
-        let queue_token_key = match lookup("QUEUE_TOKEN_KEY") {
-            Some(secret) if secret.len() >= TokenKey::MIN_LEN => {
-                TokenKey::from_secret(secret.as_bytes())
-            }
+        let (queue_token_key, page_key) = match lookup("QUEUE_TOKEN_KEY") {
+            Some(secret) if secret.len() >= TokenKey::MIN_LEN => (
+                TokenKey::from_secret(secret.as_bytes()),
+                PageKey::from_secret(secret.as_bytes()),
+            ),
             Some(_) => {
                 return Err(SettingsError {
                     var: "QUEUE_TOKEN_KEY",
@@ -170,8 +184,9 @@ impl Settings {
                     reason: "must be set in Lambda: every instance must sign with one key",
                 })
             }
-            None => TokenKey::random(),
+            None => (TokenKey::random(), PageKey::random()),
         };
+        let ticket_keys = ticket_keys(&lookup)?;
 
         let admin_token = match lookup("ADMIN_TOKEN") {
             None => None,
@@ -204,12 +219,48 @@ impl Settings {
             queue_poll_max,
             queue_poll_budget: number("QUEUE_POLL_BUDGET", 2_000, 1, 10_000_000)? as u32,
             queue_token_key,
+            page_key,
+            ticket_keys,
             sweep_interval: secs("SWEEP_INTERVAL_SECONDS", 60, 86_400)?,
             dates_cache_ttl: secs("DATES_CACHE_TTL_SECONDS", 30, 86_400)?,
             store_timeout: Duration::from_millis(number("STORE_TIMEOUT_MS", 2_000, 50, 60_000)?),
             write_resolve: Duration::from_millis(number("WRITE_RESOLVE_MS", 8_000, 0, 600_000)?),
         })
     }
+}
+
+/// TICKET_SIGNING_KEY and TICKET_RETIRED_KEYS; see [`Settings::ticket_keys`].
+fn ticket_keys(
+    lookup: &impl Fn(&str) -> Option<String>,
+) -> Result<Option<std::sync::Arc<TicketKeys>>, SettingsError> {
+    let retired = match lookup("TICKET_RETIRED_KEYS") {
+        None => Vec::new(),
+        Some(list) => list
+            .split(',')
+            .filter(|k| !k.trim().is_empty())
+            .map(RetiredKey::parse)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| SettingsError {
+                var: "TICKET_RETIRED_KEYS",
+                value: list.clone(),
+                reason: e.0,
+            })?,
+    };
+    let keys = match lookup("TICKET_SIGNING_KEY") {
+        Some(secret) if secret.len() >= TicketKeys::MIN_SECRET_LEN => {
+            TicketKeys::from_secret(secret.as_bytes(), retired)
+        }
+        Some(_) => {
+            return Err(SettingsError {
+                var: "TICKET_SIGNING_KEY",
+                value: "(hidden)".into(),
+                reason: "must be at least 32 bytes",
+            })
+        }
+        None if lookup("AWS_LAMBDA_FUNCTION_NAME").is_some() => return Ok(None),
+        None => TicketKeys::random(),
+    };
+    Ok(Some(std::sync::Arc::new(keys)))
 }
 
 #[cfg(test)]
@@ -278,6 +329,34 @@ mod tests {
         assert_eq!(err.var, "QUEUE_TOKEN_KEY");
         assert!(!err.to_string().contains("short-secret"));
         assert!(from(&[("QUEUE_TOKEN_KEY", &"k".repeat(32))]).is_ok());
+    }
+
+    #[test]
+    fn a_short_ticket_key_or_a_bad_retired_key_is_refused_naming_it() {
+        let err = from(&[("TICKET_SIGNING_KEY", "short-secret")]).unwrap_err();
+        assert_eq!(err.var, "TICKET_SIGNING_KEY");
+        assert!(!err.to_string().contains("short-secret"));
+        let err = from(&[("TICKET_RETIRED_KEYS", "nope@2026-01-01")]).unwrap_err();
+        assert_eq!(err.var, "TICKET_RETIRED_KEYS");
+        let key = "k".repeat(32);
+        let a = from(&[("TICKET_SIGNING_KEY", &key)]).unwrap();
+        let b = from(&[("TICKET_SIGNING_KEY", &key)]).unwrap();
+        assert_eq!(
+            a.ticket_keys.unwrap().kid(),
+            b.ticket_keys.unwrap().kid(),
+            "one secret, one key in every instance"
+        );
+    }
+
+    #[test]
+    fn lambda_starts_without_a_ticket_key_and_has_none() {
+        let s = from(&[
+            ("AWS_LAMBDA_FUNCTION_NAME", "get_balance"),
+            ("QUEUE_TOKEN_KEY", &"k".repeat(32)),
+        ])
+        .unwrap();
+        assert!(s.ticket_keys.is_none());
+        assert!(from(&[]).unwrap().ticket_keys.is_some());
     }
 
     #[test]

@@ -13,11 +13,12 @@ use shared::AppState;
 pub async fn handler(state: &AppState, req: Request) -> Result<HttpResponse, lambda_http::Error> {
     http::respond(async {
         // Parsed before the guard: a refused request touches no store.
+        let buyer = http::buyer(&req)?;
         let user = http::path(&req, "userId", UserId::parse)?;
+        http::must_be_buyer(&buyer, &user)?;
         let key = http::idempotency_key(&req)?;
         let body: ChargeRequest = http::body(&req)?;
-        let caller = http::guard(state, &req, Need::Live).await?;
-        caller.must_be_user(&user)?;
+        http::guard(state, &req, &buyer, Need::Live).await?;
         let charged = balance::charge(state, &user, &body, key.as_ref()).await?;
         Ok(http::json(StatusCode::OK, &BalanceView::from(&charged)))
     })

@@ -10,9 +10,10 @@ use shared::AppState;
 
 pub async fn handler(state: &AppState, req: Request) -> Result<HttpResponse, lambda_http::Error> {
     http::respond(async {
+        let buyer = http::buyer(&req)?;
         let user = http::path(&req, "userId", UserId::parse)?;
-        let caller = http::guard(state, &req, Need::Live).await?;
-        caller.must_be_user(&user)?;
+        http::must_be_buyer(&buyer, &user)?;
+        http::guard(state, &req, &buyer, Need::Live).await?;
         let held = balance::get(state, &user).await?;
         Ok(http::json(StatusCode::OK, &BalanceView::new(&user, held)))
     })

@@ -9,8 +9,9 @@ use shared::{flows, AppState};
 
 pub async fn handler(state: &AppState, req: Request) -> Result<HttpResponse, lambda_http::Error> {
     http::respond(async {
+        let buyer = http::buyer(&req)?;
         let id = http::path(&req, "reservationId", ReservationId::parse)?;
-        let caller = http::guard(state, &req, Need::Live).await?;
+        let caller = http::guard(state, &req, &buyer, Need::Live).await?;
         let reservation = flows::holds::reservation(state, &id).await?;
         caller.must_be_user(&reservation.user_id)?;
         Ok(http::json(

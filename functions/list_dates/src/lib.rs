@@ -19,8 +19,9 @@ struct DatesView {
 
 pub async fn handler(state: &AppState, req: Request) -> Result<HttpResponse, lambda_http::Error> {
     http::respond(async {
+        let buyer = http::buyer(&req)?;
         let concert = http::path(&req, "concertId", ConcertId::parse)?;
-        let caller = http::guard(state, &req, Need::Active).await?;
+        let caller = http::guard(state, &req, &buyer, Need::Active).await?;
         caller.must_be_concert(&concert)?;
         let dates = flows::seats::available_dates(state, &concert).await?;
         Ok(http::json(

@@ -9,9 +9,10 @@ use shared::{flows, AppState};
 
 pub async fn handler(state: &AppState, req: Request) -> Result<HttpResponse, lambda_http::Error> {
     http::respond(async {
+        let buyer = http::buyer(&req)?;
         let concert = http::path(&req, "concertId", ConcertId::parse)?;
         let date = http::path(&req, "date", ConcertDate::parse)?;
-        let caller = http::guard(state, &req, Need::Active).await?;
+        let caller = http::guard(state, &req, &buyer, Need::Active).await?;
         caller.must_be_concert(&concert)?;
         let seats = flows::seats::seat_map(state, &concert, &date).await?;
         Ok(http::json(

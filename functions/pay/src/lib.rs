@@ -11,10 +11,11 @@ use shared::AppState;
 
 pub async fn handler(state: &AppState, req: Request) -> Result<HttpResponse, lambda_http::Error> {
     http::respond(async {
+        let buyer = http::buyer(&req)?;
         let key = http::idempotency_key(&req)?;
         let body: PayRequest = http::body(&req)?;
-        let caller = http::guard(state, &req, Need::Active).await?;
-        caller.must_be_user(&body.user_id)?;
+        http::must_be_buyer(&buyer, &body.user_id)?;
+        let caller = http::guard(state, &req, &buyer, Need::Active).await?;
         let paid = payments::pay(state, caller.payer(), &body, key.as_ref()).await?;
         Ok(http::json(StatusCode::CREATED, &PaymentView::from(&paid)))
     })

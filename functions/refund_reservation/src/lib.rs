@@ -15,9 +15,10 @@ use shared::{flows, AppState};
 
 pub async fn handler(state: &AppState, req: Request) -> Result<HttpResponse, lambda_http::Error> {
     http::respond(async {
+        let buyer = http::buyer(&req)?;
         let key = http::idempotency_key(&req)?;
         let id = http::path(&req, "reservationId", ReservationId::parse)?;
-        let caller = http::guard(state, &req, Need::Live).await?;
+        let caller = http::guard(state, &req, &buyer, Need::Live).await?;
         let refunded = flows::refunds::refund(state, caller.user(), &id, key.as_ref()).await?;
         Ok(http::json(StatusCode::OK, &RefundView::from(&refunded)))
     })

@@ -13,8 +13,9 @@ use shared::{flows, AppState};
 
 pub async fn handler(state: &AppState, req: Request) -> Result<HttpResponse, lambda_http::Error> {
     http::respond(async {
+        let buyer = http::buyer(&req)?;
         let id = http::path(&req, "reservationId", ReservationId::parse)?;
-        let caller = http::guard(state, &req, Need::Active).await?;
+        let caller = http::guard(state, &req, &buyer, Need::Active).await?;
         let released = flows::holds::release_by_holder(state, caller.user(), &id).await?;
         Ok(http::json(
             StatusCode::OK,

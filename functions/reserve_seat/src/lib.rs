@@ -62,11 +62,12 @@ impl ReserveRequest {
 
 pub async fn handler(state: &AppState, req: Request) -> Result<HttpResponse, lambda_http::Error> {
     http::respond(async {
+        let buyer = http::buyer(&req)?;
         let key = http::idempotency_key(&req)?;
         let body: ReserveRequest = http::body(&req)?;
         let seats = body.seats()?;
-        let caller = http::guard(state, &req, Need::Active).await?;
-        caller.must_be_user(&body.user_id)?;
+        http::must_be_buyer(&buyer, &body.user_id)?;
+        let caller = http::guard(state, &req, &buyer, Need::Active).await?;
         caller.must_be_concert(&body.concert_id)?;
         let reservation = flows::holds::hold_for(
             state,

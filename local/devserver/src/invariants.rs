@@ -23,6 +23,9 @@
 //!   are not in it. No count item reads as 0 seats and no holds.
 //! - **Balance**: a user's balance is the sum of the `amount`s of their ledger entries, charges,
 //!   payments and refunds (no balance item counts as 0).
+//! - **Check-in**: a seat the door let in (a marker with `checkedInAt`) is SOLD, by the
+//!   reservation its marker names, which is CONFIRMED (never refunded: a refund deletes the
+//!   marker only while it has no `checkedInAt`) and has that seat.
 //!
 //! An item of one of these entities that does not read as its shape (`shared::store::items`)
 //! is reported too, as **shape**.
@@ -112,6 +115,7 @@ pub enum Invariant {
     Hold,
     Count,
     Balance,
+    CheckIn,
     /// An item of a known entity that does not read as its shape.
     Shape,
 }
@@ -124,6 +128,7 @@ impl fmt::Display for Invariant {
             Invariant::Hold => "hold",
             Invariant::Count => "count",
             Invariant::Balance => "balance",
+            Invariant::CheckIn => "check-in",
             Invariant::Shape => "shape",
         })
     }
@@ -158,6 +163,8 @@ pub struct Counts {
     pub seat_counts: usize,
     pub balances: usize,
     pub ledger_entries: usize,
+    /// Seats the door let in.
+    pub checked_in: usize,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -190,6 +197,7 @@ impl fmt::Display for Report {
             c.markers, c.sold_markers, c.reservations, c.confirmed, c.refunded, c.live_holds, c.payments
         )?;
         writeln!(f, "checked {} buyers' seat counts", c.seat_counts)?;
+        writeln!(f, "checked {} seats let in at the door", c.checked_in)?;
         writeln!(
             f,
             "checked {} balances against {} ledger entries",
@@ -356,6 +364,7 @@ pub async fn check(db: &Db, filter: &Filter, now: DateTime<Utc>) -> Result<Repor
     check_holds(&data, filter, now_ms, &mut report);
     check_counts(&data, filter, &mut report);
     check_balances(&data, filter, &mut report);
+    check_check_ins(&data, filter, &mut report);
     Ok(report)
 }
 
@@ -846,6 +855,53 @@ fn check_balances(data: &Data, filter: &Filter, report: &mut Report) {
                     entries.len()
                 ),
             );
+        }
+    }
+}
+
+/// Every seat the door let in is a sale that stands: its marker SOLD, naming a CONFIRMED
+/// reservation of that seat.
+fn check_check_ins(data: &Data, filter: &Filter, report: &mut Report) {
+    let mut let_in: Vec<(&SeatKey, &HoldItem)> = data
+        .markers
+        .iter()
+        .filter(|(_, m)| m.checked_in_at.is_some())
+        .filter(|(_, m)| filter.both(&m.user_id, &m.concert_id))
+        .collect();
+    let_in.sort_by_key(|(seat, _)| seat_name(seat));
+    for (seat, m) in let_in {
+        report.counts.checked_in += 1;
+        let name = seat_name(seat);
+        if m.status != HoldStatus::Sold {
+            report.violation(
+                Invariant::CheckIn,
+                Some(&m.user_id),
+                format!(
+                    "{name} was let in, but its marker is {}, not SOLD",
+                    hold_status(m.status)
+                ),
+            );
+        }
+        match data.reservations.get(&m.reservation_id) {
+            Some(r) if r.status == ReservationStatus::Confirmed && seats_of(r).contains(seat) => {}
+            Some(r) => report.violation(
+                Invariant::CheckIn,
+                Some(&m.user_id),
+                format!(
+                    "{name} was let in for reservation {}, which is {} and has seats {:?}",
+                    r.reservation_id,
+                    reservation_status(r.status),
+                    r.seats().iter().map(|s| s.get()).collect::<Vec<_>>()
+                ),
+            ),
+            None => report.violation(
+                Invariant::CheckIn,
+                Some(&m.user_id),
+                format!(
+                    "{name} was let in for reservation {}, which does not exist",
+                    m.reservation_id
+                ),
+            ),
         }
     }
 }

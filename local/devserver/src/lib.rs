@@ -1,7 +1,9 @@
-//! The local stack's Rust side: the development server ([`server`]), the route table read from
+//! The local stack's Rust side: the development server ([`server`]), the identity provider
+//! and JWT authorizer it plays ([`auth`]), the route table read from
 //! template.yaml ([`routes`]), the stream, schedule and TTL ([`events`]), and the catalog and
 //! invariant commands ([`catalog`], [`invariants`]); the web pages ([`static_files`]).
 
+pub mod auth;
 pub mod catalog;
 pub mod events;
 pub mod invariants;
@@ -18,5 +20,6 @@ pub fn app(state: Arc<AppState>) -> Result<Arc<server::App>, String> {
     Ok(Arc::new(server::App {
         state,
         router: routes::Router::from_template()?,
+        auth: auth::LocalAuth::new(),
     }))
 }

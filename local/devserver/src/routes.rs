@@ -49,6 +49,10 @@ http_functions!(
     admin_put_concert,
     admin_get_concert,
     admin_patch_queue,
+    admin_check_in,
+    list_reservations,
+    get_tickets,
+    get_ticket_keys,
 );
 
 /// One HttpApi route of the template.
@@ -59,6 +63,43 @@ pub struct Route {
     pub path: String,
     /// The function's binary (`Metadata.BuildProperties.Binary`).
     pub function: String,
+    pub auth: RouteAuth,
+}
+
+/// Who API Gateway lets through to a route: its `Auth.Authorizer`, or the API's default.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RouteAuth {
+    /// The JWT authorizer: a signed-in buyer (the local server checks it: `crate::auth`).
+    Jwt,
+    /// IAM (SigV4): the operator's routes. Locally their functions take `ADMIN_TOKEN` instead.
+    Iam,
+    /// `Authorizer: NONE`: public.
+    Open,
+}
+
+/// The logical ID of the template's JWT authorizer (`HttpApi.Properties.Auth.Authorizers`).
+pub const JWT_AUTHORIZER: &str = "BuyerJwt";
+
+/// The HttpApi's `Auth.DefaultAuthorizer`, if any.
+fn default_authorizer(doc: &Value) -> Option<String> {
+    doc.get("Resources")?
+        .get("HttpApi")?
+        .get("Properties")?
+        .get("Auth")?
+        .get("DefaultAuthorizer")?
+        .as_str()
+        .map(str::to_owned)
+}
+
+fn route_auth(named: Option<&str>, default: Option<&str>) -> Result<RouteAuth, String> {
+    match named.or(default) {
+        None | Some("NONE") => Ok(RouteAuth::Open),
+        Some("AWS_IAM") => Ok(RouteAuth::Iam),
+        Some(JWT_AUTHORIZER) => Ok(RouteAuth::Jwt),
+        Some(other) => Err(format!(
+            "a route names authorizer {other}, which the local server does not play"
+        )),
+    }
 }
 
 /// What the template says about one function.
@@ -120,6 +161,7 @@ pub fn template_routes() -> Result<Vec<Route>, String> {
         .get("Resources")
         .and_then(Value::as_mapping)
         .ok_or("template.yaml has no Resources")?;
+    let default = default_authorizer(&doc);
     let mut routes = Vec::new();
     for function in template_functions()? {
         let events = resources
@@ -139,10 +181,16 @@ pub fn template_routes() -> Result<Vec<Route>, String> {
                     .map(str::to_owned)
                     .ok_or_else(|| format!("{}: HttpApi event without {name}", function.logical_id))
             };
+            let named = props
+                .and_then(|p| p.get("Auth"))
+                .and_then(|a| a.get("Authorizer"))
+                .and_then(Value::as_str);
             routes.push(Route {
                 method: field("Method")?.to_ascii_uppercase(),
                 path: field("Path")?,
                 function: function.binary.clone(),
+                auth: route_auth(named, default.as_deref())
+                    .map_err(|e| format!("{}: {e}", function.logical_id))?,
             });
         }
     }
@@ -154,6 +202,7 @@ struct Entry {
     method: String,
     segments: Vec<Segment>,
     handler: Handler,
+    auth: RouteAuth,
 }
 
 enum Segment {
@@ -170,6 +219,7 @@ pub enum Matched {
     Found {
         handler: Handler,
         params: HashMap<String, String>,
+        auth: RouteAuth,
     },
     NotFound,
 }
@@ -200,6 +250,7 @@ impl Router {
                 method: route.method,
                 segments,
                 handler,
+                auth: route.auth,
             });
         }
         Ok(Self { entries })
@@ -230,6 +281,7 @@ impl Router {
                 return Matched::Found {
                     handler: entry.handler,
                     params,
+                    auth: entry.auth,
                 };
             }
         }

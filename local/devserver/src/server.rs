@@ -14,11 +14,12 @@ use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use lambda_http::{Body, RequestExt};
 use shared::error::ApiError;
-use shared::http::{problem, HttpResponse};
+use shared::http::{problem, unauthorized, HttpResponse};
 use shared::AppState;
 use tokio::net::TcpListener;
 
-use crate::routes::{Matched, Router};
+use crate::auth::{self, LocalAuth};
+use crate::routes::{Matched, RouteAuth, Router};
 
 /// API Gateway's own payload limit is 10 MB; reading stops well before that, and the handler
 /// refuses anything over its own limit.
@@ -38,6 +39,8 @@ const MAX_HEAD_READ: usize = 64 * 1024;
 pub struct App {
     pub state: Arc<AppState>,
     pub router: Router,
+    /// The identity provider and API Gateway's JWT authorizer, played locally.
+    pub auth: LocalAuth,
 }
 
 /// Serves until the task is dropped.
@@ -71,6 +74,8 @@ pub async fn serve(listener: TcpListener, app: Arc<App>) {
 pub async fn spawn(app: Arc<App>, port: u16) -> std::io::Result<SocketAddr> {
     let listener = TcpListener::bind(("127.0.0.1", port)).await?;
     let addr = listener.local_addr()?;
+    // The issuer is this server, so a token names the server that signed it.
+    app.auth.set_issuer(format!("http://{addr}"));
     tokio::spawn(serve(listener, app));
     Ok(addr)
 }
@@ -92,17 +97,7 @@ async fn handle(app: &App, req: hyper::Request<Incoming>) -> hyper::Response<Ful
     ) {
         return page;
     }
-    let (handler, params) = match app.router.find(parts.method.as_str(), parts.uri.path()) {
-        Matched::Found { handler, params } => (handler, params),
-        Matched::NotFound => {
-            let err = ApiError::NotFound(format!(
-                "no route for {} {}",
-                parts.method,
-                parts.uri.path()
-            ));
-            return to_hyper(problem(&err));
-        }
-    };
+    let matched = app.router.find(parts.method.as_str(), parts.uri.path());
     let bytes = match Limited::new(body, MAX_READ_BYTES).collect().await {
         Ok(collected) => collected.to_bytes(),
         Err(_) => {
@@ -118,7 +113,52 @@ async fn handle(app: &App, req: hyper::Request<Incoming>) -> hyper::Response<Ful
             Err(e) => Body::Binary(e.into_bytes()),
         }
     };
-    let request = http::Request::from_parts(parts, body).with_path_parameters(params);
+    let (handler, params, route_auth) = match matched {
+        Matched::Found {
+            handler,
+            params,
+            auth,
+        } => (handler, params, auth),
+        Matched::NotFound => {
+            // The identity provider's own routes, local only.
+            let request = http::Request::from_parts(parts, body);
+            if let Some(answer) = auth::serve(&app.auth, &request) {
+                return to_hyper(answer);
+            }
+            let err = ApiError::NotFound(format!(
+                "no route for {} {}",
+                request.method(),
+                request.uri().path()
+            ));
+            return to_hyper(problem(&err));
+        }
+    };
+    // As the Lambda runtime reads API Gateway's event: the query parameters from the raw
+    // query string.
+    let query: lambda_http::aws_lambda_events::query_map::QueryMap = parts
+        .uri
+        .query()
+        .unwrap_or_default()
+        .parse()
+        .unwrap_or_default();
+    let mut request = http::Request::from_parts(parts, body)
+        .with_path_parameters(params)
+        .with_query_string_parameters(query);
+    // API Gateway's JWT authorizer runs before the function, and its 401 is the gateway's.
+    if route_auth == RouteAuth::Jwt {
+        // Repeated headers reach the gateway joined by commas, which no token parses as.
+        let values: Vec<&str> = request
+            .headers()
+            .get_all(http::header::AUTHORIZATION)
+            .iter()
+            .map(|v| v.to_str().unwrap_or("\u{0}"))
+            .collect();
+        let header = (!values.is_empty()).then(|| values.join(","));
+        match app.auth.verify(header.as_deref()) {
+            Ok(verified) => request = request.with_request_context(auth::request_context(verified)),
+            Err(refusal) => return to_hyper(unauthorized(refusal.description())),
+        }
+    }
     match handler(&app.state, request).await {
         Ok(response) => to_hyper(response),
         Err(e) => {

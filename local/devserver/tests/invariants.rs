@@ -2,8 +2,8 @@
 //! charges, single and multi-seat holds, payments, a release by the holder, a refund and a
 //! lapsed hold of two users leave nothing to report; a balance written behind the ledger's
 //! back, a sale that lost a marker, a hold that lost its seat, a seat count that is off, a
-//! refunded seat still sold and a seat in two live reservations are reported, each for the user
-//! concerned and nothing else. Then a concurrent storm of every write, checked whole.
+//! refunded seat still sold, a seat in two live reservations and a seat let in at the door that
+//! is not a standing sale are reported, each for the user concerned and nothing else. Then a concurrent storm of every write, checked whole.
 //!
 //! The table is shared with every other test, so the checker is scoped to this test's users
 //! (a prefix of their IDs) and its own concert.
@@ -492,6 +492,64 @@ async fn a_seat_in_two_live_reservations_is_reported() {
     assert!(
         hold.iter()
             .any(|v| v.user.as_deref() == Some(carol.as_str()) && v.detail.contains("a live HELD")),
+        "{report}"
+    );
+}
+
+/// A seat the door let in through the flow is a standing sale; a let-in mark on a seat that is
+/// only held, or on a refunded reservation's seat, is reported as a check-in violation.
+#[tokio::test]
+async fn a_seat_let_in_that_is_not_a_standing_sale_is_reported() {
+    let w = world().await;
+    let db = &w.app.state.db;
+    let pair = w.reservation(&w.alice_pair).await;
+    let signer = shared::flows::tickets::keys(&w.app.state).unwrap();
+    let ticket = shared::domain::tickets::Ticket {
+        id: shared::domain::tickets::TicketId {
+            reservation: pair.reservation_id,
+            seat: SeatNo::new(4).unwrap(),
+        },
+        concert: w.concert(),
+        date: w.date(0),
+    };
+    shared::flows::tickets::check_in(&w.app.state, &signer.sign(&ticket))
+        .await
+        .expect("the seat is let in");
+    let report = check(&w.app, &w.filter).await;
+    assert!(report.is_clean(), "{report}");
+    assert_eq!(report.counts.checked_in, 1);
+
+    // Alice's held seat 3, marked let in behind the flows' back: not SOLD, and its
+    // reservation not CONFIRMED.
+    db.client
+        .update_item()
+        .table_name(&db.table)
+        .key(
+            "PK",
+            AttributeValue::S(keys::seats_pk(&w.concert(), &w.date(0))),
+        )
+        .key(
+            "SK",
+            AttributeValue::S(keys::hold_sk(SeatNo::new(3).unwrap())),
+        )
+        .update_expression("SET checkedInAt = :at")
+        .expression_attribute_values(":at", AttributeValue::S(Utc::now().to_rfc3339()))
+        .send()
+        .await
+        .expect("the update succeeds");
+    let report = check(&w.app, &w.filter).await;
+    let let_in = only(&report, Invariant::CheckIn);
+    assert_eq!(report.violations.len(), 2, "{report}");
+    assert_eq!(let_in.len(), 2, "{report}");
+    assert!(let_in
+        .iter()
+        .all(|v| v.user.as_deref() == Some(w.alice.as_str())));
+    assert!(
+        let_in.iter().any(|v| v.detail.contains("HELD, not SOLD")),
+        "{report}"
+    );
+    assert!(
+        let_in.iter().any(|v| v.detail.contains("which is HELD")),
         "{report}"
     );
 }

@@ -1,5 +1,6 @@
 //! The business metrics as the local server writes them: EMF lines on its stdout, read back
-//! after a hold, a payment and a release, from the real `devserver serve` process.
+//! after a hold, a payment, the door's scans and a release, from the real `devserver serve`
+//! process.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
@@ -120,7 +121,7 @@ fn carries(docs: &[Value], metric: &str, function: &str) -> bool {
 async fn a_hold_a_payment_and_a_release_write_emf_lines_to_the_servers_log() {
     let server = start();
     server.until_serving().await;
-    let api = Client::new(&server.base).unwrap();
+    let api = Client::signing_in(&server.base).unwrap();
     let concert = format!(
         "metrics-{}",
         &uuid::Uuid::new_v4().simple().to_string()[..10]
@@ -157,6 +158,17 @@ async fn a_hold_a_payment_and_a_release_write_emf_lines_to_the_servers_log() {
         .await
         .unwrap();
     assert_eq!(paid.status(), 201, "{}", paid.text());
+    // The paid seat at the door: let in, then refused as already in.
+    let reservation = held["reservationId"].as_str().unwrap();
+    let tickets: Value = api
+        .tickets(&user, reservation)
+        .await
+        .unwrap()
+        .json()
+        .unwrap();
+    let code = tickets["tickets"][0]["code"].as_str().unwrap();
+    assert_eq!(api.check_in(ADMIN, code).await.unwrap().status(), 200);
+    assert_eq!(api.check_in(ADMIN, code).await.unwrap().status(), 409);
     // A hold left to lapse: the TTL (played by the server) or its sweep releases it.
     let other = format!("v-{}", &uuid::Uuid::new_v4().simple().to_string()[..10]);
     let issued: Value = api
@@ -185,12 +197,23 @@ async fn a_hold_a_payment_and_a_release_write_emf_lines_to_the_servers_log() {
         .find(|d| d["Function"] == "pay" && d.get("Payments").is_some())
         .expect("a payment line");
     assert_eq!(payment["Revenue"], 40_000.0);
+    assert!(carries(&docs, "CheckIns", "admin_check_in"), "{docs:?}");
+    let refused = docs
+        .iter()
+        .find(|d| d.get("CheckInsRefused").is_some())
+        .expect("a refused scan's line");
+    assert_eq!(refused["Reason"], "ALREADY_CHECKED_IN");
     // Every line is EMF: its directive names each metric it carries, in our namespace, by
-    // function and in total.
+    // function and in total (and by reason, for a refused scan).
     for doc in &docs {
         let directive = &doc["_aws"]["CloudWatchMetrics"][0];
         assert_eq!(directive["Namespace"], "ConcertBooking", "{doc}");
-        assert_eq!(directive["Dimensions"], json!([["Function"], []]), "{doc}");
+        let dimensions = if doc.get("Reason").is_some() {
+            json!([["Function"], ["Reason"], []])
+        } else {
+            json!([["Function"], []])
+        };
+        assert_eq!(directive["Dimensions"], dimensions, "{doc}");
         assert!(doc["_aws"]["Timestamp"].is_i64(), "{doc}");
         let names = directive["Metrics"].as_array().unwrap();
         assert!(!names.is_empty(), "{doc}");

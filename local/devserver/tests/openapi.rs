@@ -14,11 +14,18 @@ use serde_yaml::Value;
 use shared::domain::catalog::{Name, Section, Sections, MAX_DATES, MAX_SEATS, MAX_SECTIONS};
 use shared::domain::queue::{Standing, TokenStatus};
 use shared::domain::seats::SeatState;
+use shared::domain::tickets::{Ticket, TicketId, TicketKeys};
 use shared::domain::{ConcertDate, ConcertId, QueueToken, SeatNo, UserId, Won};
+use shared::domain::{Reservation, ReservationId, ReservationStatus};
 use shared::error::{ApiError, StoreError};
 use shared::flows::catalog::{ConcertReport, QueueFigures};
+use shared::flows::listing::Page;
 use shared::flows::seats::{Counts, Seat};
-use shared::http::views::{AdminConcertView, QueueView, SeatsView, TokenView};
+use shared::flows::tickets::{CheckedIn, IssuedTicket};
+use shared::http::views::{
+    AdminConcertView, CheckInView, JwksView, QueueView, ReservationListView, SeatsView,
+    TicketsView, TokenView,
+};
 use shared::settings::Settings;
 use shared::store::catalog::StoredConcert;
 use shared::store::items::{ConcertItem, DateItem};
@@ -88,9 +95,30 @@ fn operations(root: &Value) -> Vec<Operation<'_>> {
     out
 }
 
-/// The buyers' scheme (a queue token) and the operator's.
+/// The buyers' scheme (a queue token), the signed-in buyer's (no queue token), and the
+/// operator's.
 const BEARER: &str = "bearerAuth";
+const ACCESS: &str = "accessToken";
 const OPERATOR: &str = "operatorAuth";
+
+/// The routes a signed-in buyer calls with no queue token.
+const SIGNED_IN_ONLY: [(&str, &str); 2] = [
+    ("GET", "/users/{userId}/reservations"),
+    ("GET", "/reservations/{reservationId}/tickets"),
+];
+
+/// The routes that go without any credentials.
+const PUBLIC: [(&str, &str); 2] = [
+    ("POST", "/queue/tokens"),
+    ("GET", "/.well-known/ticket-keys.json"),
+];
+
+/// The routes that ask no store, so never answer 503.
+const NO_STORE: [(&str, &str); 1] = [("GET", "/.well-known/ticket-keys.json")];
+
+fn listed(list: &[(&str, &str)], op: &Operation) -> bool {
+    list.iter().any(|(m, p)| *m == op.method && *p == op.path)
+}
 
 /// The schemes of an operation's effective security (its own, or the document's).
 fn schemes(root: &Value, op: &Operation) -> BTreeSet<String> {
@@ -264,6 +292,12 @@ fn every_api_error() -> Vec<ApiError> {
         ApiError::ReservationNotPaid("x".into()),
         ApiError::RefundWindowClosed("x".into()),
         ApiError::IdempotencyKeyReused,
+        ApiError::TicketInvalid("x".into()),
+        ApiError::AlreadyCheckedIn {
+            what: "x".into(),
+            at: Utc::now(),
+        },
+        ApiError::TicketRefunded("x".into()),
         ApiError::Unavailable(store()),
         ApiError::Internal(shared::error::Internal::Store(store())),
     ]
@@ -346,8 +380,14 @@ fn every_operation_documents_its_refusals_as_problem_json() {
         let name = op.name();
         // 400 on every operation: input to refuse, and headers over the size limit (the only
         // 400 of GET /queue/status, whose malformed token is 401).
-        let mut required = vec![400, 500, 503];
-        if is_bearer_secured(&root, &op) || is_operator_secured(&root, &op) {
+        let mut required = vec![400, 500];
+        if !listed(&NO_STORE, &op) {
+            required.push(503);
+        }
+        if is_bearer_secured(&root, &op)
+            || is_operator_secured(&root, &op)
+            || schemes(&root, &op).contains(ACCESS)
+        {
             required.push(401);
         }
         for status in required {
@@ -449,22 +489,25 @@ fn iam_routes() -> BTreeSet<(String, String)> {
 }
 
 #[test]
-fn only_issuing_a_token_goes_without_one() {
+fn only_issuing_a_token_and_the_ticket_keys_go_without_credentials() {
     let root = spec();
     for op in operations(&root) {
-        let open = op.method == "POST" && op.path == "/queue/tokens";
-        let expected: BTreeSet<String> = if open {
+        let expected: BTreeSet<String> = if listed(&PUBLIC, &op) {
             BTreeSet::new()
         } else if op.path.starts_with("/admin/") {
             [OPERATOR.to_owned()].into()
+        } else if listed(&SIGNED_IN_ONLY, &op) {
+            [ACCESS.to_owned()].into()
         } else {
             [BEARER.to_owned()].into()
         };
         assert_eq!(
             schemes(&root, &op),
             expected,
-            "{}: a buyer's route takes a queue token (bearerAuth), an operator's route the \
-             operator's credentials (operatorAuth), and POST /queue/tokens neither",
+            "{}: a buyer's route takes a queue token (bearerAuth) or, for the buyer's own \
+             reservations and tickets, only the signed-in buyer (accessToken); an operator's \
+             route the operator's credentials (operatorAuth); POST /queue/tokens and the ticket \
+             keys none",
             op.name()
         );
     }
@@ -813,6 +856,65 @@ fn the_answers_have_exactly_the_fields_the_views_write() {
     all_required("SeatMap", seat_map, &map);
     let seat = property(&root, seat_map, "seats").get("items").unwrap();
     all_required("SeatMap.seats[]", seat, &map["seats"][0]);
+
+    // A buyer's list, a reservation's tickets, the door's answer and the ticket keys.
+    let keys = TicketKeys::random();
+    let reservation = Reservation {
+        reservation_id: ReservationId::generate(),
+        user_id: UserId::parse("u1").unwrap(),
+        concert_id: ConcertId::parse("gala").unwrap(),
+        date: ConcertDate::parse("2026-12-24").unwrap(),
+        seat_nos: vec![SeatNo::new(7).unwrap(), SeatNo::new(8).unwrap()],
+        price: Won::new(100_000),
+        status: ReservationStatus::Confirmed,
+        expires_at: Utc::now(),
+    };
+    let page = Page {
+        reservations: vec![reservation.clone()],
+        next: None,
+    };
+    let list = serde_json::to_value(ReservationListView::new(
+        &reservation.user_id,
+        &page,
+        Some("cursor".into()),
+    ))
+    .unwrap();
+    all_required("ReservationList", schema(&root, "ReservationList"), &list);
+    let ticket = Ticket {
+        id: TicketId {
+            reservation: reservation.reservation_id,
+            seat: SeatNo::new(7).unwrap(),
+        },
+        concert: reservation.concert_id.clone(),
+        date: reservation.date,
+    };
+    let issued = IssuedTicket {
+        code: keys.sign(&ticket),
+        ticket: ticket.clone(),
+        section: Name::parse("Floor").unwrap(),
+        checked_in_at: None,
+    };
+    let tickets =
+        serde_json::to_value(TicketsView::new(&reservation.reservation_id, &[issued])).unwrap();
+    let tickets_schema = schema(&root, "Tickets");
+    all_required("Tickets", tickets_schema, &tickets);
+    let one = property(&root, tickets_schema, "tickets")
+        .get("items")
+        .unwrap();
+    all_required("Tickets.tickets[]", one, &tickets["tickets"][0]);
+    let checked_in = serde_json::to_value(CheckInView::from(&CheckedIn {
+        ticket,
+        section: Name::parse("Floor").unwrap(),
+        checked_in_at: Utc::now(),
+    }))
+    .unwrap();
+    all_required("CheckIn", schema(&root, "CheckIn"), &checked_in);
+    let jwks =
+        serde_json::to_value(JwksView::new(&keys.published(ConcertDate::today_utc()))).unwrap();
+    let jwks_schema = schema(&root, "TicketKeys");
+    all_required("TicketKeys", jwks_schema, &jwks);
+    let jwk = property(&root, jwks_schema, "keys").get("items").unwrap();
+    all_required("TicketKeys.keys[]", jwk, &jwks["keys"][0]);
 }
 
 /// One request the operator handlers refuse before any I/O, and how.
@@ -911,7 +1013,28 @@ async fn the_operator_routes_refuse_as_the_spec_says() {
     let bad_sections = r#"{"name":"N","dates":[{"date":"2026-12-24","sections":[
         {"name":"A","fromSeat":2,"toSeat":10,"price":1}]}]}"#;
     let no_name = r#"{"name":"","dates":[]}"#;
+    let door = "/admin/checkins";
     let cases = [
+        unauthorized("POST", door, "", None, Some(r#"{"code":"x"}"#.into())),
+        invalid("POST", door, "", Some("{}".into()), "code"),
+        invalid(
+            "POST",
+            door,
+            "",
+            Some(r#"{"code":"x","gate":1}"#.into()),
+            "gate",
+        ),
+        // Not a ticket of this stack: refused before any store is asked.
+        Refused {
+            method: "POST",
+            path: door,
+            concert: "",
+            auth: Some(format!("Bearer {ADMIN_TOKEN}")),
+            body: Some(r#"{"code":"k.a.b.c.d.e"}"#.into()),
+            status: 400,
+            code: "TICKET_INVALID",
+            field: "",
+        },
         unauthorized("PUT", put, "gala", None, Some(dates(1))),
         unauthorized("GET", put, "gala", None, None),
         unauthorized("PATCH", patch, "gala", None, Some("{}".into())),
@@ -985,6 +1108,7 @@ async fn the_operator_routes_refuse_as_the_spec_says() {
         let concrete = path.replace("{concertId}", &concert.replace(' ', "%20"));
         let req = request(method, &concrete, concert, auth.as_deref(), body);
         let res = match (method, path) {
+            ("POST", _) => admin_check_in::handler(&state, req).await,
             ("PUT", _) => admin_put_concert::handler(&state, req).await,
             ("GET", _) => admin_get_concert::handler(&state, req).await,
             _ => admin_patch_queue::handler(&state, req).await,

@@ -1,13 +1,13 @@
 //! Bugs found by trying the product as a user would, each pinned by the test that failed
 //! before its fix: one expiry boundary, a payment needs a token of its reservation's concert,
-//! and a repeated Authorization header is refused as API Gateway would.
+//! and a repeated Authorization or Queue-Token header is refused as API Gateway would.
 
 mod common;
 
 use chrono::{DateTime, Utc};
 use common::{answer, assert_problem, spawn_app, unique, TestApp};
 use reqwest::header::AUTHORIZATION;
-use reqwest::StatusCode;
+use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use shared::domain::{ConcertDate, ConcertId, ReservationId, SeatNo, UserId, Won};
 use shared::store::items::{HoldItem, ReservationItem, ReservationStatus};
@@ -165,17 +165,38 @@ async fn a_token_of_another_concert_cannot_pay_and_is_not_spent() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_repeated_authorization_header_is_401_token_invalid() {
+async fn a_repeated_queue_token_header_is_401_token_invalid() {
     let app = spawn_app().await;
-    let token = app.token_for(&unique("u")).await;
+    let user = unique("u");
+    let token = app.token_for(&user).await;
+    let res = app
+        .api
+        .request(Method::GET, "/queue/status")
+        .as_user(&user)
+        .header("Queue-Token", &token)
+        .header("Queue-Token", &token)
+        .send()
+        .await
+        .unwrap();
+    assert_problem(res, StatusCode::UNAUTHORIZED, "TOKEN_INVALID").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_repeated_authorization_header_is_the_gateways_401() {
+    let app = spawn_app().await;
+    let user = unique("u");
+    let token = app.token_for(&user).await;
+    let access = app.api.access_token(&user).await.unwrap().unwrap();
     let res = reqwest::Client::new()
         .get(app.url("/queue/status"))
-        .header(AUTHORIZATION, format!("Bearer {token}"))
-        .header(AUTHORIZATION, format!("Bearer {token}"))
+        .header(AUTHORIZATION, format!("Bearer {access}"))
+        .header(AUTHORIZATION, format!("Bearer {access}"))
+        .header("Queue-Token", &token)
         .send()
         .await
         .unwrap();
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
-    let problem: Value = res.json().await.unwrap();
-    assert_eq!(problem["code"], "TOKEN_INVALID", "{problem}");
+    assert!(res.headers().contains_key("www-authenticate"));
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body, serde_json::json!({ "message": "Unauthorized" }));
 }

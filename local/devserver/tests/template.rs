@@ -143,10 +143,12 @@ fn the_template_declares_the_reservations_table_the_code_creates() {
             (schema::SORT_KEY, "S"),
             (schema::HELD_SHARD_ATTRIBUTE, "S"),
             (schema::EXPIRES_AT_ATTRIBUTE, "N"),
+            (schema::USER_ID_ATTRIBUTE, "S"),
+            (schema::CREATED_AT_ATTRIBUTE, "S"),
         ])
     );
     let indexes = p["GlobalSecondaryIndexes"].as_sequence().unwrap();
-    assert_eq!(indexes.len(), 1);
+    assert_eq!(indexes.len(), 2);
     assert_eq!(indexes[0]["IndexName"], schema::HELD_BY_EXPIRY_INDEX);
     assert_eq!(
         names(&indexes[0]["KeySchema"], "KeyType"),
@@ -156,6 +158,15 @@ fn the_template_declares_the_reservations_table_the_code_creates() {
         ])
     );
     assert_eq!(indexes[0]["Projection"]["ProjectionType"], "ALL");
+    assert_eq!(indexes[1]["IndexName"], schema::BY_USER_INDEX);
+    assert_eq!(
+        names(&indexes[1]["KeySchema"], "KeyType"),
+        pairs(&[
+            (schema::USER_ID_ATTRIBUTE, "HASH"),
+            (schema::CREATED_AT_ATTRIBUTE, "RANGE")
+        ])
+    );
+    assert_eq!(indexes[1]["Projection"]["ProjectionType"], "ALL");
     assert!(p["StreamSpecification"].is_null());
     assert!(p["TimeToLiveSpecification"].is_null());
     assert_eq!(p["BillingMode"], "PAY_PER_REQUEST");
@@ -300,6 +311,7 @@ fn the_alarms_an_on_sale_needs_exist_and_notify_the_topic() {
         "ReleaseIteratorAgeAlarm",
         "ReleaseDeadLetterAlarm",
         "TtlLagAlarm",
+        "RefusedScansAlarm",
     ];
     assert_eq!(
         alarms,
@@ -332,7 +344,7 @@ fn the_alarms_an_on_sale_needs_exist_and_notify_the_topic() {
         );
     }
     // The business metrics the alarms read come from the functions' EMF lines.
-    for metric in ["ServerErrors", "SeatsReleasedBySweep"] {
+    for metric in ["ServerErrors", "SeatsReleasedBySweep", "CheckInsRefused"] {
         assert!(shared::metrics::Metric::ALL
             .iter()
             .any(|m| m.name() == metric));
@@ -341,5 +353,86 @@ fn the_alarms_an_on_sale_needs_exist_and_notify_the_topic() {
     assert_eq!(
         resources["OnSaleDashboard"]["Type"],
         "AWS::CloudWatch::Dashboard"
+    );
+}
+
+/// The routes anyone may call without signing in. Any other route is a buyer's (the JWT
+/// authorizer) or an operator's (IAM).
+const PUBLIC_ROUTES: &[(&str, &str)] = &[("GET", "/.well-known/ticket-keys.json")];
+
+#[test]
+fn every_route_is_a_signed_in_buyers_an_operators_or_on_the_public_list() {
+    use devserver::routes::RouteAuth;
+    let routes = template_routes().unwrap();
+    assert!(!routes.is_empty());
+    for route in routes {
+        let name = format!("{} {}", route.method, route.path);
+        let operator = route.path.starts_with("/admin/");
+        match route.auth {
+            RouteAuth::Jwt => assert!(!operator, "{name}: an operator route takes IAM"),
+            RouteAuth::Iam => assert!(operator, "{name}: IAM is for the /admin routes"),
+            RouteAuth::Open => assert!(
+                PUBLIC_ROUTES.contains(&(route.method.as_str(), route.path.as_str())),
+                "{name} has no authorizer and is not on the public list"
+            ),
+        }
+    }
+}
+
+#[test]
+fn the_jwt_authorizer_checks_issuer_audience_and_the_access_token_scope() {
+    let doc: Value = serde_yaml::from_str(TEMPLATE).unwrap();
+    let auth = &doc["Resources"]["HttpApi"]["Properties"]["Auth"];
+    assert_eq!(
+        auth["DefaultAuthorizer"].as_str(),
+        Some(devserver::routes::JWT_AUTHORIZER)
+    );
+    let jwt = &auth["Authorizers"][devserver::routes::JWT_AUTHORIZER];
+    assert_eq!(
+        jwt["IdentitySource"].as_str(),
+        Some("$request.header.Authorization")
+    );
+    assert!(!jwt["JwtConfiguration"]["issuer"].is_null());
+    assert!(!jwt["JwtConfiguration"]["audience"].is_null());
+    let scope = &jwt["AuthorizationScopes"][0];
+    assert!(!scope.is_null(), "the authorizer requires a scope");
+    assert_eq!(
+        doc["Parameters"]["JwtRequiredScope"]["Default"].as_str(),
+        Some(devserver::auth::REQUIRED_SCOPE),
+        "the scope the local authorizer requires is the template's"
+    );
+}
+
+/// The ticket key signs and checks tickets: the three functions that do have it, from the
+/// stack's secret, and no other function does (a function without it refuses to sign).
+#[test]
+fn only_the_ticket_functions_have_the_ticket_key() {
+    let with_key: BTreeSet<String> = template_functions()
+        .unwrap()
+        .into_iter()
+        .filter(|f| {
+            let env = &resource(&f.logical_id)["Properties"]["Environment"]["Variables"];
+            match &env["TICKET_SIGNING_KEY"] {
+                Value::Tagged(t) => t
+                    .value
+                    .as_str()
+                    .is_some_and(|v| v.contains("${TicketSigningKeySecret}")),
+                Value::Null => false,
+                other => panic!("{}: TICKET_SIGNING_KEY is {other:?}", f.logical_id),
+            }
+        })
+        .map(|f| f.binary)
+        .collect();
+    assert_eq!(
+        with_key,
+        BTreeSet::from(["get_tickets", "get_ticket_keys", "admin_check_in"].map(String::from))
+    );
+    assert!(
+        template()["Globals"]["Function"]["Environment"]["Variables"]["TICKET_SIGNING_KEY"]
+            .is_null()
+    );
+    assert_eq!(
+        resource("TicketSigningKeySecret")["Type"],
+        "AWS::SecretsManager::Secret"
     );
 }

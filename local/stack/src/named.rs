@@ -636,10 +636,10 @@ fn port_in(kind: Kind, args: &str) -> Option<u16> {
 // ------------------------------------------------------------------ environment
 
 /// The settings a local stack's clients run with: dummy credentials and a region (DynamoDB
-/// Local ignores them), the two endpoints, the table names, and one queue-token key for every
-/// process of the stack (the server, the Lambda binaries, the load tool must agree on it;
-/// fresh each start, unless the caller set one). With `keep`, a variable the caller already
-/// set stays as it is.
+/// Local ignores them), the two endpoints, the table names, and one queue-token key and one
+/// ticket key for every process of the stack (the server, the Lambda binaries, the load tool
+/// must agree on them; fresh each start, unless the caller set them). With `keep`, a variable
+/// the caller already set stays as it is.
 pub fn environment(
     ddb_port: u16,
     redis_port: u16,
@@ -658,6 +658,9 @@ pub fn environment(
         ),
         ("REDIS_URL", format!("redis://127.0.0.1:{redis_port}"), keep),
         ("QUEUE_TOKEN_KEY", random_key(), true),
+        // The ticket key likewise: the server signs a ticket's code, the door (a Lambda
+        // binary under `make smoke`) checks it.
+        ("TICKET_SIGNING_KEY", random_key(), true),
         ("TABLE_NAME", table.to_owned(), keep),
         (
             "RESERVATIONS_TABLE_NAME",

@@ -4,9 +4,11 @@ pub mod catalog;
 pub mod ids;
 pub mod money;
 pub mod operator;
+pub mod paging;
 pub mod queue;
 pub mod reservations;
 pub mod seats;
+pub mod tickets;
 pub mod token;
 
 pub use ids::{

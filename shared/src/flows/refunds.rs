@@ -6,7 +6,9 @@
 //! is REFUNDED and its payment keeps the answer.
 //!
 //! Once per reservation by construction: the transaction holds only while the reservation is
-//! CONFIRMED. The balance limit does not refuse a refund: the money was the buyer's.
+//! CONFIRMED. The balance limit does not refuse a refund: the money was the buyer's. A seat
+//! the door let in is not refunded (ALREADY_CHECKED_IN): each SOLD marker's delete is
+//! conditioned on it, so a refund and a check-in of one seat never both happen.
 
 use chrono::{DateTime, NaiveTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -168,6 +170,12 @@ pub async fn refund(
                 // Another refund of it committed first: its answer.
                 let payment = state.db.payment(id).await?;
                 return again(&current, payment.as_ref());
+            }
+            RefundOutcome::CheckedIn { seat, at } => {
+                return Err(ApiError::AlreadyCheckedIn {
+                    what: format!("seat {seat} of reservation {id}"),
+                    at,
+                })
             }
             RefundOutcome::KeyTaken(image) => {
                 if let Some(keyed) = &keyed {

@@ -214,7 +214,12 @@ pub async fn seat_map(
     Ok(map.seats(Utc::now().timestamp_millis()))
 }
 
-fn remember(state: &AppState, concert: &ConcertId, item: &DateItem) -> Arc<CachedCatalog> {
+/// Keeps a date's catalog as read, for the life of the process.
+pub(crate) fn remember(
+    state: &AppState,
+    concert: &ConcertId,
+    item: &DateItem,
+) -> Arc<CachedCatalog> {
     let entry = Arc::new(CachedCatalog {
         version: item.catalog_version,
         locked: item.locked,
@@ -247,6 +252,21 @@ pub async fn catalog(
     }
     let item = state.db.date(concert, date).await?;
     Ok(item.map(|item| remember(state, concert, &item)))
+}
+
+/// A date's catalog from the process's cache only, and only once locked (a date with a seat
+/// sold is): those sections never change, so no read can be fresher. No I/O.
+pub fn locked_catalog(
+    state: &AppState,
+    concert: &ConcertId,
+    date: &ConcertDate,
+) -> Option<Arc<CachedCatalog>> {
+    state
+        .catalogs
+        .read()
+        .ok()
+        .and_then(|c| c.get(&(concert.clone(), *date)).cloned())
+        .filter(|c| c.locked)
 }
 
 /// After a hold that locked the date: holds of this process need not lock it again.

@@ -5,13 +5,13 @@ pub mod views;
 
 use std::future::Future;
 
-use http::header::{AUTHORIZATION, CONTENT_TYPE, RETRY_AFTER};
+use http::header::{AUTHORIZATION, CONTENT_TYPE, RETRY_AFTER, WWW_AUTHENTICATE};
 use http::StatusCode;
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use crate::domain::{Invalid, QueueToken};
+use crate::domain::{Invalid, QueueToken, UserId};
 use crate::error::ApiError;
 use crate::flows;
 pub use crate::flows::queue::{Caller, Need};
@@ -42,6 +42,9 @@ pub fn json<T: Serialize>(status: StatusCode, value: &T) -> HttpResponse {
 /// The single mapping from an error to the client's answer. Internal causes are logged here,
 /// whole, and never sent.
 pub fn problem(err: &ApiError) -> HttpResponse {
+    if matches!(err, ApiError::Unauthenticated) {
+        return unauthorized(None);
+    }
     let doc = err.problem();
     if doc.status >= 500 {
         crate::metrics::count(crate::metrics::Metric::ServerErrors);
@@ -146,11 +149,81 @@ pub fn path<T>(
     parse(raw).map_err(|e| ApiError::validation(name, e.0))
 }
 
-/// `Authorization: Bearer <token>`. Given more than once, it is refused as TOKEN_INVALID:
-/// API Gateway (payload 2.0) joins repeated headers with commas, which no token parses as, so
-/// the local server answers the same request as AWS does.
-pub fn bearer(req: &Request) -> Result<QueueToken, ApiError> {
-    let mut values = req.headers().get_all(AUTHORIZATION).iter();
+/// The query string's parameters as API Gateway hands them (parsed from the raw query
+/// string, values decoded): only those `allowed`, each at most once, else a 400 naming it.
+pub fn query(
+    req: &Request,
+    allowed: &[&'static str],
+) -> Result<std::collections::HashMap<&'static str, String>, ApiError> {
+    let mut found = std::collections::HashMap::new();
+    let Some(params) = req.query_string_parameters_ref() else {
+        return Ok(found);
+    };
+    for (name, value) in params.iter() {
+        let Some(known) = allowed.iter().find(|a| **a == name) else {
+            return Err(ApiError::validation(
+                name,
+                "is not a query parameter of this request",
+            ));
+        };
+        if found.insert(*known, value.to_owned()).is_some() {
+            return Err(ApiError::validation(*known, "must be given once"));
+        }
+    }
+    Ok(found)
+}
+
+/// The signed-in buyer: the `sub` claim API Gateway's JWT authorizer verified and put in the
+/// request context (the local server plays that authorizer). The functions never check the
+/// JWT again: the gateway did, and the request context is the gateway's, not the client's.
+/// No claims, or a `sub` that is not a valid userId, is 401 as the gateway answers it; a body
+/// is never asked who the buyer is.
+pub fn buyer(req: &Request) -> Result<UserId, ApiError> {
+    use lambda_http::request::RequestContext;
+    let Some(RequestContext::ApiGatewayV2(ctx)) = req.request_context_ref() else {
+        return Err(ApiError::Unauthenticated);
+    };
+    ctx.authorizer
+        .as_ref()
+        .and_then(|a| a.jwt.as_ref())
+        .and_then(|jwt| jwt.claims.get("sub"))
+        .and_then(|sub| UserId::parse(sub).ok())
+        .ok_or(ApiError::Unauthenticated)
+}
+
+/// A `userId` the request names (in its body or path) must be the signed-in buyer's.
+pub fn must_be_buyer(buyer: &UserId, named: &UserId) -> Result<(), ApiError> {
+    if buyer != named {
+        return Err(ApiError::Forbidden(format!(
+            "the signed-in user may not act for user {named}"
+        )));
+    }
+    Ok(())
+}
+
+/// API Gateway's own answer to a refused access token: 401, `{"message":"Unauthorized"}` and a
+/// `WWW-Authenticate` challenge (RFC 6750), with the reason when there is a token to refuse.
+/// The local server's authorizer answers with this too.
+pub fn unauthorized(reason: Option<&str>) -> HttpResponse {
+    let challenge = match reason {
+        Some(reason) => {
+            format!(r#"Bearer scope="" error="invalid_token" error_description="{reason}""#)
+        }
+        None => "Bearer".to_owned(),
+    };
+    Response::builder()
+        .status(StatusCode::UNAUTHORIZED)
+        .header(CONTENT_TYPE, "application/json")
+        .header(WWW_AUTHENTICATE, challenge)
+        .body(Body::Text(r#"{"message":"Unauthorized"}"#.to_owned()))
+        .expect("static response parts are valid")
+}
+
+/// The queue token, from `Queue-Token` (it left `Authorization` to the access token). Given
+/// more than once, it is refused as TOKEN_INVALID: API Gateway (payload 2.0) joins repeated
+/// headers with commas, which no token parses as, so the local server answers as AWS does.
+pub fn queue_token(req: &Request) -> Result<QueueToken, ApiError> {
+    let mut values = req.headers().get_all(QUEUE_TOKEN).iter();
     let Some(value) = values.next() else {
         return Err(ApiError::TokenMissing);
     };
@@ -158,14 +231,11 @@ pub fn bearer(req: &Request) -> Result<QueueToken, ApiError> {
         return Err(ApiError::TokenInvalid);
     }
     let value = value.to_str().map_err(|_| ApiError::TokenInvalid)?;
-    let Some((scheme, token)) = value.split_once(' ') else {
-        return Err(ApiError::TokenInvalid);
-    };
-    if !scheme.eq_ignore_ascii_case("bearer") {
-        return Err(ApiError::TokenInvalid);
-    }
-    QueueToken::parse(token.trim()).map_err(|_| ApiError::TokenInvalid)
+    QueueToken::parse(value.trim()).map_err(|_| ApiError::TokenInvalid)
 }
+
+/// The header that carries the queue token.
+pub const QUEUE_TOKEN: &str = "Queue-Token";
 
 /// An operator's request: in AWS, one API Gateway has authorized with IAM (SigV4: the
 /// route's `AWS_IAM` authorizer puts the caller in the request context); elsewhere,
@@ -195,9 +265,21 @@ pub fn operator(state: &AppState, req: &Request) -> Result<(), ApiError> {
     }
 }
 
-/// The request's bearer token through the queue's token guard ([`flows::queue::guard`]).
-pub async fn guard(state: &AppState, req: &Request, need: Need) -> Result<Caller, ApiError> {
-    flows::queue::guard(state, &bearer(req)?, need).await
+/// The request's queue token through the queue's token guard ([`flows::queue::guard`]): live
+/// (ACTIVE where `need` says so) and the signed-in buyer's own, FORBIDDEN otherwise.
+pub async fn guard(
+    state: &AppState,
+    req: &Request,
+    buyer: &UserId,
+    need: Need,
+) -> Result<Caller, ApiError> {
+    let caller = flows::queue::guard(state, &queue_token(req)?, need).await?;
+    if caller.user() != buyer {
+        return Err(ApiError::Forbidden(
+            "the queue token belongs to another user".into(),
+        ));
+    }
+    Ok(caller)
 }
 
 /// The `Idempotency-Key` header, parsed; `None` when the request has none. Given twice, or

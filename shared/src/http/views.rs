@@ -5,12 +5,17 @@ use serde::Serialize;
 
 use crate::domain::queue::TokenStatus;
 use crate::domain::seats::SeatState;
-use crate::domain::{ConcertDate, ConcertId, Reservation, ReservationStatus, UserId, Won};
+use crate::domain::tickets::PublicKey;
+use crate::domain::{
+    ConcertDate, ConcertId, Reservation, ReservationId, ReservationStatus, UserId, Won,
+};
 use crate::flows::balance::Charged;
 use crate::flows::catalog::{ConcertReport, QueueFigures};
+use crate::flows::listing::Page;
 use crate::flows::payments::Paid;
 use crate::flows::refunds::Refunded;
 use crate::flows::seats::Seat;
+use crate::flows::tickets::{CheckedIn, IssuedTicket};
 use crate::store::catalog::StoredConcert;
 
 pub fn instant(at: DateTime<Utc>) -> String {
@@ -310,5 +315,133 @@ impl AdminConcertView {
             date.sold = Some(counts.sold);
         }
         view
+    }
+}
+
+/// `GET /users/{userId}/reservations`: a page of the user's reservations, newest first, each
+/// as `GET /reservations/{id}` shows it; `nextCursor` null on the last page.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReservationListView {
+    pub user_id: String,
+    pub reservations: Vec<ReservationView>,
+    pub next_cursor: Option<String>,
+}
+
+impl ReservationListView {
+    /// `next_cursor`: the sealed position of the page's end, when there is more.
+    pub fn new(user: &UserId, page: &Page, next_cursor: Option<String>) -> Self {
+        Self {
+            user_id: user.to_string(),
+            reservations: page
+                .reservations
+                .iter()
+                .map(ReservationView::from)
+                .collect(),
+            next_cursor,
+        }
+    }
+}
+
+/// One ticket of `GET /reservations/{reservationId}/tickets`.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TicketView {
+    pub ticket_id: String,
+    pub reservation_id: String,
+    pub concert_id: String,
+    pub date: String,
+    pub seat_no: u16,
+    pub section: String,
+    pub code: String,
+    pub checked_in_at: Option<String>,
+}
+
+/// `GET /reservations/{reservationId}/tickets`.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TicketsView {
+    pub reservation_id: String,
+    pub tickets: Vec<TicketView>,
+}
+
+impl TicketsView {
+    pub fn new(reservation: &ReservationId, tickets: &[IssuedTicket]) -> Self {
+        Self {
+            reservation_id: reservation.to_string(),
+            tickets: tickets
+                .iter()
+                .map(|t| TicketView {
+                    ticket_id: t.ticket.id.to_string(),
+                    reservation_id: t.ticket.id.reservation.to_string(),
+                    concert_id: t.ticket.concert.to_string(),
+                    date: t.ticket.date.to_string(),
+                    seat_no: t.ticket.seat().get(),
+                    section: t.section.to_string(),
+                    code: t.code.clone(),
+                    checked_in_at: t.checked_in_at.map(instant),
+                })
+                .collect(),
+        }
+    }
+}
+
+/// `POST /admin/checkins`: the seat let in.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CheckInView {
+    pub ticket_id: String,
+    pub concert_id: String,
+    pub date: String,
+    pub seat_no: u16,
+    pub section: String,
+    pub checked_in_at: String,
+}
+
+impl From<&CheckedIn> for CheckInView {
+    fn from(c: &CheckedIn) -> Self {
+        Self {
+            ticket_id: c.ticket.id.to_string(),
+            concert_id: c.ticket.concert.to_string(),
+            date: c.ticket.date.to_string(),
+            seat_no: c.ticket.seat().get(),
+            section: c.section.to_string(),
+            checked_in_at: instant(c.checked_in_at),
+        }
+    }
+}
+
+/// `GET /.well-known/ticket-keys.json`: a JWKS (RFC 7517) of OKP/Ed25519 keys (RFC 8037).
+#[derive(Debug, Serialize)]
+pub struct JwksView {
+    pub keys: Vec<JwkView>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct JwkView {
+    pub kty: &'static str,
+    pub crv: &'static str,
+    pub alg: &'static str,
+    #[serde(rename = "use")]
+    pub usage: &'static str,
+    pub kid: String,
+    pub x: String,
+}
+
+impl JwksView {
+    pub fn new(keys: &[PublicKey]) -> Self {
+        Self {
+            keys: keys
+                .iter()
+                .map(|k| JwkView {
+                    kty: "OKP",
+                    crv: "Ed25519",
+                    alg: "EdDSA",
+                    usage: "sig",
+                    kid: k.kid.clone(),
+                    x: k.x.clone(),
+                })
+                .collect(),
+        }
     }
 }

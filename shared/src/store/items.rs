@@ -7,7 +7,8 @@
 //! - Date         `CONCERT#{concertId}` / `DATE#{date}` (its sections: seats and prices)
 //! - Hold marker  `SEATS#{concertId}#{date}` / `SEAT#{seatNo:04}#HOLD` (the seat's lock: HELD
 //!   with an expiry and a TTL, or SOLD for good)
-//! - Reservation  `RESERVATION#{reservationId}` / `RESERVATION` (reservations table)
+//! - Reservation  `RESERVATION#{reservationId}` / `RESERVATION` (reservations table; its
+//!   user's list is the `ByUser` index, `userId` / `createdAt`)
 //! - Payment      `RESERVATION#{reservationId}` / `PAYMENT` (reservations table)
 //! - Token        `TOKEN#{tokenId}` / `TOKEN` (audit of every token issued)
 //! - Balance      `USER#{userId}` / `BALANCE` (what the user holds, in won)
@@ -22,6 +23,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::domain::catalog::{Name, Sections};
+use crate::domain::paging::Position;
 use crate::domain::token::TokenId;
 use crate::domain::{ConcertDate, ConcertId, PaymentId, ReservationId, SeatNo, UserId, Won};
 
@@ -58,6 +60,12 @@ pub mod keys {
     pub fn held_shard_no(n: u32) -> String {
         format!("HELD#{n}")
     }
+    /// The reservations table's index of a user's reservations, newest first: `userId` /
+    /// `createdAt`, attributes every reservation has had from the start, so the index holds
+    /// every reservation ever made, with nothing to backfill.
+    pub const BY_USER_INDEX: &str = "ByUser";
+    pub const BY_USER_PK: &str = "userId";
+    pub const BY_USER_SK: &str = "createdAt";
     pub fn token_pk(id: &TokenId) -> String {
         format!("TOKEN#{id}")
     }
@@ -79,6 +87,16 @@ pub mod keys {
     pub fn seat_count_sk(concert: &ConcertId) -> String {
         format!("SEATS#{concert}")
     }
+}
+
+/// Whether a raw item is of `entity` (its `entity` attribute), for a read that fetches items
+/// of several kinds at once.
+pub fn is_entity(
+    item: &std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>,
+    entity: Entity,
+) -> bool {
+    let name = serde_dynamo::to_attribute_value(entity).ok();
+    name.is_some() && item.get("entity") == name.as_ref()
 }
 
 /// Which kind of item this is; also what the stream filter selects on.
@@ -229,8 +247,9 @@ pub enum HoldStatus {
 /// The seat's lock. A hold is one conditional Put of this item: it succeeds when there is no
 /// marker, or when the marker is a HELD whose `expiresAt` has passed. While HELD it carries
 /// `ttl`, so DynamoDB deletes it after its time and the stream tells `release_hold`.
-/// A payment turns it SOLD and drops `ttl` and `expiresAt`: the sale lasts.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// A payment turns it SOLD and drops `ttl` and `expiresAt`: the sale lasts. The door marks a
+/// SOLD one `checkedInAt`, once.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct HoldItem {
     #[serde(rename = "PK")]
@@ -255,9 +274,21 @@ pub struct HoldItem {
     /// Epoch seconds for DynamoDB TTL; only while HELD.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ttl: Option<i64>,
+    /// Set once, on a SOLD marker, when the door lets its seat in (`POST /admin/checkins`):
+    /// a refund's delete of the marker is conditioned on its absence.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checked_in_at: Option<DateTime<Utc>>,
+    /// The scan that set `checkedInAt`: a check-in whose answer was lost and is sent again
+    /// finds its own mark, and is answered as let in, not as a second scan.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub check_in_id: Option<Uuid>,
 }
 
 impl HoldItem {
+    /// The check-in's mark, which a refund's condition asks to be absent.
+    pub const CHECKED_IN_AT: &'static str = "checkedInAt";
+    pub const CHECK_IN_ID: &'static str = "checkInId";
+
     /// The condition under which a HELD marker's hold still counts at `:now` (epoch ms), and
     /// its negation: the one boundary of [`crate::domain::seats::hold_is_live`], written as
     /// the store's conditions. A hold is live while now < expiresAt.
@@ -293,6 +324,8 @@ impl HoldItem {
             expires_at: Some(r.expires_at),
             // Rounded up: TTL must never fire before the hold's time is over.
             ttl: Some((r.expires_at + 999) / 1000),
+            checked_in_at: None,
+            check_in_id: None,
         }
     }
 }
@@ -407,6 +440,45 @@ impl ReservationItem {
     /// exists (those carry `seatNos`).
     pub fn counted(&self) -> bool {
         !self.seat_nos.is_empty()
+    }
+
+    /// Where a page of its user's list ends when it is the page's last.
+    pub fn position(&self) -> Position {
+        Position {
+            created_at: self.created_at,
+            reservation: self.reservation_id,
+        }
+    }
+
+    /// The `ByUser` key of the reservation at `position` of `user`'s list (what a Query's
+    /// `ExclusiveStartKey` names: the index's key and the table's).
+    pub fn by_user_key(
+        user: &UserId,
+        position: &Position,
+    ) -> Result<
+        std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>,
+        serde_dynamo::Error,
+    > {
+        use aws_sdk_dynamodb::types::AttributeValue;
+        Ok(std::collections::HashMap::from([
+            (
+                "PK".to_owned(),
+                AttributeValue::S(keys::reservation_pk(&position.reservation)),
+            ),
+            (
+                "SK".to_owned(),
+                AttributeValue::S(keys::RESERVATION_SK.to_owned()),
+            ),
+            (
+                keys::BY_USER_PK.to_owned(),
+                AttributeValue::S(user.to_string()),
+            ),
+            // Serialized as `createdAt` was written, so the same string the index sorts by.
+            (
+                keys::BY_USER_SK.to_owned(),
+                serde_dynamo::to_attribute_value(position.created_at)?,
+            ),
+        ]))
     }
 }
 

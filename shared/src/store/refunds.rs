@@ -5,12 +5,15 @@ use aws_sdk_dynamodb::types::{
     AttributeValue, Delete, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
 };
 
-use crate::domain::{IdempotencyKey, ReservationId, UserId, Won};
+use chrono::{DateTime, Utc};
+
+use crate::domain::{IdempotencyKey, ReservationId, SeatNo, UserId, Won};
 use crate::error::StoreError;
 use crate::store::balance::ledger_proof;
 use crate::store::dynamo::{built, from_item, key, retry_conflicts, s, sdk_error, Db, TxError};
 use crate::store::items::{
-    keys, BalanceItem, IdempotencyItem, IdempotencyScope, LedgerItem, PaymentItem, ReservationItem,
+    keys, BalanceItem, HoldItem, IdempotencyItem, IdempotencyScope, LedgerItem, PaymentItem,
+    ReservationItem,
 };
 use crate::store::payments::ReservationRead;
 use crate::store::seats::CountChange;
@@ -19,6 +22,7 @@ use crate::store::seats::CountChange;
 // [balance, ledger entry, reservation, payment, marker × k, seat count?, key's record?].
 const REFUND_BALANCE: usize = 0;
 const REFUND_RESERVATION: usize = 2;
+const REFUND_FIRST_MARKER: usize = 4;
 
 /// Where a refund's items are, for a reservation of `seats` seats.
 #[derive(Debug, Clone, Copy)]
@@ -29,6 +33,9 @@ struct RefundLayout {
 }
 
 impl RefundLayout {
+    fn markers(&self) -> std::ops::Range<usize> {
+        REFUND_FIRST_MARKER..REFUND_FIRST_MARKER + self.seats
+    }
     fn record(&self) -> Option<usize> {
         self.keyed
             .then_some(REFUND_RESERVATION + 2 + self.seats + usize::from(self.counted))
@@ -49,6 +56,11 @@ pub enum RefundOutcome {
     NotPaid(Option<ReservationItem>),
     /// A request with the same key committed first; its record, if the image came back.
     KeyTaken(Option<IdempotencyItem>),
+    /// The door let a seat of it in (at `at`): a seat that was used is not refunded.
+    CheckedIn {
+        seat: SeatNo,
+        at: DateTime<Utc>,
+    },
 }
 
 fn refund_outcome(
@@ -70,12 +82,25 @@ fn refund_outcome(
             image.cloned().map(from_item).transpose()?,
         ));
     }
+    // Before the balance: a balance that moved is worth another try, a used seat is not.
+    for index in layout.markers() {
+        if let Some(Some(image)) = cancelled.condition_failed(index) {
+            let marker: HoldItem = from_item(image.clone())?;
+            if let Some(at) = marker.checked_in_at {
+                return Ok(RefundOutcome::CheckedIn {
+                    seat: marker.seat_no,
+                    at,
+                });
+            }
+        }
+    }
     if let Some(image) = cancelled.condition_failed(REFUND_BALANCE) {
         let now = image.cloned().map(from_item::<BalanceItem>).transpose()?;
         return Ok(RefundOutcome::BalanceMoved(now.map(|b| b.balance)));
     }
     // The ledger entry is new by construction, and a CONFIRMED reservation's payment and SOLD
-    // markers are its own: anything else is not ours to explain.
+    // markers are its own (the markers' only other condition is the check-in, read above):
+    // anything else is not ours to explain.
     Err(cancelled.into_store_error())
 }
 
@@ -119,9 +144,10 @@ impl Db {
 
     /// Everything a refund changes, or nothing: the balance (still `old`) credited and its
     /// ledger entry, the reservation CONFIRMED -> REFUNDED, its payment REFUNDED, each seat's
-    /// SOLD marker of this reservation deleted, the seats off the buyer's count, and the key's
-    /// record. The reservation's condition makes it once per reservation. Conflicts with other
-    /// writers are retried here.
+    /// SOLD marker of this reservation deleted if the door has not let it in (a check-in and a
+    /// refund of one seat: whichever commits first, the other's condition fails), the seats
+    /// off the buyer's count, and the key's record. The reservation's condition makes it once
+    /// per reservation. Conflicts with other writers are retried here.
     pub async fn commit_refund(
         &self,
         w: &RefundWrite<'_>,
@@ -181,10 +207,16 @@ impl Db {
                         keys::seats_pk(&r.concert_id, &r.date),
                         keys::hold_sk(seat),
                     )))
-                    .condition_expression("reservationId = :rid AND #status = :sold")
+                    .condition_expression(
+                        "reservationId = :rid AND #status = :sold AND attribute_not_exists(#in)",
+                    )
                     .expression_attribute_names("#status", "status")
+                    .expression_attribute_names("#in", HoldItem::CHECKED_IN_AT)
                     .expression_attribute_values(":rid", s(r.reservation_id.to_string()))
                     .expression_attribute_values(":sold", s("SOLD"))
+                    .return_values_on_condition_check_failure(
+                        ReturnValuesOnConditionCheckFailure::AllOld,
+                    )
                     .build(),
             )?;
             items.push(TransactWriteItem::builder().delete(delete).build());
@@ -215,7 +247,57 @@ impl Db {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::dynamo::testing::{cancelled_at, each_code};
+    use crate::store::dynamo::testing::{cancelled_at, cancelled_with, each_code};
+    use crate::store::dynamo::to_item;
+    use crate::store::items::HoldStatus;
+
+    #[test]
+    fn a_refund_of_a_seat_the_door_let_in_reads_as_checked_in() {
+        let layout = RefundLayout {
+            seats: 3,
+            counted: true,
+            keyed: false,
+        };
+        let r = ReservationItem::held_seats(
+            ReservationId::generate(),
+            &UserId::parse("u").unwrap(),
+            &crate::domain::ConcertId::parse("c").unwrap(),
+            crate::domain::ConcertDate::parse("2026-12-24").unwrap(),
+            &[
+                SeatNo::new(4).unwrap(),
+                SeatNo::new(5).unwrap(),
+                SeatNo::new(6).unwrap(),
+            ],
+            Won::new(3),
+            Utc::now(),
+            Utc::now(),
+        );
+        let at = Utc::now();
+        let mut marker = HoldItem::held_seat(&r, SeatNo::new(5).unwrap());
+        marker.status = HoldStatus::Sold;
+        marker.checked_in_at = Some(at);
+        let image = to_item(&marker).unwrap();
+        let outcome = refund_outcome(
+            cancelled_with(
+                layout.len(),
+                REFUND_FIRST_MARKER + 1,
+                "ConditionalCheckFailed",
+                Some(image),
+            ),
+            layout,
+        )
+        .unwrap();
+        assert_eq!(
+            format!("{outcome:?}"),
+            format!(
+                "{:?}",
+                RefundOutcome::CheckedIn {
+                    seat: SeatNo::new(5).unwrap(),
+                    at
+                }
+            )
+        );
+    }
 
     #[test]
     fn a_refund_reads_every_reason_code_at_every_item() {

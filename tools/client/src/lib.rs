@@ -4,9 +4,22 @@
 //!
 //! Nothing here asserts or retries: the tests decide what an answer must be, `tools/load`
 //! times the calls and counts the refusals.
+//!
+//! Buyers sign in. A client made with [`Client::signing_in`] sends every buyer call with an
+//! access token (`Authorization: Bearer`), signing in through the local server's
+//! `POST /local/sign-in` once per user (again when the token is near its end): as the user the
+//! call names (a method's `user`, or the body's `userId`), else as the owner of the queue token
+//! it carries (learnt from the token answers the process's clients received), else as a signed-in
+//! stranger of its own. A request can say otherwise
+//! ([`Request::as_user`], [`Request::access_token`], [`Request::anonymous`]). The queue token
+//! travels in `Queue-Token`; the operator's token in `Authorization` ([`Request::operator`]).
+
+use std::collections::HashMap;
+use std::sync::{Arc, LazyLock, Mutex};
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use reqwest::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_TYPE};
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue, AUTHORIZATION, CONTENT_TYPE};
 use reqwest::{Method, StatusCode};
 use serde::de::DeserializeOwned;
 use serde_json::{json, Value};
@@ -18,6 +31,38 @@ pub use reqwest;
 pub struct Client {
     http: reqwest::Client,
     base: String,
+    /// Present when this client signs its buyers in.
+    sign_ins: Option<Arc<SignIns>>,
+}
+
+/// Whose each queue token is, as the token answers said, for every client of this process: a
+/// token is one user's whichever server or client it is sent to next.
+static OWNERS: LazyLock<Mutex<HashMap<String, String>>> = LazyLock::new(Default::default);
+
+/// What a signing-in client remembers: each user's access token from its server's issuer.
+struct SignIns {
+    access: Mutex<HashMap<String, Access>>,
+    /// Who a call that names no user and carries no known queue token signs in as.
+    stranger: String,
+}
+
+#[derive(Clone)]
+struct Access {
+    token: String,
+    /// Signed in again from then on: a minute before it expires.
+    renew_at: Instant,
+}
+
+/// The user a stranger signs in as: unique per client.
+fn stranger() -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    format!(
+        "stranger-{:x}-{:x}",
+        std::process::id(),
+        nanos & 0xffff_ffff_ffff
+    )
 }
 
 impl Client {
@@ -35,6 +80,91 @@ impl Client {
         Self {
             http,
             base: base.trim_end_matches('/').to_owned(),
+            sign_ins: None,
+        }
+    }
+
+    /// A client that signs its buyers in (see the module's doc), with [`Client::new`]'s pool.
+    pub fn signing_in(base: &str) -> Result<Self, reqwest::Error> {
+        Ok(Self::new(base)?.with_sign_in())
+    }
+
+    /// This client, signing its buyers in from now on.
+    pub fn with_sign_in(mut self) -> Self {
+        self.sign_ins = Some(Arc::new(SignIns {
+            access: Mutex::new(HashMap::new()),
+            stranger: stranger(),
+        }));
+        self
+    }
+
+    /// `POST /local/sign-in` as `user`: the answer as it is.
+    pub async fn sign_in(&self, user: &str) -> Result<Answer, reqwest::Error> {
+        let res = self
+            .http
+            .post(self.url("/local/sign-in"))
+            .header(CONTENT_TYPE, "application/json")
+            .body(json!({ "username": user }).to_string())
+            .send()
+            .await?;
+        Answer::read(res).await
+    }
+
+    /// `user`'s access token: the one this client holds, or a new sign-in. `None` when the
+    /// server refused the sign-in (the call then goes without one, and is answered 401).
+    pub async fn access_token(&self, user: &str) -> Result<Option<String>, reqwest::Error> {
+        let Some(sign_ins) = &self.sign_ins else {
+            return Ok(None);
+        };
+        let held = sign_ins
+            .access
+            .lock()
+            .expect("not poisoned")
+            .get(user)
+            .cloned();
+        if let Some(access) = held.filter(|a| Instant::now() < a.renew_at) {
+            return Ok(Some(access.token));
+        }
+        let answer = self.sign_in(user).await?;
+        let Ok(body) = answer.json::<Value>() else {
+            return Ok(None);
+        };
+        let (Some(token), Some(expires_in)) =
+            (body["accessToken"].as_str(), body["expiresIn"].as_u64())
+        else {
+            return Ok(None);
+        };
+        let access = Access {
+            token: token.to_owned(),
+            renew_at: Instant::now() + Duration::from_secs(expires_in.saturating_sub(60)),
+        };
+        sign_ins
+            .access
+            .lock()
+            .expect("not poisoned")
+            .insert(user.to_owned(), access);
+        Ok(Some(token.to_owned()))
+    }
+
+    /// Whose this queue token is, if this client issued it.
+    pub fn owner_of(&self, queue_token: &str) -> Option<String> {
+        self.sign_ins.as_ref()?;
+        let owners = OWNERS.lock().expect("not poisoned");
+        owners.get(queue_token).cloned()
+    }
+
+    /// Remembers whose the queue token in a token answer (`token` and `userId`) is.
+    fn learn_owner(&self, answer: &Answer) {
+        if self.sign_ins.is_none() {
+            return;
+        }
+        if let Ok(body) = answer.json::<Value>() {
+            if let (Some(token), Some(user)) = (body["token"].as_str(), body["userId"].as_str()) {
+                OWNERS
+                    .lock()
+                    .expect("not poisoned")
+                    .insert(token.to_owned(), user.to_owned());
+            }
         }
     }
 
@@ -50,12 +180,18 @@ impl Client {
     pub fn request(&self, method: Method, path: &str) -> Request {
         Request {
             inner: self.http.request(method, self.url(path)),
+            client: self.clone(),
+            who: Who::Default,
+            user: None,
+            named_in_body: None,
+            queue_token: None,
         }
     }
 
-    /// `POST /queue/tokens`.
+    /// `POST /queue/tokens`, signed in as `user`, naming them in the body.
     pub async fn issue_token(&self, user: &str, concert: &str) -> Result<Answer, reqwest::Error> {
         self.request(Method::POST, "/queue/tokens")
+            .as_user(user)
             .json(&json!({ "userId": user, "concertId": concert }))
             .send()
             .await
@@ -104,6 +240,7 @@ impl Client {
     ) -> Result<Answer, reqwest::Error> {
         self.request(Method::POST, "/reservations")
             .token(token)
+            .as_user(user)
             .json(&json!({ "userId": user, "concertId": concert, "date": date, "seatNo": seat }))
             .send()
             .await
@@ -122,6 +259,7 @@ impl Client {
     ) -> Result<Answer, reqwest::Error> {
         self.request(Method::POST, "/reservations")
             .token(token)
+            .as_user(user)
             .key(key)
             .json(&json!({ "userId": user, "concertId": concert, "date": date, "seatNos": seats }))
             .send()
@@ -168,6 +306,7 @@ impl Client {
     ) -> Result<Answer, reqwest::Error> {
         self.request(Method::POST, &format!("/users/{user}/balance/charges"))
             .token(token)
+            .as_user(user)
             .key(key)
             .json(&json!({ "amount": amount }))
             .send()
@@ -178,6 +317,7 @@ impl Client {
     pub async fn balance(&self, token: &str, user: &str) -> Result<Answer, reqwest::Error> {
         self.request(Method::GET, &format!("/users/{user}/balance"))
             .token(token)
+            .as_user(user)
             .send()
             .await
     }
@@ -192,8 +332,59 @@ impl Client {
     ) -> Result<Answer, reqwest::Error> {
         self.request(Method::POST, "/payments")
             .token(token)
+            .as_user(user)
             .key(key)
             .json(&json!({ "userId": user, "reservationId": reservation }))
+            .send()
+            .await
+    }
+
+    /// `GET /users/{user}/reservations` as `user`: a page of `limit` (the server's default
+    /// when None), after `cursor` (a page's `nextCursor`).
+    pub async fn reservations(
+        &self,
+        user: &str,
+        limit: Option<u32>,
+        cursor: Option<&str>,
+    ) -> Result<Answer, reqwest::Error> {
+        let mut query = Vec::new();
+        if let Some(limit) = limit {
+            query.push(format!("limit={limit}"));
+        }
+        if let Some(cursor) = cursor {
+            query.push(format!("cursor={cursor}"));
+        }
+        let query = if query.is_empty() {
+            String::new()
+        } else {
+            format!("?{}", query.join("&"))
+        };
+        self.request(Method::GET, &format!("/users/{user}/reservations{query}"))
+            .as_user(user)
+            .send()
+            .await
+    }
+
+    /// `GET /reservations/{id}/tickets` as `user`.
+    pub async fn tickets(&self, user: &str, id: &str) -> Result<Answer, reqwest::Error> {
+        self.request(Method::GET, &format!("/reservations/{id}/tickets"))
+            .as_user(user)
+            .send()
+            .await
+    }
+
+    /// `GET /.well-known/ticket-keys.json`: public.
+    pub async fn ticket_keys(&self) -> Result<Answer, reqwest::Error> {
+        self.request(Method::GET, "/.well-known/ticket-keys.json")
+            .send()
+            .await
+    }
+
+    /// `POST /admin/checkins` with the operator's token: the door scans `code`.
+    pub async fn check_in(&self, admin: &str, code: &str) -> Result<Answer, reqwest::Error> {
+        self.request(Method::POST, "/admin/checkins")
+            .operator(admin)
+            .json(&json!({ "code": code }))
             .send()
             .await
     }
@@ -206,7 +397,7 @@ impl Client {
         body: &Value,
     ) -> Result<Answer, reqwest::Error> {
         self.request(Method::PUT, &format!("/admin/concerts/{concert}"))
-            .token(admin)
+            .operator(admin)
             .json(body)
             .send()
             .await
@@ -219,7 +410,7 @@ impl Client {
         concert: &str,
     ) -> Result<Answer, reqwest::Error> {
         self.request(Method::GET, &format!("/admin/concerts/{concert}"))
-            .token(admin)
+            .operator(admin)
             .send()
             .await
     }
@@ -232,24 +423,60 @@ impl Client {
         body: &Value,
     ) -> Result<Answer, reqwest::Error> {
         self.request(Method::PATCH, &format!("/admin/concerts/{concert}/queue"))
-            .token(admin)
+            .operator(admin)
             .json(body)
             .send()
             .await
     }
 }
 
-/// A request being built: a token, an `Idempotency-Key`, any header, any body.
+/// A request being built: who sends it, a queue token, an `Idempotency-Key`, any header, any
+/// body.
 pub struct Request {
     inner: reqwest::RequestBuilder,
+    client: Client,
+    who: Who,
+    user: Option<String>,
+    named_in_body: Option<String>,
+    queue_token: Option<String>,
+}
+
+/// What goes in a request's `Authorization`.
+enum Who {
+    /// A signing-in client's choice (see the module's doc); nothing for another client.
+    Default,
+    /// Exactly this header value, or none at all.
+    Raw(Option<String>),
 }
 
 impl Request {
-    /// `Authorization: Bearer {token}`.
-    pub fn token(self, token: &str) -> Self {
-        Self {
-            inner: self.inner.bearer_auth(token),
-        }
+    /// `Queue-Token: {token}`.
+    pub fn token(mut self, token: &str) -> Self {
+        self.queue_token = Some(token.to_owned());
+        self.header("Queue-Token", token)
+    }
+
+    /// Signed in as `user` (a signing-in client).
+    pub fn as_user(mut self, user: &str) -> Self {
+        self.user = Some(user.to_owned());
+        self
+    }
+
+    /// `Authorization: Bearer {token}`, this access token as it is (signed in or not).
+    pub fn access_token(mut self, token: &str) -> Self {
+        self.who = Who::Raw(Some(format!("Bearer {token}")));
+        self
+    }
+
+    /// No `Authorization` at all.
+    pub fn anonymous(mut self) -> Self {
+        self.who = Who::Raw(None);
+        self
+    }
+
+    /// `Authorization: Bearer {token}` with the operator's token (the `/admin` routes).
+    pub fn operator(self, token: &str) -> Self {
+        self.access_token(token)
     }
 
     /// `Idempotency-Key: {key}` when there is one.
@@ -261,36 +488,79 @@ impl Request {
     }
 
     /// One more header (sent as well as any earlier one of the same name).
-    pub fn header<K, V>(self, name: K, value: V) -> Self
+    pub fn header<K, V>(mut self, name: K, value: V) -> Self
     where
         HeaderName: TryFrom<K>,
         <HeaderName as TryFrom<K>>::Error: Into<http::Error>,
         HeaderValue: TryFrom<V>,
         <HeaderValue as TryFrom<V>>::Error: Into<http::Error>,
     {
-        Self {
-            inner: self.inner.header(name, value),
-        }
+        self.inner = self.inner.header(name, value);
+        self
     }
 
-    /// A JSON body.
-    pub fn json(self, body: &Value) -> Self {
+    /// A JSON body. One that names a `userId` is sent signed in as that user, unless the
+    /// request says who it is.
+    pub fn json(mut self, body: &Value) -> Self {
+        if let Some(user) = body.get("userId").and_then(Value::as_str) {
+            self.named_in_body = Some(user.to_owned());
+        }
         self.body(body.to_string())
     }
 
     /// A body sent as it is, labelled `application/json` (it need not be JSON).
-    pub fn body(self, body: impl Into<reqwest::Body>) -> Self {
-        Self {
-            inner: self
-                .inner
-                .header(CONTENT_TYPE, "application/json")
-                .body(body),
-        }
+    pub fn body(mut self, body: impl Into<reqwest::Body>) -> Self {
+        self.inner = self
+            .inner
+            .header(CONTENT_TYPE, "application/json")
+            .body(body);
+        self
     }
 
-    /// Sends it and reads the whole answer.
+    /// The `Authorization` value this request goes with.
+    async fn authorization(&self) -> Result<Option<String>, reqwest::Error> {
+        let sign_ins = match (&self.who, &self.client.sign_ins) {
+            (Who::Raw(value), _) => return Ok(value.clone()),
+            (Who::Default, None) => return Ok(None),
+            (Who::Default, Some(sign_ins)) => sign_ins,
+        };
+        let user = self
+            .user
+            .clone()
+            .or_else(|| self.named_in_body.clone())
+            .or_else(|| {
+                let token = self.queue_token.as_deref()?;
+                self.client.owner_of(token)
+            })
+            .unwrap_or_else(|| sign_ins.stranger.clone());
+        // A name the issuer refuses (not a valid userId) goes as the stranger, so the server
+        // answers what the call itself got wrong.
+        let access = match self.client.access_token(&user).await? {
+            Some(token) => Some(token),
+            None => self.client.access_token(&sign_ins.stranger).await?,
+        };
+        Ok(access.map(|token| format!("Bearer {token}")))
+    }
+
+    /// Sends it (signing in first where needed) and reads the whole answer.
     pub async fn send(self) -> Result<Answer, reqwest::Error> {
-        let res = self.inner.send().await?;
+        let authorization = self.authorization().await?;
+        let client = self.client;
+        let mut inner = self.inner;
+        if let Some(value) = authorization {
+            inner = inner.header(AUTHORIZATION, value);
+        }
+        let answer = Answer::read(inner.send().await?).await?;
+        if answer.status().is_success() {
+            client.learn_owner(&answer);
+        }
+        Ok(answer)
+    }
+}
+
+impl Answer {
+    /// A response, read whole.
+    async fn read(res: reqwest::Response) -> Result<Self, reqwest::Error> {
         let status = res.status();
         let headers = res.headers().clone();
         let body = res.bytes().await?;

@@ -2,8 +2,8 @@
 //! each write flow's throughput next to its bare transaction issued alone from the same SDK
 //! client, at equal concurrency, so the ratio shows the flow's own overhead (its read, its
 //! Redis calls, building items): holds of one seat and of four, charges, payments, releases by
-//! the holder and refunds. Then 10 x SCALE hold attempts on 50 seats, which must make exactly
-//! 50 winners. Run by `make bench` against its own in-memory stack, in-process (the stores'
+//! the holder and refunds; the door's section (`door.rs`): a check-in next to a hold. Then
+//! 10 x SCALE hold attempts on 50 seats, which must make exactly 50 winners. Run by `make bench` against its own in-memory stack, in-process (the stores'
 //! environment, as `load poll`).
 
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -749,6 +749,7 @@ pub async fn run(settings: Settings, scale: usize) -> anyhow::Result<()> {
     println!();
 
     crate::seatmap::measure(&state, &run).await?;
+    crate::door::measure(&state, &counter, &run).await?;
     storm(&state, &run, 10 * scale).await
 }
 

@@ -19,6 +19,7 @@
 mod api;
 mod bench;
 mod cold;
+mod door;
 mod micro;
 mod scale;
 mod seatmap;

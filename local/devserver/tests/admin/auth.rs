@@ -43,6 +43,16 @@ async fn the_operator_token_never_passes_the_buyers_token_guard() {
         )
         .await;
     assert_problem(res, StatusCode::UNAUTHORIZED, "TOKEN_INVALID").await;
+    // Nor does it sign a buyer in: as the access token it is the gateway's 401.
+    let res = app
+        .api
+        .request(Method::GET, "/queue/status")
+        .operator(ADMIN_TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(res.text(), r#"{"message":"Unauthorized"}"#);
 }
 
 #[tokio::test]

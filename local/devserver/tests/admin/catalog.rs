@@ -212,7 +212,7 @@ async fn a_bad_catalog_is_400_naming_the_field_and_writes_nothing() {
     let res = app
         .api
         .request(Method::PUT, "/admin/concerts/bad%20id")
-        .token(ADMIN_TOKEN)
+        .operator(ADMIN_TOKEN)
         .json(&good)
         .send()
         .await

@@ -109,7 +109,7 @@ pub(crate) async fn app_on(stack: &Stack, seats_per_date: u16, overrides: &[(&st
         .build()
         .unwrap();
     App {
-        api: api_client::Client::with_http(&format!("http://{addr}"), http),
+        api: api_client::Client::with_http(&format!("http://{addr}"), http).with_sign_in(),
         state,
         concert,
         dates: dates.iter().map(|d| d.to_string()).collect(),

@@ -3,29 +3,31 @@
 use super::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn status_without_an_authorization_header_is_401_token_missing() {
+async fn status_without_a_queue_token_header_is_401_token_missing() {
     let app = spawn_app_with(&[]).await;
     let res = app.get("/queue/status", None).await;
     assert_problem(res, StatusCode::UNAUTHORIZED, "TOKEN_MISSING").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn status_with_a_malformed_token_or_another_scheme_is_401_token_invalid() {
+async fn status_with_a_malformed_or_garbled_queue_token_is_401_token_invalid() {
     let app = spawn_app_with(&[]).await;
-    let real = token_of(&app.issue_new(&unique("u")).await);
+    let user = unique("u");
+    let real = token_of(&app.issue_new(&user).await);
     for header in [
-        "Bearer not-a-uuid".to_owned(),
+        "not-a-uuid".to_owned(),
         "Basic xyz".to_owned(),
-        format!("Basic {real}"),
-        "Bearer".to_owned(),
-        "Bearer ".to_owned(),
-        format!("Bearer {real}x"),
-        real.clone(),
+        format!("Bearer {real}"),
+        String::new(),
+        " ".to_owned(),
+        format!("{real}x"),
+        format!("{real},{real}"),
     ] {
         let res = app
             .api
             .request(Method::GET, "/queue/status")
-            .header("authorization", &header)
+            .as_user(&user)
+            .header("queue-token", &header)
             .send()
             .await
             .unwrap();

@@ -1,0 +1,4 @@
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    shared::lambda::run_http(env!("CARGO_PKG_NAME"), list_reservations::handler).await
+}
