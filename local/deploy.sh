@@ -9,8 +9,8 @@
 #
 # After the deploy, the pages (web/, built here) go to the stack's bucket (WebBucketName),
 # with a config.json naming the API (ApiUrl), the buyer's sign-in (the user pool's managed
-# login: SignInDomain, SignInClientId, back to WebUrl), the operator's sign-in (IAM: the admin
-# routes take SigV4 there) and the stack's region, and the distribution (WebDistributionId) is
+# login: BuyerLoginUrl, BuyerUserPoolClientId, back to WebUrl), the operator's sign-in (IAM: the
+# admin routes take SigV4 there) and the stack's region, and the distribution (WebDistributionId) is
 # invalidated; the stack's outputs say where. STACK_NAME overrides samconfig.toml's
 # stack_name. The aws CLI comes from PATH, or is installed into local/.venv.
 set -euo pipefail
@@ -72,16 +72,17 @@ api_url="$(output ApiUrl)"
 region="$("${aws_cli[@]}" cloudformation describe-stacks --stack-name "$stack" \
   --query 'Stacks[0].StackId' --output text | cut -d: -f4)"
 [[ -n "$region" ]] || { echo "deploy: no region in the stack's ID" >&2; exit 1; }
-# The buyer's page signs in through the user pool's managed login (authorization code + PKCE),
-# coming back to the page itself (the app client's callback URL). A stack pointed at an outside
-# issuer has no such outputs: its config.json gets no "auth", and buyers sign in elsewhere.
-sign_in_domain="$(output SignInDomain)"
-sign_in_client="$(output SignInClientId)"
+# The buyer's page signs in through the user pool's managed login (authorization code + PKCE)
+# and comes back to the page itself, the app client's callback URL (WebUrl, exactly). A stack
+# pointed at an outside issuer (ExistingJwtIssuer) has no pool, so no such outputs: its
+# config.json gets no "auth", and its buyers sign in wherever that issuer has them do so.
+login_url="$(output BuyerLoginUrl)"
+client_id="$(output BuyerUserPoolClientId)"
 web_url="$(output WebUrl)"
 auth=""
-if [[ -n "$sign_in_domain" && "$sign_in_domain" != None && -n "$sign_in_client" && "$sign_in_client" != None ]]; then
-  auth="$(printf ',"auth":{"kind":"cognito","domain":"%s","clientId":"%s","redirectUri":"%s","scopes":["openid","aws.cognito.signin.user.admin"]}' \
-    "${sign_in_domain%/}" "$sign_in_client" "$web_url")"
+if [[ -n "$login_url" && "$login_url" != None && -n "$client_id" && "$client_id" != None ]]; then
+  auth="$(printf ',"auth":{"kind":"cognito","domain":"%s","clientId":"%s","redirectUri":"%s","scopes":["openid","email","aws.cognito.signin.user.admin"]}' \
+    "${login_url%/}" "$client_id" "$web_url")"
 fi
 bash web/build.sh
 printf '{"apiBase":"%s","maxSeatsPerUser":%s,"adminAuth":"iam","region":"%s"%s}\n' \
