@@ -8,7 +8,10 @@ import { AwsV4Signer } from 'aws4fetch';
 import { Api, ApiError, loadConfig, type AdminReport, type CheckIn, type Config, type Operator } from './api';
 import { byId, h, show } from './dom';
 import { mountLangSwitch } from './page';
-import { clockTime, dateTime, day, explain, hourMinute, num, t } from './i18n';
+import { addWords, clockTime, dateTime, day, explain, hourMinute, num, t } from './i18n';
+import * as words from './words-admin';
+
+addWords(words.en, words.ko);
 
 const REFRESH_MS = 2000;
 
@@ -329,7 +332,9 @@ function detectorClass(): DetectorClass | null {
   return found && 'mediaDevices' in navigator ? found : null;
 }
 
-async function checkIn(raw: string): Promise<void> {
+/** Checks a code in; `from` the paste form or the camera (which keeps the focus where it is:
+ * on a phone, focusing the field would open the keyboard over the picture). */
+async function checkIn(raw: string, from: 'paste' | 'camera' = 'paste'): Promise<void> {
   const used = op;
   const code = raw.trim();
   if (!used) return;
@@ -348,8 +353,8 @@ async function checkIn(raw: string): Promise<void> {
   door.answer = answer;
   door.typed = '';
   drawDoor();
-  // Ready for the next ticket.
-  byId('door-code')?.focus();
+  // Ready for the next pasted ticket.
+  if (from === 'paste') byId('door-code')?.focus();
 }
 
 /** Why a ticket is not let in, from the API's refusal. */
@@ -487,7 +492,7 @@ async function startCamera(): Promise<void> {
           const now = Date.now();
           if (!code || (code === door.last.code && now - door.last.at < SAME_SCAN_MS)) continue;
           door.last = { code, at: now };
-          await checkIn(code);
+          await checkIn(code, 'camera');
         }
       } catch {
         // A frame that could not be read: the next one will do.

@@ -29,6 +29,7 @@ export class SignInError extends Error {
 
 const SESSION = 'session';
 const PENDING = 'signinPending';
+const SIGNED_OUT_FROM = 'signedOutFrom';
 /** Refresh this long before the access token expires (less for a token that lives < 2 min). */
 const MARGIN_MS = 60_000;
 /** A failed refresh is tried again after this long, while the token still lives. */
@@ -182,14 +183,24 @@ export class Auth {
   }
 
   /** Signs out; in AWS the managed login's own session ends too (its /logout), or the next
-   * sign-in would go through without asking. */
-  signOut(): void {
+   * sign-in would go through without asking. It sends the buyer back to `redirectUri`, the
+   * page without its concert: `returnTo` (the page signed out from) waits for
+   * [`Auth.signedOutFrom`]. */
+  signOut(returnTo: string): void {
     this.forget();
     if (this.config.kind === 'cognito') {
+      sessionStorage.setItem(SIGNED_OUT_FROM, returnTo);
       const c = this.config;
       const query = new URLSearchParams({ client_id: c.clientId, logout_uri: c.redirectUri });
       location.assign(`${c.domain}/logout?${query}`);
     }
+  }
+
+  /** Back from the managed login's /logout: the page the buyer signed out from, once. */
+  signedOutFrom(): string | null {
+    const from = sessionStorage.getItem(SIGNED_OUT_FROM);
+    sessionStorage.removeItem(SIGNED_OUT_FROM);
+    return from && samePath(from) ? from : null;
   }
 
   private cognito() {
@@ -275,14 +286,16 @@ function readPending(): { verifier: string; state: string; returnTo: string } | 
   try {
     const p = JSON.parse(sessionStorage.getItem(PENDING) ?? 'null') as Record<string, unknown> | null;
     if (!p || typeof p.verifier !== 'string' || typeof p.state !== 'string') return null;
-    // Only a path on this origin, never an address elsewhere.
-    const returnTo = typeof p.returnTo === 'string' && p.returnTo.startsWith('/') && !p.returnTo.startsWith('//')
-      ? p.returnTo
-      : '/';
+    const returnTo = typeof p.returnTo === 'string' && samePath(p.returnTo) ? p.returnTo : '/';
     return { verifier: p.verifier, state: p.state, returnTo };
   } catch {
     return null;
   }
+}
+
+/** A path on this origin, never an address elsewhere (`//host`, `https:`). */
+function samePath(path: string): boolean {
+  return path.startsWith('/') && !path.startsWith('//') && !path.startsWith('/\\');
 }
 
 /** `bytes` random bytes as base64url: 32 make a PKCE verifier of 43 characters (RFC 7636). */

@@ -18,7 +18,10 @@ import { Auth, SignInError } from './auth';
 import { byId, h, show, type Child } from './dom';
 import { mountLangSwitch, startTicker } from './page';
 import { qrCanvas } from './qr';
-import { clockTime, countdown, day, explain, hourMinute, num, t, wait, won, type Key } from './i18n';
+import { addWords, clockTime, countdown, day, explain, hourMinute, num, t, wait, won, type Key } from './i18n';
+import * as words from './words-buyer';
+
+addWords(words.en, words.ko);
 
 type View = 'start' | 'waiting' | 'dates' | 'seats' | 'hold' | 'paid' | 'mine';
 
@@ -113,7 +116,7 @@ function signOut(): void {
   s.token = null;
   s.mine = [];
   s.tickets.clear();
-  auth.signOut();
+  auth.signOut(here());
   clearMessages();
   say(t('signin.signedOut'), 'info');
   go('start');
@@ -763,6 +766,13 @@ async function main(): Promise<void> {
     }
   } catch (e) {
     say(t(e instanceof SignInError ? signInWords(e) : 'signin.REFUSED'));
+  }
+  // Back from the managed login's sign-out, on the page without its concert.
+  const from = auth.signedOutFrom();
+  if (from && !s.concert) {
+    history.replaceState(null, '', from);
+    s.concert = new URLSearchParams(location.search).get('concert') ?? '';
+    say(t('signin.signedOut'), 'info');
   }
   render();
 }

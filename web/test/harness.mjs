@@ -35,10 +35,11 @@ export function launch(extraArgs = []) {
 export const PHONE = { width: 390, height: 844 };
 export const DESKTOP = { width: 1280, height: 800 };
 
-/** A browser context (a buyer of their own: storage, cookies) at one width. */
-export async function buyer(browser, viewport = DESKTOP, locale = 'en-US') {
+/** A browser context (a buyer of their own: storage, cookies) at one width. `csp`: the
+ * pages' Content-Security-Policy in force (then axe cannot be injected). */
+export async function buyer(browser, viewport = DESKTOP, locale = 'en-US', { csp = false } = {}) {
   // bypassCSP: the pages allow only their own scripts; axe is injected by the test.
-  const context = await browser.newContext({ viewport, locale, bypassCSP: true });
+  const context = await browser.newContext({ viewport, locale, bypassCSP: !csp });
   const page = await context.newPage();
   page.setDefaultTimeout(15_000);
   return page;
@@ -157,8 +158,8 @@ export const session = (page) => page.evaluate(() => JSON.parse(sessionStorage.g
 
 /** The operator's page, shown for `id` with the operator's token; `prepare(page)` runs
  * before it loads (e.g. an init script). */
-export async function openAdmin(browser, viewport, id, prepare = async () => {}) {
-  const page = await buyer(browser, viewport);
+export async function openAdmin(browser, viewport, id, prepare = async () => {}, options = {}) {
+  const page = await buyer(browser, viewport, 'en-US', options);
   await prepare(page);
   await page.goto(`${BASE}/admin?concert=${id}`);
   await page.getByLabel('Operator token').fill(ADMIN_TOKEN);

@@ -112,15 +112,21 @@ test('in AWS the buyer signs in through the managed login (code + PKCE) and the 
   await heading(page).filter({ hasText: 'Choose a date' }).waitFor();
   await shot(page, '42-cognito-signed-in');
 
-  // The refresh_token grant, before the access token expires.
-  await page.waitForFunction(() => JSON.parse(sessionStorage.getItem('session')).expiresAt > Date.now() + 61_000, null, { timeout: 15_000 });
+  // The refresh_token grant, a minute before the access token expires (5 s after the sign-in).
+  await page.waitForRequest(
+    (req) => req.url() === `${DOMAIN}/oauth2/token` && /grant_type=refresh_token/.test(req.postData() ?? ''),
+    { timeout: 15_000 },
+  );
+  await page.waitForFunction((old) => JSON.parse(sessionStorage.getItem('session'))?.expiresAt > old, first.expiresAt);
   const refresh = seen.token.find((t) => t.form.grant_type === 'refresh_token');
   assert.deepEqual(refresh.form, { grant_type: 'refresh_token', client_id: CLIENT_ID, refresh_token: 'refresh-1' });
   assert.equal((await session(page)).refreshToken, 'refresh-1', 'the refresh token is kept');
 
   // Signing out ends the managed login's session too, and comes back signed out.
   await page.getByRole('button', { name: 'Sign out' }).click();
+  await page.locator('#note').filter({ hasText: 'You are signed out.' }).waitFor();
   await page.getByRole('button', { name: 'Sign in' }).waitFor();
+  assert.equal(new URL(page.url()).search, `?concert=${id}`, 'back on the concert signed out from');
   assert.deepEqual(seen.logout, [{ client_id: CLIENT_ID, logout_uri: REDIRECT }]);
   assert.equal(await session(page), null);
 });

@@ -12,7 +12,7 @@ before(async () => { browser = await launch(); });
 after(async () => { await browser?.close(); });
 
 /** The local issuer's development key (committed, as the local server compiles it in). */
-const DEV_KEY = readFileSync(new URL('../../local/fixtures/issuer/dev.pem', import.meta.url), 'utf8');
+const devKey = () => readFileSync(new URL('../../local/fixtures/issuer/dev.pem', import.meta.url), 'utf8');
 const b64url = (buf) => Buffer.from(buf).toString('base64').replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
 
 /** `jwt` as it would be had it been issued `ago` seconds back: the same claims, signed again
@@ -24,7 +24,7 @@ function issuedAgo(jwt, ago) {
   const iat = Math.floor(Date.now() / 1000) - ago;
   const moved = { ...claims, iat, auth_time: iat, exp: iat + lifetime };
   const input = `${head}.${b64url(JSON.stringify(moved))}`;
-  return `${input}.${b64url(sign('sha256', Buffer.from(input), DEV_KEY))}`;
+  return `${input}.${b64url(sign('sha256', Buffer.from(input), devKey()))}`;
 }
 
 /** Every API call the page makes, with the headers that carry who is calling. */

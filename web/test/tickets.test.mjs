@@ -148,7 +148,8 @@ test('where the browser has BarcodeDetector, the door scans with the camera', as
 
   // Chromium on Linux has no BarcodeDetector: a stand-in that sees, in the camera's video,
   // the code the test holds up (window.__shown), as the real one sees a ticket held up to it.
-  // The camera is Chromium's fake device.
+  // The camera is Chromium's fake device; the page's CSP is in force (a MediaStream is no
+  // fetch: `default-src 'self'` lets it play).
   const admin = await openAdmin(browser, DESKTOP, id, (page) => page.addInitScript(() => {
     globalThis.BarcodeDetector = class {
       static async getSupportedFormats() { return ['qr_code', 'ean_13']; }
@@ -159,7 +160,7 @@ test('where the browser has BarcodeDetector, the door scans with the camera', as
         return shown && this.formats.includes('qr_code') ? [{ rawValue: shown, format: 'qr_code' }] : [];
       }
     };
-  }));
+  }), { csp: true });
   await admin.getByRole('button', { name: 'Scan with the camera' }).click();
   await admin.getByText('Hold the ticket in front of the camera.').waitFor();
   await admin.waitForFunction(() => document.querySelector('video.camera')?.readyState >= 2);
