@@ -1,16 +1,22 @@
-"""Schemathesis hooks for `make fuzz` (local/fuzz.sh): how the fuzzer gets past the token
-guard and into the flows, so it reaches more than 401/403/404.
+"""Schemathesis hooks for `make fuzz` (local/fuzz.sh): how the fuzzer signs in and gets past
+the token guard and into the flows, so it reaches more than 401/403/404.
 
-- Auth: the queue token of the user `fuzz` for the demo concert, fetched from
-  POST /queue/tokens (`fuzz` is the demo concert's only user, so it is ACTIVE at once). A
-  payment spends the token; the 401 that follows makes schemathesis fetch a new one and replay
-  the request.
+- Signed in: every buyer call carries the access token of the user it is for (the `userId` it
+  names, else its queue token's owner, else `fuzz`), from the local issuer's sign-in, renewed
+  before it expires; and the identity boundary is fuzzed: a call that succeeded is sent again
+  with missing, forged and other users' credentials, which must all be refused (the
+  `identity_boundary` check below; local/fuzz_identity.py).
+- Queue token: the queue token of the user `fuzz` for the demo concert, fetched from
+  POST /queue/tokens (`fuzz` is the demo concert's only user, so it is ACTIVE at once), sent as
+  `Queue-Token`. A payment spends the token (so does any TOKEN_EXPIRED answer show it ended):
+  a case that still carries it when it is sent gets the new one instead (`before_call`), as
+  schemathesis's own refresh after a 401 does not reach every phase's cached cases.
 - Operator auth: the /admin routes get `Authorization: Bearer $ADMIN_TOKEN` (the fixed token
   local/fuzz.sh gives the server) instead, except one call in ten, which gets no header, a
-  wrong token, a queue token or another scheme, and must be 401 ADMIN_UNAUTHORIZED. Which
-  calls is a hash of the generated values, so a replay of the call is refused the same way.
-  (schemathesis's ignored_auth check also sends each admin operation without credentials and
-  with made-up ones once it has seen it succeed.)
+  wrong token, a queue token, a buyer's access token or another scheme, and must be 401
+  ADMIN_UNAUTHORIZED. Which calls is a hash of the generated values, so a replay of the call is
+  refused the same way. (schemathesis's ignored_auth check also sends each operation, buyer's
+  or operator's, without credentials and with made-up ones once it has seen it succeed.)
 - Data: two positive cases in three get the IDs that exist (user `fuzz`, concert `demo`, one of
   its dates, seats 1 to 50, a reservation `fuzz` holds), so holds, charges, payments and
   reservation reads succeed; the rest keep what was generated and exercise the refusals.
@@ -38,12 +44,17 @@ import itertools
 import json
 import os
 import re
+import sys
 import threading
 import urllib.error
 import urllib.request
 import zlib
+from collections.abc import MutableMapping
 
 import schemathesis
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import fuzz_identity as identity  # noqa: E402  (beside this file, which schemathesis loads by path)
 
 BASE = os.environ.get("FUZZ_BASE_URL", "http://127.0.0.1:3400")
 USER = os.environ.get("FUZZ_USER", "fuzz")
@@ -70,6 +81,9 @@ _next_seat = 0  # where _hold_some looks for a free seat next
 _waiting: list[str] = []
 _users = itertools.count(1)  # numbers the users who line up
 _calls = itertools.count(1)  # numbers the calls, to send every fifth with a WAITING token
+# `fuzz`'s current queue token, and the tokens the run saw end (spent by a payment, expired).
+_live: list[str] = []
+_ended: set[str] = set()
 
 
 def _demo_dates() -> list[str]:
@@ -78,10 +92,9 @@ def _demo_dates() -> list[str]:
     return [(today + datetime.timedelta(days=d)).isoformat() for d in range(3)]
 
 
-def _post(path: str, body: dict, token: str | None = None) -> tuple[int, dict]:
-    headers = {"Content-Type": "application/json"}
-    if token:
-        headers["Authorization"] = f"Bearer {token}"
+def _post(path: str, body: dict, token: str | None = None, user: str = USER) -> tuple[int, dict]:
+    """POST as `user`, signed in, with the queue token when there is one."""
+    headers = {"Content-Type": "application/json", **identity.headers(user, token)}
     request = urllib.request.Request(
         f"{BASE}{path}", data=json.dumps(body).encode(), headers=headers, method="POST"
     )
@@ -93,10 +106,22 @@ def _post(path: str, body: dict, token: str | None = None) -> tuple[int, dict]:
 
 
 def _token() -> str:
-    status, view = _post("/queue/tokens", {"userId": USER, "concertId": CONCERT})
+    status, view = _post("/queue/tokens", {"concertId": CONCERT})
     if status not in (200, 201) or view.get("status") != "ACTIVE":
         raise RuntimeError(f"the fuzz token is not ACTIVE: {status} {view}")
+    identity.learn_owner(view["token"], view["userId"])
     return view["token"]
+
+
+def _fuzz_token() -> str:
+    """`fuzz`'s live queue token: the one held, or a new one once it has ended."""
+    with _held_lock:
+        if _live and _live[0] not in _ended:
+            return _live[0]
+    token = _token()
+    with _held_lock:
+        _live[:] = [token]
+    return token
 
 
 def _hold_some(wanted: int = 5, tries: int = 30) -> None:
@@ -225,13 +250,15 @@ class OperatorToken:
         if seed % 10 != 7:
             case.headers["Authorization"] = f"Bearer {data}"
             return
-        kind = (seed // 10) % 4
+        kind = (seed // 10) % 5
         if kind == 0:
             case.headers.pop("Authorization", None)
         elif kind == 1:
             case.headers["Authorization"] = f"Bearer {data[:-1]}{'A' if data[-1] != 'A' else 'B'}"
         elif kind == 2:
             case.headers["Authorization"] = f"Bearer {_queue_token()}"
+        elif kind == 3:
+            case.headers["Authorization"] = f"Bearer {identity.access_for(USER)}"
         else:
             case.headers["Authorization"] = f"Basic {data}"
 
@@ -247,10 +274,17 @@ def _queue_token() -> str:
         return _some_queue_token[0]
 
 
+def _issuing(case) -> bool:
+    return _is(case, "POST", "/queue/tokens")
+
+
 @schemathesis.auth(refresh_interval=120).skip_for(path_regex="^/admin/")
-class QueueToken:
+class BuyerTokens:
+    """The queue token (`fuzz`'s, or every fifth call a WAITING one) and the access token of
+    whom the call is for; `before_call` signs the call in again once the case is final."""
+
     def get(self, case, context):
-        return _token()
+        return _fuzz_token()
 
     def set(self, case, data, context):
         with _held_lock:
@@ -258,7 +292,34 @@ class QueueToken:
             if _waiting and n % 5 == 0:
                 data = _waiting[n % len(_waiting)]
         case.headers = dict(case.headers or {})
-        case.headers["Authorization"] = f"Bearer {data}"
+        if not _issuing(case):
+            case.headers["Queue-Token"] = data
+        case.headers["Authorization"] = f"Bearer {identity.access_for(identity.buyer_of(case))}"
+
+
+def _negated(case) -> set[str]:
+    """The parameters (lower-case names) a negative case mutated on purpose."""
+    from schemathesis.generation.meta import negated_parameters
+
+    return {name.lower() for name, _ in negated_parameters(case._meta)}
+
+
+def _sign_in(case) -> None:
+    """A buyer call goes signed in as whom it is for, as the case finally is (the steering and
+    the stateful phase change its userId after the auth was set). An `Authorization` that a
+    negative case mutated is left as it is; any other (the one the auth set, or a value
+    schemathesis generated for the scheme while it mutated the queue token) is replaced, so a
+    mutated queue token reaches the function and its own 401s."""
+    if _is_admin(case):
+        return
+    headers = case.headers if isinstance(case.headers, MutableMapping) else None
+    if headers is None or "authorization" in _negated(case):
+        return
+    for k in [k for k in headers if k.lower() == "authorization"]:
+        del headers[k]
+    access = identity.access_for(identity.buyer_of(case))
+    if access:
+        headers["Authorization"] = f"Bearer {access}"
 
 
 def _admin_case(case, seed: int):
@@ -298,14 +359,70 @@ def map_case(context, case):
     return case
 
 
+def _renew_queue_token(case) -> None:
+    """A case generated before `fuzz`'s token ended goes with its new one (a negative case's
+    mutated token, and other users' tokens, are left as they are)."""
+    headers = case.headers if isinstance(case.headers, MutableMapping) else None
+    if headers is None or _is_admin(case) or "queue-token" in _negated(case):
+        return
+    for name, value in list(headers.items()):
+        if name.lower() != "queue-token" or not isinstance(value, str):
+            continue
+        with _held_lock:
+            ended = value in _ended
+        if ended and identity.owner_of(value) == USER:
+            headers[name] = _fuzz_token()
+
+
+# HTTP's own framing: the client library writes these, and a made-up value makes a request
+# that no HTTP parser takes (the server's, API Gateway's), answered as the spec says outside
+# the functions, not by the API.
+FRAMING = {"content-length", "transfer-encoding", "host", "connection"}
+
+
+def _drop_framing(case) -> None:
+    headers = case.headers if isinstance(case.headers, MutableMapping) else None
+    for name in [k for k in (headers or {}) if k.lower() in FRAMING]:
+        del headers[name]
+
+
 @schemathesis.hook
 def before_call(context, case, **kwargs):
     # Again here: the stateful phase fills path parameters from earlier answers after map_case.
     _keep_off_protected(case)
+    _drop_framing(case)
+    _renew_queue_token(case)
+    _sign_in(case)
+
+
+@schemathesis.check
+def identity_boundary(ctx, response, case):
+    """A buyer call that succeeded signed in is refused with missing, forged and other users'
+    credentials: the gateway's 401, or 403 FORBIDDEN (local/fuzz_identity.py)."""
+    if _is_admin(case) or not 200 <= response.status_code < 300:
+        return None
+    with _held_lock:
+        waiting = list(_waiting)
+    failures = identity.probe(case.operation.label, response.request, waiting)
+    if failures:
+        raise AssertionError(
+            f"{case.operation.label} answered credentials that must not work wrongly: " + "; ".join(failures)
+        )
+    return None
 
 
 @schemathesis.hook
 def after_call(context, case, response):
+    sent = response.request.headers.get("Queue-Token")
+    if sent and (
+        (response.status_code == 201 and _is(case, "POST", "/payments"))
+        or (response.status_code == 401 and b"TOKEN_EXPIRED" in (response.content or b""))
+    ):
+        # Spent by the payment, or found ended: no case sends it again.
+        with _held_lock:
+            _ended.add(sent)
+            if sent in _waiting:
+                _waiting.remove(sent)
     if response.status_code not in (200, 201):
         return
     try:
@@ -318,6 +435,8 @@ def after_call(context, case, response):
         if _is(case, "POST", "/reservations") and "reservationId" in view:
             _held.append(view["reservationId"])
             del _held[:-50]
-        if _is(case, "POST", "/queue/tokens") and view.get("status") == "WAITING":
+        if _issuing(case) and "token" in view and "userId" in view:
+            identity.learn_owner(view["token"], view["userId"])
+        if _issuing(case) and view.get("status") == "WAITING":
             _waiting.append(view["token"])
             del _waiting[:-50]

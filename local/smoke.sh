@@ -4,7 +4,8 @@
 # (DynamoDB Local on 8300, Redis on 6382, the emulator on 9300, all in memory):
 #
 #   issue_token -> queue_status -> list_dates -> list_seats -> reserve_seat -> get_reservation
-#   -> charge_balance -> get_balance -> pay            API Gateway v2 (HTTP API, payload 2.0)
+#   -> charge_balance -> get_balance -> pay            API Gateway v2 (HTTP API, payload 2.0),
+#                                                      JWT authorizer's claims; without: 401
 #   -> list_reservations -> get_tickets -> get_ticket_keys -> admin_check_in (twice), and the
 #   code checked offline by local/verify-ticket.mjs (Node) with the JWKS get_ticket_keys gave
 #   release_hold                                       a DynamoDB stream REMOVE by TTL
@@ -12,8 +13,14 @@
 #   admin_put_concert -> admin_patch_queue -> admin_get_concert   API Gateway v2, IAM caller
 #
 # The events are local/fixtures/<fn>.json (shaped on the fixtures in aws_lambda_events),
-# rendered with this run's tokens and IDs. Every answer is checked; a results table ends the
-# run. Everything it started (watch and the functions under it; `stack with` the stores) is
+# rendered with this run's tokens and IDs. A buyer's event is what API Gateway sends once its JWT
+# authorizer has passed the access token (example-apigw-v2-request-jwt-authorizer.json): the
+# verified claims of a Cognito access token in requestContext.authorizer.jwt (`sub` = the run's
+# user, every claim a string, as the gateway passes them) and its scopes, and the queue token in
+# a `queue-token` header. (The gateway passes the Authorization header on as well; the functions
+# never read it, so the events leave it out.) User A is named as Cognito names a user, by a UUID
+# `sub`. Without claims (`claims=none`), a buyer's function answers the gateway's 401 itself.
+# Every answer is checked; a results table ends the run. Everything it started (watch and the functions under it; `stack with` the stores) is
 # stopped, by PID.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -89,7 +96,10 @@ cleanup() {
 # ---------------------------------------------------------------- helpers
 
 # Renders a fixture: every {{name}} in its strings (including inside an HTTP body) becomes the
-# value given as name=value; content-length and timeEpoch are filled in from the result.
+# value given as name=value; content-length and timeEpoch are filled in from the result; the
+# claims' times (iat, exp: a token signed now, for 10 minutes) and IDs are the render's own.
+# claims=none renders the event without the authorizer's claims (a request no JWT authorizer
+# passed).
 render() { # TEMPLATE OUT NAME=VALUE...
   python3 - "$@" <<'PY'
 import json, re, sys, time, uuid
@@ -102,8 +112,13 @@ values = {
     "time": now.strftime("%d/%b/%Y:%H:%M:%S +0000"),
     "isoTime": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
     "contentLength": "0",
+    "iat": str(int(time.time())),
+    "exp": str(int(time.time()) + 600),
+    "jti": str(uuid.uuid4()),
+    "originJti": str(uuid.uuid4()),
 }
 values.update(p.split("=", 1) for p in pairs)
+no_claims = values.pop("claims", None) == "none"
 def walk(x):
     if isinstance(x, str):
         return re.sub(r"\{\{(\w+)\}\}", lambda m: values.get(m.group(1), m.group(0)), x)
@@ -113,7 +128,11 @@ def walk(x):
         return {k: walk(v) for k, v in x.items()}
     return x
 with open(template) as f:
-    event = walk(json.load(f))
+    event = json.load(f)
+if no_claims:
+    event.get("requestContext", {}).pop("authorizer", None)
+    event.get("headers", {}).pop("queue-token", None)
+event = walk(event)
 if isinstance(event.get("body"), str) and "content-length" in event.get("headers", {}):
     event["headers"]["content-length"] = str(len(event["body"].encode()))
 if "timeEpoch" in event.get("requestContext", {}):
@@ -169,6 +188,13 @@ expect_http() { # STATUS WHAT JQ_FILTER
     exit 1
   fi
   expect "$1, $2" "$3"
+}
+
+# The gateway's own 401: {"message":"Unauthorized"} as application/json, a Bearer challenge.
+expect_gateway_401() { # WHAT
+  expect_http 401 "$1" '. == {"message":"Unauthorized"}'
+  expect "$1: WWW-Authenticate: Bearer, application/json" \
+    '(.headers | with_entries(.key |= ascii_downcase)) as $h | $h["www-authenticate"] == "Bearer" and ($h["content-type"] | startswith("application/json"))' "$ANSWER"
 }
 
 # One DynamoDB API call to the local store, signed with the dummy credentials (curl signs).
@@ -235,52 +261,65 @@ say "cargo lambda watch on 127.0.0.1:$INVOKE_PORT (pid $WATCH_PID); concert $CON
 
 # ---------------------------------------------------------------- the flow
 
-USER_A="smoke-a-$RANDOM"
+# A is named as Cognito names its users: `sub` is a UUID (36 of [0-9a-f-], a valid userId).
+USER_A="$(uuid)"
 USER_B="smoke-b-$RANDOM"
 
-invoke issue-token issue_token userId="$USER_A" concertId="$CONCERT"
+# Without the authorizer's claims, the function refuses as the gateway would: nobody is signed in.
+invoke issue-token-unsigned issue_token claims=none userId="$USER_A" concertId="$CONCERT"
+expect_gateway_401 "no claims: the gateway's 401"
+# The buyer is the claims' sub, never the body's userId.
+invoke issue-token-for-another issue_token sub="$USER_B" userId="$USER_A" concertId="$CONCERT"
+expect_http 403 "B signed in, naming A: FORBIDDEN" '.code == "FORBIDDEN"'
+
+invoke issue-token issue_token sub="$USER_A" userId="$USER_A" concertId="$CONCERT"
 expect_http 201 "a new ACTIVE token" '.status == "ACTIVE" and (.token | length) > 0 and (.token | length) <= 128 and .pollAfterSeconds == null'
 TOKEN_A="$(jq -r .token <<<"$BODY")"
 
-invoke queue-status queue_status token="$TOKEN_A"
-expect_http 200 "ACTIVE, same token" ".status == \"ACTIVE\" and .token == \"$TOKEN_A\""
+invoke queue-status queue_status sub="$USER_A" token="$TOKEN_A"
+expect_http 200 "ACTIVE, same token" ".status == \"ACTIVE\" and .token == \"$TOKEN_A\" and .userId == \"$USER_A\""
 
-invoke list-dates list_dates token="$TOKEN_A" concertId="$CONCERT"
+invoke list-dates list_dates sub="$USER_A" token="$TOKEN_A" concertId="$CONCERT"
 expect_http 200 "2 dates, 5 seats free on $DATE" \
   ".dates | length == 2 and (.[0].date == \"$DATE\" and .[0].availableSeats == 5)"
 
-invoke list-seats list_seats token="$TOKEN_A" concertId="$CONCERT" date="$DATE"
+invoke list-seats list_seats sub="$USER_A" token="$TOKEN_A" concertId="$CONCERT" date="$DATE"
 expect_http 200 "5 seats, all AVAILABLE" '.seats | length == 5 and all(.status == "AVAILABLE")'
 
-invoke reserve-seat-1 reserve_seat token="$TOKEN_A" userId="$USER_A" concertId="$CONCERT" \
+invoke reserve-seat-1 reserve_seat sub="$USER_A" token="$TOKEN_A" userId="$USER_A" concertId="$CONCERT" \
   date="$DATE" seatNo=1
 expect_http 201 "seat 1 HELD at 50000" '.status == "HELD" and .seatNo == 1 and .price == 50000'
 RES_1="$(jq -r .reservationId <<<"$BODY")"
 
-invoke get-reservation get_reservation token="$TOKEN_A" reservationId="$RES_1"
+invoke get-reservation get_reservation sub="$USER_A" token="$TOKEN_A" reservationId="$RES_1"
 expect_http 200 "HELD, same reservation" ".status == \"HELD\" and .reservationId == \"$RES_1\""
 
-invoke charge-balance charge_balance token="$TOKEN_A" userId="$USER_A" amount=100000 \
+invoke charge-balance charge_balance sub="$USER_A" token="$TOKEN_A" userId="$USER_A" amount=100000 \
   idempotencyKey="$(uuid)"
 expect_http 200 "balance 100000" '.balance == 100000'
 
-invoke get-balance get_balance token="$TOKEN_A" userId="$USER_A"
+invoke get-balance get_balance sub="$USER_A" token="$TOKEN_A" userId="$USER_A"
 expect_http 200 "balance 100000" ".balance == 100000 and .userId == \"$USER_A\""
+invoke get-balance-unsigned get_balance claims=none userId="$USER_A"
+expect_gateway_401 "no claims: the gateway's 401"
 
 # Two more holds by another user, for the release and the sweep below.
-invoke issue-token-b issue_token userId="$USER_B" concertId="$CONCERT"
+invoke issue-token-b issue_token sub="$USER_B" userId="$USER_B" concertId="$CONCERT"
 expect_http 201 "a second user's ACTIVE token" '.status == "ACTIVE"'
 TOKEN_B="$(jq -r .token <<<"$BODY")"
-invoke reserve-seat-2 reserve_seat token="$TOKEN_B" userId="$USER_B" concertId="$CONCERT" \
+# A queue token is its user's: B presenting A's is refused, and A's balance stays A's.
+invoke get-balance-others-token get_balance sub="$USER_B" token="$TOKEN_A" userId="$USER_B"
+expect_http 403 "B with A's queue token: FORBIDDEN" '.code == "FORBIDDEN"'
+invoke reserve-seat-2 reserve_seat sub="$USER_B" token="$TOKEN_B" userId="$USER_B" concertId="$CONCERT" \
   date="$DATE" seatNo=2
 expect_http 201 "seat 2 HELD (to expire, stream)" '.status == "HELD" and .seatNo == 2'
 RES_2="$(jq -r .reservationId <<<"$BODY")"
-invoke reserve-seat-3 reserve_seat token="$TOKEN_B" userId="$USER_B" concertId="$CONCERT" \
+invoke reserve-seat-3 reserve_seat sub="$USER_B" token="$TOKEN_B" userId="$USER_B" concertId="$CONCERT" \
   date="$DATE" seatNo=3
 expect_http 201 "seat 3 HELD (to expire, sweep)" '.status == "HELD" and .seatNo == 3'
 RES_3="$(jq -r .reservationId <<<"$BODY")"
 
-invoke pay pay token="$TOKEN_A" userId="$USER_A" reservationId="$RES_1" idempotencyKey="$(uuid)"
+invoke pay pay sub="$USER_A" token="$TOKEN_A" userId="$USER_A" reservationId="$RES_1" idempotencyKey="$(uuid)"
 expect_http 201 "paid 50000, balance 50000" \
   ".reservationId == \"$RES_1\" and .amount == 50000 and .balance == 50000"
 DOC="$(get_item "$RESERVATIONS_TABLE_NAME" "$(reservation_key "$RES_1")")"
@@ -336,7 +375,7 @@ DOC="$(get_item "$RESERVATIONS_TABLE_NAME" "$(reservation_key "$RES_2")")"
 expect "table: reservation 2 EXPIRED, out of the index" \
   '.status.S == "EXPIRED" and (has("heldShard") | not)' "$DOC"
 
-invoke list-seats-after list_seats token="$TOKEN_B" concertId="$CONCERT" date="$DATE"
+invoke list-seats-after list_seats sub="$USER_B" token="$TOKEN_B" concertId="$CONCERT" date="$DATE"
 expect_http 200 "seats: 1 SOLD, 2 AVAILABLE again, 3 HELD" \
   '[.seats[] | .status] == ["SOLD", "AVAILABLE", "HELD", "AVAILABLE", "AVAILABLE"]'
 
