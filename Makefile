@@ -68,14 +68,14 @@ clean:
 	$(STACK) clean
 
 # DynamoDB round trips per operation, each write flow's throughput next to its bare
-# transaction, the door (a check-in next to a hold) and 10 x BENCH_SCALE holds on 50 seats
-# (`load bench` on its own in-memory stack, 8200/6381 or BENCH_DDB_PORT/BENCH_REDIS_PORT,
-# everyone admitted at once: it measures writes, not the line), and the invariant check over
-# what it wrote. Under 2 minutes once built (BENCH_SCALE 300); `make bench-full`
-# runs it at 1,000 (10,000 holds), then `make load`.
+# transaction, the door (a check-in next to a hold), the seat map, and 1,000 holds on 50 seats
+# (`load bench` on its own in-memory stack, 8200/6381, or BENCH_DDB_PORT/BENCH_REDIS_PORT and
+# BENCH_STACK; everyone admitted at once: it measures writes, not the line), and the invariant
+# check over what it wrote. Under 2 minutes once built (BENCH_SCALE 300); `make bench-full` runs
+# it at 1,000 (10,000 holds, and the seat map of 2,000 seats all held), then `make load`.
 bench: deps
 	nice -n 10 cargo build -q --profile local -p devserver -p load
-	QUEUE_ACTIVE_LIMIT=1000000 RUST_LOG=warn $(STACK) with bench $${BENCH_DDB_PORT:-8200} $${BENCH_REDIS_PORT:-6381} --in-memory -- \
+	QUEUE_ACTIVE_LIMIT=1000000 RUST_LOG=warn $(STACK) with $${BENCH_STACK:-bench} $${BENCH_DDB_PORT:-8200} $${BENCH_REDIS_PORT:-6381} --in-memory -- \
 	  sh -c '$(TARGET)/local/load bench $${BENCH_SCALE:-300} && $(TARGET)/local/devserver check-invariants'
 
 bench-full:

@@ -43,10 +43,11 @@ pub struct Settings {
     /// its place goes to the next in line. A live hold of its user counts as a call until
     /// the hold ends.
     pub active_token_idle: Duration,
-    /// WAITING_TOKEN_IDLE_SECONDS: a WAITING token not polled for this long drops out. At
-    /// least twice `queue_poll_max`, so a client that follows the hints never drops out.
+    /// WAITING_TOKEN_IDLE_SECONDS: a WAITING token drops out when it makes no call for its
+    /// last hint plus this long, so a client that follows the hints never drops out, whatever
+    /// the hint.
     pub waiting_token_idle: Duration,
-    /// QUEUE_POLL_MAX_SECONDS: the longest `pollAfterSeconds` ever hinted.
+    /// QUEUE_POLL_MAX_SECONDS (default 900): the longest `pollAfterSeconds` ever hinted.
     pub queue_poll_max: Duration,
     /// QUEUE_POLL_BUDGET: polls per second per concert the hints may ask for, beyond the head.
     pub queue_poll_budget: u32,
@@ -163,15 +164,7 @@ impl Settings {
         };
 
         let waiting_token_idle = secs("WAITING_TOKEN_IDLE_SECONDS", 120, 86_400)?;
-        let queue_poll_max = Duration::from_secs(number("QUEUE_POLL_MAX_SECONDS", 30, 1, 3_600)?);
-        if waiting_token_idle < queue_poll_max * 2 {
-            return Err(SettingsError {
-                var: "WAITING_TOKEN_IDLE_SECONDS",
-                value: waiting_token_idle.as_secs().to_string(),
-                reason: "must be at least twice QUEUE_POLL_MAX_SECONDS, or a client that \
-                         follows the hints drops out of the line",
-            });
-        }
+        let queue_poll_max = Duration::from_secs(number("QUEUE_POLL_MAX_SECONDS", 900, 1, 3_600)?);
         let (queue_token_key, page_key) = match lookup("QUEUE_TOKEN_KEY") {
             Some(secret) if secret.len() >= TokenKey::MIN_LEN => (
                 TokenKey::from_secret(secret.as_bytes()),
@@ -295,7 +288,7 @@ mod tests {
         assert_eq!(s.waiting_token_idle, Duration::from_secs(120));
         assert_eq!(s.sweep_interval, Duration::from_secs(60));
         assert_eq!(s.dates_cache_ttl, Duration::from_secs(30));
-        assert_eq!(s.queue_poll_max, Duration::from_secs(30));
+        assert_eq!(s.queue_poll_max, Duration::from_secs(900));
         assert_eq!(s.queue_poll_budget, 2_000);
         assert_eq!(s.max_seats_per_user, 4);
         assert_eq!(s.refund_cutoff, Duration::from_secs(24 * 3_600));
@@ -345,12 +338,19 @@ mod tests {
     }
 
     #[test]
-    fn an_idle_limit_under_twice_the_longest_hint_is_refused_naming_it() {
-        let err = from(&[("QUEUE_POLL_MAX_SECONDS", "61")]).unwrap_err();
-        assert_eq!(err.var, "WAITING_TOKEN_IDLE_SECONDS");
-        assert!(from(&[("QUEUE_POLL_MAX_SECONDS", "60")]).is_ok());
-        let err = from(&[("WAITING_TOKEN_IDLE_SECONDS", "59")]).unwrap_err();
-        assert_eq!(err.var, "WAITING_TOKEN_IDLE_SECONDS");
+    fn any_idle_limit_goes_with_any_longest_hint() {
+        // A waiter drops out after its own last hint plus the idle limit: no pairing to refuse.
+        let s = from(&[
+            ("QUEUE_POLL_MAX_SECONDS", "3600"),
+            ("WAITING_TOKEN_IDLE_SECONDS", "1"),
+        ])
+        .unwrap();
+        assert_eq!(s.queue_poll_max, Duration::from_secs(3_600));
+        assert_eq!(s.waiting_token_idle, Duration::from_secs(1));
+        assert_eq!(
+            from(&[("QUEUE_POLL_MAX_SECONDS", "3601")]).unwrap_err().var,
+            "QUEUE_POLL_MAX_SECONDS"
+        );
     }
 
     #[test]

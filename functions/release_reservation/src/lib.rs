@@ -3,7 +3,8 @@
 //! lapsed one RESERVATION_EXPIRED, another user's FORBIDDEN.
 //! Round trips: the guard's Redis script; 2 DynamoDB calls, a GetItem (the reservation: its
 //! seats and owner) and one TransactWriteItems (the markers, the reservation, the buyer's seat
-//! count); one Redis call that invalidates the dates cache.
+//! count); one Redis call that invalidates the dates cache, and one script that restarts the
+//! token's idle clock (the hold no longer keeps it active).
 
 use lambda_http::http::StatusCode;
 use lambda_http::Request;
@@ -16,7 +17,7 @@ pub async fn handler(state: &AppState, req: Request) -> Result<HttpResponse, lam
         let buyer = http::buyer(&req)?;
         let id = http::path(&req, "reservationId", ReservationId::parse)?;
         let caller = http::guard(state, &req, &buyer, Need::Active).await?;
-        let released = flows::holds::release_by_holder(state, caller.user(), &id).await?;
+        let released = flows::holds::release_for(state, caller.token(), caller.user(), &id).await?;
         Ok(http::json(
             StatusCode::OK,
             &ReservationView::from(&released),

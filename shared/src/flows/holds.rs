@@ -199,7 +199,13 @@ pub async fn hold_for(
     key: Option<&IdempotencyKey>,
 ) -> Result<Reservation, ApiError> {
     let reservation = hold(state, req, key).await?;
-    let kept = crate::flows::queue::keep_active_until(state, token, reservation.expires_at).await;
+    let kept = crate::flows::queue::keep_active_until(
+        state,
+        token,
+        reservation.expires_at,
+        &reservation.reservation_id,
+    )
+    .await;
     if let Err(e) = kept {
         tracing::warn!(error = %e, "a hold could not keep its token active; it idles out as usual");
     }
@@ -240,6 +246,23 @@ pub async fn release(state: &AppState, hold: &HoldRef) -> Result<Released, ApiEr
         invalidate(state, &hold.concert_id, &[hold.date]).await;
     }
     Ok(outcome)
+}
+
+/// [`release_by_holder`] with the holder's ACTIVE token: once released, the hold no longer
+/// keeps the token active, whose idle clock restarts at the release (unless another live hold
+/// keeps it). One more Redis script after the release; if it fails the release stands
+/// (logged), and the token idles out by the hold's end as before.
+pub async fn release_for(
+    state: &AppState,
+    token: &crate::domain::QueueToken,
+    user: &UserId,
+    id: &ReservationId,
+) -> Result<Reservation, ApiError> {
+    let released = release_by_holder(state, user, id).await?;
+    if let Err(e) = crate::flows::queue::hold_released(state, token, id).await {
+        tracing::warn!(error = %e, "a released hold still keeps its token active until its end");
+    }
+    Ok(released)
 }
 
 /// Releases a live hold at its holder's request (`DELETE /reservations/{id}`): its seats are

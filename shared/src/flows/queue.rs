@@ -16,9 +16,9 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::domain::queue::{LineControls, Pacing, Standing, TokenStatus};
+use crate::domain::queue::{LineControls, Pacing, TokenStatus};
 use crate::domain::token::{SignedToken, TokenId};
-use crate::domain::{ConcertId, QueueToken, UserId};
+use crate::domain::{ConcertId, QueueToken, ReservationId, UserId};
 use crate::error::ApiError;
 use crate::error::StoreError;
 use crate::metrics::{self, Metric};
@@ -63,11 +63,7 @@ pub async fn issue(
         (Metric::TokensIssued, if new { 1.0 } else { 0.0 }),
         (Metric::Admissions, f64::from(admitted)),
     ]);
-    let pacing = pacing(&state.settings);
-    Ok(match issued {
-        Issued::New(status) => Issued::New(paced(status, &pacing)),
-        Issued::Existing(status) => Issued::Existing(paced(status, &pacing)),
-    })
+    Ok(issued)
 }
 
 /// The audit of a new token: one structured line (CloudWatch Logs keeps it for the log group's
@@ -133,27 +129,18 @@ async fn read_controls(state: &AppState, concert: &ConcertId) -> Result<LineCont
     Ok(item.map(|c| c.controls()).unwrap_or_default())
 }
 
-/// The line's pacing, from the settings.
+/// The line's pacing, from the settings: the model of the hints the line's scripts give
+/// (`pollAfterSeconds` comes from the script, which sets each waiter's drop-out deadline by it).
 pub fn pacing(s: &Settings) -> Pacing {
     Pacing {
         max_seconds: s.queue_poll_max.as_secs(),
         budget: f64::from(s.queue_poll_budget),
-        slowest_rate: f64::from(s.queue_active_limit) / s.active_token_ttl.as_secs_f64(),
     }
 }
 
-/// Sets `pollAfterSeconds` from the line's pacing.
-fn paced(mut status: TokenStatus, pacing: &Pacing) -> TokenStatus {
-    status.poll_after_seconds = match status.standing {
-        Standing::Waiting {
-            position,
-            recent_admissions,
-            line,
-        } => Some(pacing.hint(position, line, recent_admissions)),
-        Standing::PreQueue { line } => Some(pacing.hint_before_opening(line)),
-        Standing::Active { .. } => None,
-    };
-    status
+/// The slowest admission rate of a concert of `active_limit`: one place a token's life.
+pub fn slowest_rate(s: &Settings, active_limit: u32) -> f64 {
+    f64::from(active_limit) / s.active_token_ttl.as_secs_f64()
 }
 
 /// A token we signed, or TOKEN_INVALID without any I/O.
@@ -185,7 +172,7 @@ async fn token_status(
     .await?;
     metrics::record(&[(Metric::Admissions, f64::from(admitted))]);
     match lookup {
-        Lookup::Live(status) => Ok(paced(status, &pacing(&state.settings))),
+        Lookup::Live(status) => Ok(status),
         // Signed by us and not in the line: it was ours and ended (or Redis forgot it).
         Lookup::Ended => Err(ApiError::TokenExpired),
         Lookup::OtherUsers => Err(ApiError::Forbidden(
@@ -215,16 +202,33 @@ pub async fn spend(state: &AppState, token: &QueueToken) -> Result<(), ApiError>
     Ok(())
 }
 
-/// While its user's hold is live, the ACTIVE token counts as active (it does not idle out
-/// while its user pays). Ignores a token that is no longer live and ACTIVE.
+/// While its user's hold `reservation` is live (until `until`), the ACTIVE token counts as
+/// active (it does not idle out while its user pays). Ignores a token that is no longer live
+/// and ACTIVE.
 pub async fn keep_active_until(
     state: &AppState,
     token: &QueueToken,
     until: DateTime<Utc>,
+    reservation: &ReservationId,
 ) -> Result<(), ApiError> {
     let signed = verified(state, token)?;
     QueueScripts::new(&state.redis, &state.settings)
-        .keep_active(&signed, until)
+        .keep_active(&signed, until, &reservation.to_string())
+        .await?;
+    Ok(())
+}
+
+/// Its holder released the hold `reservation`: it no longer keeps the ACTIVE token active,
+/// whose idle clock restarts now (`ACTIVE_TOKEN_IDLE_SECONDS` from the release), unless
+/// another of its user's live holds keeps it longer. Ignores a token no longer live and ACTIVE.
+pub async fn hold_released(
+    state: &AppState,
+    token: &QueueToken,
+    reservation: &ReservationId,
+) -> Result<(), ApiError> {
+    let signed = verified(state, token)?;
+    QueueScripts::new(&state.redis, &state.settings)
+        .hold_released(&signed, &reservation.to_string())
         .await?;
     Ok(())
 }

@@ -32,7 +32,9 @@ use std::sync::LazyLock;
 use chrono::{DateTime, Utc};
 use redis::Script;
 
-use crate::domain::queue::{LineControls, Standing, TokenStatus, ADMISSION_WINDOW_MS};
+use crate::domain::queue::{
+    LineControls, Standing, TokenStatus, ADMISSION_WINDOW_MS, JITTER_DRAWS,
+};
 use crate::domain::token::{SignedToken, TokenId, TokenKey};
 use crate::domain::{ConcertDate, ConcertId, UserId};
 use crate::error::StoreError;
@@ -42,29 +44,38 @@ use crate::store::redis::RedisStore;
 pub mod fair;
 
 /// Shared by every queue script. ARGV[1..5]: default active limit, active ms, waiting idle ms,
-/// window ms, active idle ms; ARGV[6..9]: the controls to mirror, if the caller read them.
+/// window ms, active idle ms; ARGV[6..9]: the controls to mirror, if the caller read them;
+/// ARGV[10..11]: the longest hint (s) and the poll budget. Each script's own from ARGV[12].
 ///
 /// Upkeep (retiring expired and idle tokens, admitting into free places) runs only when it can
 /// have work: `due` holds the earliest instant that can change who is in line (the first
-/// active token's end, the first waiter's idle deadline), and every write that adds an earlier
-/// one lowers it. Upkeep leaves the concert without waiters, without a free place, or due
-/// again at once (a full batch), so until `due` passes, a poll is a read: two HMGETs, and for
-/// a waiter ZADD XX, ZRANK, ZCOUNT and ZCARD.
+/// active token's end, the first waiter's drop-out deadline), and every write that adds an
+/// earlier one lowers it. Upkeep leaves the concert without waiters, without a free place, or
+/// due again at once (a full batch), so until `due` passes, a poll is a read: two HMGETs, and
+/// for a waiter ZRANK, ZCOUNT, ZCARD, the pace's HMGET and ZADD XX of its new deadline.
 const QUEUE_LIB: &str = include_str!("scripts/queue_lib.lua");
 
-/// ARGV[10..14]: user, a fresh token ID, the pre-queue's random draw, fair use's rate and
-/// burst; KEYS[9] the user's bucket.
+/// `domain::queue::Pacing` in Lua: every queue script starts with it.
+const PACING_LIB: &str = include_str!("scripts/pacing_lib.lua");
+
+/// ARGV[12..17]: user, a fresh token ID, the pre-queue's random draw, fair use's rate and
+/// burst, the hint's jitter draw; KEYS[9] the user's bucket.
 const ISSUE: &str = include_str!("scripts/issue.lua");
 
-/// ARGV[10..14]: token ID, '1' to count this as a call that keeps the token, the buyer ('' for
-/// its holder), fair use's rate and burst; KEYS[9] the buyer's bucket.
+/// ARGV[12..17]: token ID, '1' to count this as a call that keeps the token, the buyer ('' for
+/// its holder), fair use's rate and burst, the hint's jitter draw; KEYS[9] the buyer's bucket.
 const STATUS: &str = include_str!("scripts/status.lua");
 
-/// ARGV[10]: token ID. Ends it for good and frees its place.
+/// ARGV[12]: token ID. Ends it for good and frees its place.
 const SPEND: &str = include_str!("scripts/spend.lua");
 
-/// ARGV[10..11]: token ID, an instant: a live ACTIVE token counts as active until then.
+/// ARGV[12..14]: token ID, an instant, a reservation ID: a live ACTIVE token counts as active
+/// until then (that hold of its user ends then).
 const KEEP: &str = include_str!("scripts/keep.lua");
+
+/// ARGV[12..13]: token ID, a reservation ID its holder released: the token's idle clock
+/// restarts now, unless another of its user's live holds keeps it longer.
+const RELEASE: &str = include_str!("scripts/release.lua");
 
 /// Writes the controls mirror given in ARGV[6..9] (the work is `queue_lib.lua`'s).
 const CONTROLS: &str = include_str!("scripts/controls.lua");
@@ -72,22 +83,26 @@ const CONTROLS: &str = include_str!("scripts/controls.lua");
 /// Reads the line's figures for an operator; ARGV[4] is the admission window.
 const FIGURES: &str = include_str!("scripts/figures.lua");
 
+/// A queue script as Redis runs it: the pacing and queue libraries, then the script.
+fn queue_source(script: &str) -> String {
+    format!("{PACING_LIB}{QUEUE_LIB}{script}")
+}
+
 static FIGURES_SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::new(FIGURES));
 static ISSUE_SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::new(&issue_source()));
 static STATUS_SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::new(&status_source()));
-static SPEND_SCRIPT: LazyLock<Script> =
-    LazyLock::new(|| Script::new(&format!("{QUEUE_LIB}{SPEND}")));
-static KEEP_SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::new(&format!("{QUEUE_LIB}{KEEP}")));
-static CONTROLS_SCRIPT: LazyLock<Script> =
-    LazyLock::new(|| Script::new(&format!("{QUEUE_LIB}{CONTROLS}")));
+static SPEND_SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::new(&queue_source(SPEND)));
+static KEEP_SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::new(&queue_source(KEEP)));
+static RELEASE_SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::new(&queue_source(RELEASE)));
+static CONTROLS_SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::new(&queue_source(CONTROLS)));
 
-/// Pre-queue scores are drawn from `0..PRE_QUEUE_DRAWS` (the script stores `-1 - draw`): every
-/// value is exact in a sorted set's double, and two draws alike are one in 2^52 (then the
-/// random token IDs order them).
+/// Pre-queue places are drawn from `0..PRE_QUEUE_DRAWS` (the script places a join at
+/// `base + 0.25 + draw / 2^53`, between everyone already in line and everyone after); two
+/// places alike are ordered by their random token IDs.
 pub const PRE_QUEUE_DRAWS: u64 = 1 << 52;
 
-/// The arguments every queue script takes first (ARGV[1..9]): the settings, then the controls
-/// to mirror (read from DynamoDB), or none.
+/// The arguments every queue script takes first (ARGV[1..11]): the settings, the controls to
+/// mirror (read from DynamoDB) or none, and the pacing's settings.
 pub fn common_args(settings: &Settings, controls: Option<&LineControls>) -> Vec<String> {
     let s = settings;
     let mut args = vec![
@@ -98,7 +113,20 @@ pub fn common_args(settings: &Settings, controls: Option<&LineControls>) -> Vec<
         s.active_token_idle.as_millis().to_string(),
     ];
     args.extend(controls_args(controls));
+    args.push(s.queue_poll_max.as_secs().to_string());
+    args.push(s.queue_poll_budget.to_string());
     args
+}
+
+/// The hint's jitter draw, in `0..JITTER_DRAWS`, for the join's and the guard's script.
+pub fn jitter_draw() -> u64 {
+    use rand::Rng;
+    rand::rng().random_range(0..JITTER_DRAWS)
+}
+
+/// `pacing_lib.lua` alone: pure functions, which the tests run beside the Rust model.
+pub fn pacing_source() -> &'static str {
+    PACING_LIB
 }
 
 /// ARGV[6..9]: the controls to mirror, or four empty strings for none.
@@ -116,16 +144,16 @@ pub fn controls_args(controls: Option<&LineControls>) -> [String; 4] {
     }
 }
 
-/// The STATUS script as Redis runs it: fair use's and the queue's libraries, then the script.
-/// (The queue scripts are read with `redis-cli --eval` the same way:
-/// `cat fair_lib.lua queue_lib.lua status.lua`.)
+/// The STATUS script as Redis runs it: fair use's, the pacing's and the queue's libraries,
+/// then the script. (The queue scripts are read with `redis-cli --eval` the same way:
+/// `cat fair_lib.lua pacing_lib.lua queue_lib.lua status.lua`.)
 pub fn status_source() -> String {
-    format!("{}{QUEUE_LIB}{STATUS}", fair::FAIR_LIB)
+    format!("{}{}", fair::FAIR_LIB, queue_source(STATUS))
 }
 
 /// The ISSUE script as Redis runs it.
 pub fn issue_source() -> String {
-    format!("{}{QUEUE_LIB}{ISSUE}", fair::FAIR_LIB)
+    format!("{}{}", fair::FAIR_LIB, queue_source(ISSUE))
 }
 
 /// ARGV of the join's and the guard's fair use: rate, burst.
@@ -243,6 +271,7 @@ impl<'a> QueueScripts<'a> {
         for a in fair_args(self.settings) {
             inv.arg(a);
         }
+        inv.arg(jitter_draw());
         let reply: Vec<String> = self
             .redis
             .run(|mut c| async move { inv.invoke_async(&mut c).await })
@@ -286,6 +315,7 @@ impl<'a> QueueScripts<'a> {
         for a in fair_args(self.settings) {
             inv.arg(a);
         }
+        inv.arg(jitter_draw());
         let reply: Vec<String> = self
             .redis
             .run(|mut c| async move { inv.invoke_async(&mut c).await })
@@ -302,20 +332,40 @@ impl<'a> QueueScripts<'a> {
         Ok(Controlled::Done((lookup, admitted)))
     }
 
-    /// A live ACTIVE token counts as active until `until` (its user's hold ends then). False
-    /// when the token is not live and ACTIVE.
+    /// A live ACTIVE token counts as active until `until` (its user's hold `reservation` ends
+    /// then). False when the token is not live and ACTIVE.
     pub async fn keep_active(
         &self,
         token: &SignedToken,
         until: DateTime<Utc>,
+        reservation: &str,
     ) -> Result<bool, StoreError> {
         let mut inv = self.prepare(&KEEP_SCRIPT, &token.concert, None);
-        inv.arg(token.id.as_str()).arg(until.timestamp_millis());
+        inv.arg(token.id.as_str())
+            .arg(until.timestamp_millis())
+            .arg(reservation);
         let kept: i64 = self
             .redis
             .run(|mut c| async move { inv.invoke_async(&mut c).await })
             .await?;
         Ok(kept == 1)
+    }
+
+    /// The hold `reservation` was released by its holder: it no longer keeps the token
+    /// active, whose idle clock restarts now (unless another live hold keeps it longer).
+    /// False when the token is not live and ACTIVE.
+    pub async fn hold_released(
+        &self,
+        token: &SignedToken,
+        reservation: &str,
+    ) -> Result<bool, StoreError> {
+        let mut inv = self.prepare(&RELEASE_SCRIPT, &token.concert, None);
+        inv.arg(token.id.as_str()).arg(reservation);
+        let done: i64 = self
+            .redis
+            .run(|mut c| async move { inv.invoke_async(&mut c).await })
+            .await?;
+        Ok(done == 1)
     }
 
     /// Writes the line's mirror of the concert's controls, unless it holds a newer revision.
@@ -373,11 +423,11 @@ pub struct LineFigures {
 }
 
 /// How many a queue script's answer says it admitted (the 2nd field of UNKNOWN and OTHER, the
-/// 8th of a live answer's 9).
+/// 8th of a live answer's 10).
 fn admitted(reply: &[String]) -> u32 {
     let at = match reply.first().map(String::as_str) {
         Some("UNKNOWN" | "OTHER") => 1,
-        Some(_) if reply.len() == 9 => 7,
+        Some(_) if reply.len() == 10 => 7,
         _ => return 0,
     };
     reply.get(at).and_then(|n| n.parse().ok()).unwrap_or(0)
@@ -428,7 +478,7 @@ fn parse_live(
     if reply.first().is_some_and(|k| k == "UNKNOWN") {
         return Ok(None);
     }
-    if reply.len() < 9 {
+    if reply.len() < 10 {
         return Err(bad());
     }
     let id = TokenId::parse(&reply[6]).ok_or_else(bad)?;
@@ -452,12 +502,17 @@ fn parse_live(
         0 => None,
         ms => Some(DateTime::<Utc>::from_timestamp_millis(ms as i64).ok_or_else(bad)?),
     };
+    // The hint the script gave, and set the waiter's drop-out deadline by; none once ACTIVE.
+    let poll_after_seconds = match standing {
+        Standing::Active { .. } => None,
+        Standing::Waiting { .. } | Standing::PreQueue { .. } => Some(number(9)?),
+    };
     Ok(Some(TokenStatus {
         token: key.sign(concert, &id),
         user_id,
         concert_id: concert.clone(),
         standing,
-        poll_after_seconds: None,
+        poll_after_seconds,
         opens_at,
     }))
 }

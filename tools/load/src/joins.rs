@@ -251,6 +251,7 @@ impl RawIssue {
         for a in &self.fair {
             inv.arg(a);
         }
+        inv.arg(shared::store::scripts::jitter_draw());
         inv.invoke_async::<redis::Value>(&mut conn).await.is_ok()
     }
 }

@@ -292,6 +292,7 @@ impl RawPoll {
                 .into_iter()
                 .chain([signed.id.to_string(), "1".into(), String::new()])
                 .chain(shared::store::scripts::fair_args(s))
+                .chain([shared::store::scripts::jitter_draw().to_string()])
                 .collect(),
         }
     }

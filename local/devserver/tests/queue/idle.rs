@@ -77,3 +77,43 @@ async fn a_waiting_token_gets_a_wait_estimate_of_at_least_a_second() {
         assert!(wait.is_some_and(|s| s >= 1), "{view}");
     }
 }
+
+/// A waiter drops out when it misses its own last hint by WAITING_TOKEN_IDLE_SECONDS, however
+/// much longer than that idle time the hint is: it stays when it calls just before hint + idle,
+/// and is gone just after.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_waiter_told_a_hint_longer_than_the_idle_time_drops_out_only_after_hint_plus_idle() {
+    let _timing = TIMING.read().await;
+    // One admitted in the last minute: place 1 expects 60 s and is told a tenth, capped at 4 s;
+    // the jitter takes at most a tenth, and 4 × 0.9 rounds up to 4 again.
+    let app = spawn_app_with(&[
+        ("QUEUE_ACTIVE_LIMIT", "1"),
+        ("QUEUE_POLL_MAX_SECONDS", "4"),
+        ("WAITING_TOKEN_IDLE_SECONDS", "2"),
+    ])
+    .await;
+    assert_active(&app.issue_new(&unique("a")).await);
+    let waiter = token_of(&app.issue_new(&unique("w")).await);
+    let (hint, idle) = (Duration::from_secs(4), Duration::from_secs(2));
+
+    // Just before hint + idle, twice: each call sets the next deadline from its own answer.
+    for _ in 0..2 {
+        let view = app.poll(&waiter).await;
+        let answered = Instant::now();
+        assert_waiting(&view, 1);
+        assert_eq!(view["pollAfterSeconds"], 4, "{view}");
+        tokio::time::sleep(hint + idle - Duration::from_millis(800)).await;
+        assert!(answered.elapsed() < hint + idle);
+    }
+    // Just after: gone.
+    let called = Instant::now();
+    assert_waiting(&app.poll(&waiter).await, 1);
+    tokio::time::sleep((hint + idle + Duration::from_millis(300)).saturating_sub(called.elapsed()))
+        .await;
+    assert_problem(
+        app.status(&waiter).await,
+        StatusCode::UNAUTHORIZED,
+        "TOKEN_EXPIRED",
+    )
+    .await;
+}

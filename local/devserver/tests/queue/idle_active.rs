@@ -132,3 +132,61 @@ async fn a_hold_never_keeps_a_token_past_its_life() {
     )
     .await;
 }
+
+/// A hold its holder releases keeps the token no longer: the token's idle clock restarts at
+/// the release, while another live hold of its user still keeps it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_released_hold_restarts_its_tokens_idle_clock_at_the_release() {
+    let _timing = TIMING.read().await;
+    let idle = Duration::from_secs(2);
+    let app = spawn_app_with(&[
+        ("ACTIVE_TOKEN_IDLE_SECONDS", "2"),
+        ("HOLD_TTL_SECONDS", "60"),
+    ])
+    .await;
+    let hold = |token: String, buyer: String, seat: u16| {
+        let app = &app;
+        async move {
+            let res = app
+                .api
+                .hold(&token, &buyer, &app.concert, &app.dates[0], seat)
+                .await
+                .unwrap();
+            assert_eq!(res.status(), StatusCode::CREATED, "{}", res.text());
+            let held: Value = res.json().unwrap();
+            held["reservationId"].as_str().unwrap().to_owned()
+        }
+    };
+    let release = |token: String, id: String| {
+        let app = &app;
+        async move {
+            let res = app.api.release(&token, &id).await.unwrap();
+            assert_eq!(res.status(), StatusCode::OK, "{}", res.text());
+        }
+    };
+
+    // One hold, released: gone one idle time after the release, not at the hold's end.
+    let buyer = unique("one");
+    let token = token_of(&app.issue_new(&buyer).await);
+    let only = hold(token.clone(), buyer, 11).await;
+    release(token.clone(), only).await;
+    let released = Instant::now();
+    tokio::time::sleep((idle + Duration::from_millis(500)).saturating_sub(released.elapsed()))
+        .await;
+    assert_problem(
+        app.status(&token).await,
+        StatusCode::UNAUTHORIZED,
+        "TOKEN_EXPIRED",
+    )
+    .await;
+
+    // Two holds, one released: the other still keeps the token past the idle time.
+    let buyer = unique("two");
+    let token = token_of(&app.issue_new(&buyer).await);
+    let kept = hold(token.clone(), buyer.clone(), 12).await;
+    let dropped = hold(token.clone(), buyer, 13).await;
+    release(token.clone(), dropped).await;
+    tokio::time::sleep(idle + Duration::from_millis(500)).await;
+    assert_active(&app.poll(&token).await);
+    assert!(!kept.is_empty());
+}

@@ -265,3 +265,53 @@ async fn one_opening(state: &shared::AppState, n: usize) -> Vec<usize> {
     }
     places
 }
+
+/// An opening set while people wait in line: they keep their places, ahead of everyone who
+/// joins before it (the pre-queue, placed at the opening in a random order), and everyone who
+/// joins after it comes after both.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_opening_set_while_people_wait_keeps_them_ahead_of_the_pre_queue() {
+    let app = spawn_app_with(&[("QUEUE_ACTIVE_LIMIT", "1")]).await;
+    assert_active(&app.issue_new(&unique("a")).await);
+    let waiting: Vec<String> = (0..3).map(|_| unique("w")).collect();
+    let mut in_line = Vec::new();
+    for (n, user) in (1..).zip(&waiting) {
+        let view = app.issue_new(user).await;
+        assert_waiting(&view, n);
+        in_line.push(token_of(&view));
+    }
+    // Paused through the opening, so every place stays visible.
+    app.control(json!({ "paused": true })).await;
+    let opens = Utc::now() + chrono::Duration::milliseconds(2_500);
+    app.open_at(opens).await;
+    let mut early = Vec::new();
+    for _ in 0..10 {
+        let view = app.issue_new(&unique("early")).await;
+        assert_pre_queue(&view);
+        early.push(token_of(&view));
+    }
+    // Before the opening, those in line still see their places; nobody moved.
+    for (n, token) in (1..).zip(&in_line) {
+        let view = app.poll(token).await;
+        assert_waiting(&view, n);
+        assert!(view["opensAt"].is_string(), "{view}");
+    }
+
+    until_past(opens).await;
+    let late = app.issue_new(&unique("late")).await;
+    assert_waiting(&late, 14);
+    for (n, token) in (1..).zip(&in_line) {
+        assert_waiting(&app.poll(token).await, n);
+    }
+    let mut places: Vec<u64> = Vec::new();
+    for token in &early {
+        let view = app.poll(token).await;
+        places.push(
+            view["position"]
+                .as_u64()
+                .expect("a place after the opening"),
+        );
+    }
+    places.sort_unstable();
+    assert_eq!(places, (4..=13).collect::<Vec<u64>>());
+}

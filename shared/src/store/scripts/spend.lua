@@ -1,5 +1,5 @@
--- ARGV[10]: token ID. Ends it for good and frees its place; returns how many it admitted.
-local id = ARGV[10]
+-- ARGV[12]: token ID. Ends it for good and frees its place; returns how many it admitted.
+local id = ARGV[12]
 local r = record(id)
 if not r then return 0 end
 redis.call('ZREM', ACT, id)
