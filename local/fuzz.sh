@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # `make fuzz`: schemathesis (PyPI) against the local server, generated from openapi.yaml.
 #
-# Starts its own in-memory stores (8400/6383) and its own `devserver serve` on 3400 (which
-# creates the tables and seeds the demo concert), installs schemathesis into local/.venv-fuzz,
-# and runs every phase (examples, coverage, fuzzing, stateful) over every operation. It fails on
-# any 5xx, any status code, content type, header or body the spec does not declare for the
-# operation, any invalid input the server accepts, and any endpoint that ignores its token;
-# then on any broken invariant in what the run wrote (devserver check-invariants).
+# Starts its own in-memory stores (8400/6383, or FUZZ_DDB_PORT/FUZZ_REDIS_PORT) and its own
+# `devserver serve`, the debug build, on 3400 (FUZZ_PORT), which creates the tables and seeds
+# the demo concert; installs schemathesis into local/.venv-fuzz, and runs every phase
+# (examples, coverage, fuzzing, stateful) over every operation. It fails on any 5xx, any status
+# code, content type, header or body the spec does not declare for the operation, any invalid
+# input the server accepts, and any endpoint that ignores its token; then on any broken
+# invariant in what the run wrote (devserver check-invariants).
 # `stack with` stops everything it started by PID, whatever happens.
 #
 #   FUZZ_EXAMPLES   test cases per operation and phase (default 300)
@@ -32,7 +33,7 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ROOT="$PWD"
 
-PORT=3400
+PORT="${FUZZ_PORT:-3400}"
 BASE="http://127.0.0.1:$PORT"
 VENV=local/.venv-fuzz
 SCHEMATHESIS_VERSION=4.32.5
@@ -70,11 +71,14 @@ if [[ -z "${LOCAL_STACK:-}" ]]; then
     python3 -m venv "$VENV" || die "python3 -m venv failed (apt: python3-venv)"
     "$VENV/bin/pip" install -q --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION"
   fi
-  nice -n 10 cargo build -q --profile local -p devserver
-  exec cargo run -q -p stack -- with fuzz 8400 6383 --in-memory --serve "$PORT" -- bash "$0" "$@"
+  # The debug build the other checks share (local/debug-build.sh), which also checks debug
+  # assertions under the fuzzer's input.
+  bash local/debug-build.sh
+  exec cargo run -q -p stack -- with fuzz "${FUZZ_DDB_PORT:-8400}" "${FUZZ_REDIS_PORT:-6383}" \
+    --in-memory --serve "$PORT" --serve-profile debug -- bash "$0" "$@"
 fi
 
-"${CARGO_TARGET_DIR:-target}/local/devserver" seed --concert-id fuzz-line --dates "$(date -u +%F)" --seats 1 >/dev/null
+"${CARGO_TARGET_DIR:-target}/debug/devserver" seed --concert-id fuzz-line --dates "$(date -u +%F)" --seats 1 >/dev/null
 
 # A token first, to know the guard lets the fuzz user in, and money for its payments.
 token="$(curl -sf -X POST "$BASE/queue/tokens" -H 'content-type: application/json' \
@@ -155,7 +159,7 @@ set -e
 
 # What the run wrote must still hold together: sales, holds and balances (make check-invariants).
 say "invariant checker over what the run wrote:"
-if ! "${CARGO_TARGET_DIR:-target}/local/devserver" check-invariants; then
+if ! "${CARGO_TARGET_DIR:-target}/debug/devserver" check-invariants; then
   rc=1
 fi
 

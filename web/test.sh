@@ -31,9 +31,12 @@ if [[ -z "${LOCAL_STACK:-}" ]]; then
     "${sudo_[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -q >/dev/null
     "${sudo_[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium >/dev/null
   fi
-  nice -n 10 cargo build -q --profile local -p devserver
+  # The debug build the other checks share (local/debug-build.sh): these tests drive pages,
+  # and a server built for speed would only cost CI a second compile of every dependency.
+  bash local/debug-build.sh
   export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
-  exec cargo run -q -p stack -- with "$STACK" "$DDB_PORT" "$REDIS_PORT" --in-memory --serve "$PORT" -- bash "$0" "$@"
+  exec cargo run -q -p stack -- with "$STACK" "$DDB_PORT" "$REDIS_PORT" --in-memory \
+    --serve "$PORT" --serve-profile debug -- bash "$0" "$@"
 fi
 
 export WEB_RUN_DIR="$ROOT/web/.run/$(date -u +%Y%m%dT%H%M%SZ)"
