@@ -109,8 +109,9 @@ deploy:
 sam-build:
 	bash local/deploy.sh --build-only
 
-# The Lambda binaries under `cargo lambda watch`, invoked with real API Gateway v2, DynamoDB
-# stream and schedule events against an in-memory stack of their own (8300/6382).
+# The Lambda binaries (the debug build), each polling the Runtime API of `cargo lambda watch
+# --only-lambda-apis`, invoked with real API Gateway v2, DynamoDB stream and schedule events
+# against an in-memory stack of their own (8300/6382).
 smoke:
 	bash local/smoke.sh
 
