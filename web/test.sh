@@ -45,4 +45,10 @@ echo "test-web: screenshots in ${WEB_RUN_DIR#"$ROOT/"}"
 cd web
 # One file at a time: the machine has 2 cores and each file starts its own browser.
 if (($#)); then files=("$@"); else files=(test/*.test.mjs); fi
-node --test --test-concurrency=1 --test-reporter=spec "${files[@]}"
+log="$(mktemp)"
+trap 'rm -f "$log"' EXIT
+status=0
+node --test --test-concurrency=1 --test-reporter=spec "${files[@]}" 2>&1 | tee "$log" || status=$?
+# One closing line, as `make test` ends: the spec reporter's own totals.
+echo "test-web: $(sed -n 's/^ℹ pass //p' "$log") passed, $(sed -n 's/^ℹ fail //p' "$log") failed"
+exit "$status"
