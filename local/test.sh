@@ -13,7 +13,15 @@ fi
 # Each phase's time, so a slow one shows.
 phase_start=$SECONDS
 phase() { echo "test: $1 took $((SECONDS - phase_start))s"; phase_start=$SECONDS; }
+log="$(mktemp)"
+validated="$(mktemp)"
+validate_pid=""
+trap 'rm -f "$log" "$validated"; [[ -z "$validate_pid" ]] || kill "$validate_pid" 2>/dev/null || true' EXIT
 
+# `sam validate` beside the compiler: the first time it installs aws-sam-cli from PyPI, most of
+# a minute of downloads that need little CPU. Its answer is read after the build.
+bash local/validate.sh >"$validated" 2>&1 &
+validate_pid=$!
 cargo fmt --all -- --check
 phase "cargo fmt"
 cargo clippy --workspace --all-targets -- -D warnings
@@ -21,14 +29,16 @@ phase "cargo clippy"
 # Every binary and test binary, as the other checks build them (local/debug-build.sh).
 bash local/debug-build.sh
 phase "the debug build"
-bash local/validate.sh
-phase "sam validate"
+validate_status=0
+wait "$validate_pid" || validate_status=$?
+validate_pid=""
+cat "$validated"
+phase "sam validate (what was left of it)"
+((validate_status == 0)) || exit "$validate_status"
 # One table set per run: tests isolate themselves by unique IDs and Redis key prefixes.
 "${CARGO_TARGET_DIR:-target}/debug/devserver" create-tables
 # Concurrency tests open many sockets at once.
 ulimit -n 65536 2>/dev/null || true
-log="$(mktemp)"
-trap 'rm -f "$log"' EXIT
 # --no-fail-fast: one failing test binary does not hide the others' results.
 status=0
 cargo test --workspace --no-fail-fast 2>&1 | tee "$log" || status=$?
