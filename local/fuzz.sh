@@ -60,17 +60,26 @@ export ADMIN_TOKEN="fuzz-operator-token-000000000000000000000000"
 # a date that has had a hold, so that changing it is 409 CATALOG_LOCKED.
 export FUZZ_ADMIN_CONCERT=fuzz-admin FUZZ_LOCKED_CONCERT=fuzz-locked
 
-# Outside its stack: install and build, then run this script again inside `stack with`, which
-# starts its own stores (whatever the caller's environment points at) and `devserver serve`
-# (which creates the tables and seeds the demo concert), and stops them by PID whatever happens.
-if [[ -z "${LOCAL_STACK:-}" ]]; then
-  cargo run -q -p stack -- deps
+# schemathesis into local/.venv-fuzz, where missing (`fuzz.sh --install` does only that).
+install_schemathesis() {
   command -v python3 >/dev/null || die "python3 (3.9+) is missing; install it (apt: python3 python3-venv)"
   if [[ ! -x "$VENV/bin/st" ]] || ! "$VENV/bin/st" --version 2>/dev/null | grep -q "$SCHEMATHESIS_VERSION"; then
     say "installing schemathesis $SCHEMATHESIS_VERSION into $VENV"
     python3 -m venv "$VENV" || die "python3 -m venv failed (apt: python3-venv)"
     "$VENV/bin/pip" install -q --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION"
   fi
+}
+if [[ "${1:-}" == --install ]]; then
+  install_schemathesis
+  exit
+fi
+
+# Outside its stack: install and build, then run this script again inside `stack with`, which
+# starts its own stores (whatever the caller's environment points at) and `devserver serve`
+# (which creates the tables and seeds the demo concert), and stops them by PID whatever happens.
+if [[ -z "${LOCAL_STACK:-}" ]]; then
+  cargo run -q -p stack -- deps
+  install_schemathesis
   # The debug build the other checks share (local/debug-build.sh), which also checks debug
   # assertions under the fuzzer's input.
   bash local/debug-build.sh

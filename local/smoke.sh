@@ -26,6 +26,12 @@ INVOKE_PORT="${SMOKE_INVOKE_PORT:-9300}"
 WORK="$ROOT/local/.run/smoke"
 export RUST_LOG="${RUST_LOG:-info}"
 
+# `smoke.sh --install`: cargo-lambda where missing, nothing else.
+if [[ "${1:-}" == --install ]]; then
+  lambda_tools --emulator
+  exit
+fi
+
 # Outside its stack: install and build, then run this script again inside `stack with`, which
 # starts the stores (their own, whatever the caller's environment points at) and stops them by
 # PID whatever happens.

@@ -22,15 +22,25 @@ export ADMIN_TOKEN="web-test-operator-token-0000000000000000000"
 export RUST_LOG="${RUST_LOG:-warn}"
 export WEB_DIR="$ROOT/web/dist" WEB_BASE="http://127.0.0.1:$PORT"
 
-if [[ -z "${LOCAL_STACK:-}" ]]; then
-  cargo run -q -p stack -- deps
-  bash web/build.sh
+# Debian's chromium, where missing (`test.sh --install` does only that and web/'s npm ci).
+install_chromium() {
   if [[ ! -x /usr/bin/chromium ]]; then
     echo "test-web: installing chromium (apt)"
     sudo_=(); [[ $(id -u) == 0 ]] || sudo_=(sudo)
     "${sudo_[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -q >/dev/null
     "${sudo_[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium >/dev/null
   fi
+}
+if [[ "${1:-}" == --install ]]; then
+  bash web/build.sh --install
+  install_chromium
+  exit
+fi
+
+if [[ -z "${LOCAL_STACK:-}" ]]; then
+  cargo run -q -p stack -- deps
+  bash web/build.sh
+  install_chromium
   # The debug build the other checks share (local/debug-build.sh): these tests drive pages,
   # and a server built for speed would only cost CI a second compile of every dependency.
   bash local/debug-build.sh
