@@ -30,8 +30,14 @@ test:
 # The integration tests against LocalStack (DynamoDB + Streams, no Docker), which it installs
 # where missing and starts on 4567 (TEST_LOCALSTACK_PORT) with redis on 6490
 # (TEST_LOCALSTACK_REDIS_PORT), and stops after: docs/localstack.md. The test binaries of
-# local/devserver it runs, by name (tests/NAME.rs or tests/NAME/main.rs):
-LOCALSTACK_TESTS = holds payments balance queue stream regressions invariants limits tickets identity
+# local/devserver it runs, by name (tests/NAME.rs or tests/NAME/main.rs): those whose outcome
+# depends on how DynamoDB answers (conditions, transactions and their cancellation reasons,
+# batch reads, query pages, the indexes, streams, TTL, the door's conditional write), which is
+# what LocalStack could answer otherwise than DynamoDB Local. Not the line (queue, cluster: Redis, the same redis-server in
+# both runs), the stores' faults (faults: DynamoDB Local processes of its own), the buyer's
+# identity and fair use (identity: the local authorizer and Redis), nor the checks that reach
+# no store (limits, openapi, template, tls, metrics, hygiene).
+LOCALSTACK_TESTS = holds payments balance admin stream regressions invariants tickets
 test-localstack:
 	bash local/test-localstack.sh $(LOCALSTACK_TESTS)
 
@@ -110,8 +116,9 @@ deploy:
 sam-build:
 	bash local/deploy.sh --build-only
 
-# The Lambda binaries under `cargo lambda watch`, invoked with real API Gateway v2, DynamoDB
-# stream and schedule events against an in-memory stack of their own (8300/6382).
+# The Lambda binaries (the debug build), each polling the Runtime API of `cargo lambda watch
+# --only-lambda-apis`, invoked with real API Gateway v2, DynamoDB stream and schedule events
+# against an in-memory stack of their own (8300/6382).
 smoke:
 	bash local/smoke.sh
 

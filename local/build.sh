@@ -10,21 +10,28 @@
 set -euo pipefail
 
 # Puts local/.venv-lambda/bin (cargo-lambda, and the python whose `-m ziglang` is zig) first
-# on PATH, installing it and the arm64 Rust target where missing. Idempotent.
+# on PATH, installing it and the arm64 Rust target where missing. Idempotent. With
+# --emulator (smoke.sh: `watch` and `invoke` on this machine, nothing cross-compiled) only
+# cargo-lambda itself: no zig, no arm64 target.
 lambda_tools() {
-  local root venv
+  local root venv cross=1
+  [[ "${1:-}" == --emulator ]] && cross=0
   root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
   venv="$root/local/.venv-lambda"
-  if [[ ! -x "$venv/bin/cargo-lambda" ]] || ! "$venv/bin/python" -c 'import ziglang' 2>/dev/null; then
-    echo "build: installing cargo-lambda (and zig) from PyPI into local/.venv-lambda" >&2
+  if [[ ! -x "$venv/bin/cargo-lambda" ]]; then
+    echo "build: installing cargo-lambda from PyPI into local/.venv-lambda" >&2
     python3 -m venv "$venv"
     # Everything in the venv is generated: keep it out of git without touching .gitignore.
     echo '*' >"$venv/.gitignore"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check --no-deps cargo-lambda
+  fi
+  if ((cross)) && ! "$venv/bin/python" -c 'import ziglang' 2>/dev/null; then
+    echo "build: installing zig (cargo-lambda's ziglang) from PyPI into local/.venv-lambda" >&2
     "$venv/bin/pip" install --quiet --disable-pip-version-check --upgrade pip
     "$venv/bin/pip" install --quiet --disable-pip-version-check cargo-lambda
   fi
   export PATH="$venv/bin:$PATH"
-  if command -v rustup >/dev/null; then
+  if ((cross)) && command -v rustup >/dev/null; then
     rustup target list --installed 2>/dev/null | grep -qx aarch64-unknown-linux-gnu ||
       rustup target add aarch64-unknown-linux-gnu
   fi

@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # `make fuzz`: schemathesis (PyPI) against the local server, generated from openapi.yaml.
 #
-# Starts its own in-memory stores (8400/6383) and its own `devserver serve` on 3400 (which
-# creates the tables and seeds the demo concert), installs schemathesis into local/.venv-fuzz,
-# and runs every phase (examples, coverage, fuzzing, stateful) over every operation. It fails on
-# any 5xx, any status code, content type, header or body the spec does not declare for the
-# operation, any invalid input the server accepts, any endpoint that ignores its credentials, and
-# any missing, forged or other user's credential that is not refused (the gateway's 401, or 403
-# FORBIDDEN); then on any broken invariant in what the run wrote (devserver check-invariants).
+# Starts its own in-memory stores (8400/6383, or FUZZ_DDB_PORT/FUZZ_REDIS_PORT) and its own
+# `devserver serve`, the debug build, on 3400 (FUZZ_PORT), which creates the tables and seeds
+# the demo concert; installs schemathesis into local/.venv-fuzz, and runs every phase
+# (examples, coverage, fuzzing, stateful) over every operation. It fails on any 5xx, any status
+# code, content type, header or body the spec does not declare for the operation, any invalid
+# input the server accepts, any endpoint that ignores its credentials, and any missing, forged
+# or other user's credential that is not refused (the gateway's 401, or 403 FORBIDDEN); then on
+# any broken invariant in what the run wrote (devserver check-invariants).
 # `stack with` stops everything it started by PID, whatever happens.
 #
 #   FUZZ_EXAMPLES   test cases per operation and phase (default 300)
@@ -71,23 +72,34 @@ export ADMIN_TOKEN="fuzz-operator-token-000000000000000000000000"
 # a date that has had a hold, so that changing it is 409 CATALOG_LOCKED.
 export FUZZ_ADMIN_CONCERT=fuzz-admin FUZZ_LOCKED_CONCERT=fuzz-locked
 
-# Outside its stack: install and build, then run this script again inside `stack with`, which
-# starts its own stores (whatever the caller's environment points at) and `devserver serve`
-# (which creates the tables and seeds the demo concert), and stops them by PID whatever happens.
-if [[ -z "${LOCAL_STACK:-}" ]]; then
-  cargo run -q -p stack -- deps
+# schemathesis into local/.venv-fuzz, where missing (`fuzz.sh --install` does only that).
+install_schemathesis() {
   command -v python3 >/dev/null || die "python3 (3.9+) is missing; install it (apt: python3 python3-venv)"
   if [[ ! -x "$VENV/bin/st" ]] || ! "$VENV/bin/st" --version 2>/dev/null | grep -q "$SCHEMATHESIS_VERSION"; then
     say "installing schemathesis $SCHEMATHESIS_VERSION into $VENV"
     python3 -m venv "$VENV" || die "python3 -m venv failed (apt: python3-venv)"
     "$VENV/bin/pip" install -q --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION"
   fi
-  nice -n 10 cargo build -q --profile local -p devserver
-  exec cargo run -q -p stack -- with "${FUZZ_STACK:-fuzz}" "${FUZZ_DDB_PORT:-8400}" "${FUZZ_REDIS_PORT:-6383}" \
-    --in-memory --serve "$PORT" -- bash "$0" "$@"
+}
+if [[ "${1:-}" == --install ]]; then
+  install_schemathesis
+  exit
 fi
 
-"${CARGO_TARGET_DIR:-target}/local/devserver" seed --concert-id fuzz-line --dates "$(date -u +%F)" --seats 1 >/dev/null
+# Outside its stack: install and build, then run this script again inside `stack with`, which
+# starts its own stores (whatever the caller's environment points at) and `devserver serve`
+# (which creates the tables and seeds the demo concert), and stops them by PID whatever happens.
+if [[ -z "${LOCAL_STACK:-}" ]]; then
+  cargo run -q -p stack -- deps
+  install_schemathesis
+  # The debug build the other checks share (local/debug-build.sh), which also checks debug
+  # assertions under the fuzzer's input.
+  bash local/debug-build.sh
+  exec cargo run -q -p stack -- with "${FUZZ_STACK:-fuzz}" "${FUZZ_DDB_PORT:-8400}" "${FUZZ_REDIS_PORT:-6383}" \
+    --in-memory --serve "$PORT" --serve-profile debug -- bash "$0" "$@"
+fi
+
+"${CARGO_TARGET_DIR:-target}/debug/devserver" seed --concert-id fuzz-line --dates "$(date -u +%F)" --seats 1 >/dev/null
 
 # Signing in: the local issuer's POST /local/sign-in, the access token of USER.
 sign_in() { # USER
@@ -197,7 +209,7 @@ set -e
 
 # What the run wrote must still hold together: sales, holds and balances (make check-invariants).
 say "invariant checker over what the run wrote:"
-if ! "${CARGO_TARGET_DIR:-target}/local/devserver" check-invariants; then
+if ! "${CARGO_TARGET_DIR:-target}/debug/devserver" check-invariants; then
   rc=1
 fi
 

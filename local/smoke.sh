@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# `make smoke`: the Lambda binaries themselves, run by `cargo lambda watch` (the Lambda Runtime
-# API emulator) and invoked with the events AWS would send them, against a stack of its own
-# (DynamoDB Local on 8300, Redis on 6382, the emulator on 9300, all in memory):
+# `make smoke`: the Lambda binaries themselves, each polling the Lambda Runtime API that
+# `cargo lambda watch --only-lambda-apis` emulates, invoked with the events AWS would send them,
+# against a stack of its own (DynamoDB Local on 8300, Redis on 6382, the emulator on 9300, all
+# in memory; SMOKE_DDB_PORT, SMOKE_REDIS_PORT, SMOKE_INVOKE_PORT move them):
 #
 #   issue_token -> queue_status -> list_dates -> list_seats -> reserve_seat -> get_reservation
 #   -> charge_balance -> get_balance -> pay            API Gateway v2 (HTTP API, payload 2.0),
@@ -20,8 +21,11 @@
 # a `queue-token` header. (The gateway passes the Authorization header on as well; the functions
 # never read it, so the events leave it out.) User A is named as Cognito names a user, by a UUID
 # `sub`. Without claims (`claims=none`), a buyer's function answers the gateway's 401 itself.
-# Every answer is checked; a results table ends the run. Everything it started (watch and the functions under it; `stack with` the stores) is
-# stopped, by PID.
+# Every answer is checked; a results table ends the run. The binaries are those of the debug
+# build the other checks share (local/debug-build.sh), started here with the environment Lambda
+# gives a function, rather than by watch's own `cargo run --bin FN`: cargo would pick each
+# function's dependency features apart and compile the AWS SDK again for each set. Everything it
+# started (watch, the functions; `stack with` the stores) is stopped, by PID.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ROOT="$PWD"
@@ -31,6 +35,12 @@ INVOKE_PORT="${SMOKE_INVOKE_PORT:-9300}"
 WORK="$ROOT/local/.run/smoke"
 export RUST_LOG="${RUST_LOG:-info}"
 
+# `smoke.sh --install`: cargo-lambda where missing, nothing else.
+if [[ "${1:-}" == --install ]]; then
+  lambda_tools --emulator
+  exit
+fi
+
 # Outside its stack: install and build, then run this script again inside `stack with`, which
 # starts the stores (their own, whatever the caller's environment points at) and stops them by
 # PID whatever happens.
@@ -39,18 +49,12 @@ if [[ -z "${LOCAL_STACK:-}" ]]; then
     command -v "$tool" >/dev/null || { echo "smoke: $tool is required" >&2; exit 1; }
   done
   cargo run -q -p stack -- deps
-  lambda_tools
-  echo "smoke: building the functions (debug) and the devserver" >&2
-  # What watch runs on the first invoke of each function, built up front so no invoke waits on
-  # the compiler (watch's own `cargo run` then finds everything fresh).
-  for fn in $(lambda_functions); do
-    nice -n 10 cargo build -q --bin "$fn"
-  done
-  nice -n 10 cargo build -q -p devserver
+  lambda_tools --emulator
+  bash local/debug-build.sh
   exec cargo run -q -p stack -- with smoke "${SMOKE_DDB_PORT:-8300}" "${SMOKE_REDIS_PORT:-6382}" \
     --in-memory --table concert-booking-smoke -- bash "$0" "$@"
 fi
-lambda_tools
+lambda_tools --emulator
 
 say() { echo "smoke: $*" >&2; }
 
@@ -67,26 +71,20 @@ table() {
 }
 
 WATCH_PID=""
+FUNCTIONS_PID=""
+# Stops a process group this script started (with setsid, so the group is exactly that):
+# TERM, then KILL after 5 s.
+stop_group() { # PGID WHAT
+  kill -TERM -- "-$1" 2>/dev/null || true
+  for _ in $(seq 50); do kill -0 -- "-$1" 2>/dev/null || break; sleep 0.1; done
+  kill -KILL -- "-$1" 2>/dev/null || true
+  say "$2 stopped (process group $1)"
+}
 cleanup() {
   local rc=$?
   table
-  if [[ -n "$WATCH_PID" ]]; then
-    # watch, the `cargo run`s it spawned and the function processes share its process group
-    # (it was started with setsid), so the group is exactly what this script started.
-    kill -TERM -- "-$WATCH_PID" 2>/dev/null || true
-    for _ in $(seq 50); do kill -0 "$WATCH_PID" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL -- "-$WATCH_PID" 2>/dev/null || true
-    say "cargo lambda watch stopped (pid $WATCH_PID)"
-    # watch starts each function in a process group of its own and stops them on TERM; any
-    # group it left behind (a KILLed watch) is stopped here, if it is still a function of ours.
-    local pgid
-    for pgid in $(sed -n 's/.*process group spawned pgid=\([0-9]*\).*/\1/p' "$WORK/watch.log" 2>/dev/null); do
-      if ps -eo pgid=,args= | awk -v g="$pgid" '$1 == g' | grep -q -e "cargo run" -e "target/debug/"; then
-        kill -TERM -- "-$pgid" 2>/dev/null || true
-        say "stopped function process group $pgid"
-      fi
-    done
-  fi
+  [[ -z "$FUNCTIONS_PID" ]] || stop_group "$FUNCTIONS_PID" "the functions"
+  [[ -z "$WATCH_PID" ]] || stop_group "$WATCH_PID" "cargo lambda watch"
   if ((rc != 0)); then
     say "FAILED (logs: local/.run/smoke/watch.log, events and answers: local/.run/smoke/)"
   fi
@@ -160,7 +158,8 @@ invoke() { # STEP FN NAME=VALUE...
     --data-file "$WORK/$N-$step.event.json" >"$WORK/$N-$step.answer.json" 2>"$WORK/$N-$step.err"; then
     MS=$((($(date +%s%N) - t0) / 1000000))
     row "$N" "$fn" "$step" FAIL "$MS" "invoke failed: $(tr '\n' ' ' <"$WORK/$N-$step.err" | cut -c1-160)"
-    tail -n 40 "$WORK/watch.log" >&2 || true
+    tail -n 20 "$WORK/watch.log" >&2 || true
+    tail -n 40 "$WORK/$fn.log" >&2 || true
     exit 1
   fi
   MS=$((($(date +%s%N) - t0) / 1000000))
@@ -238,16 +237,17 @@ trap 'exit 130' INT TERM
 
 CONCERT="smoke-$(date +%s)"
 DATE="$(date -u +%F)"
-./target/debug/devserver create-tables >&2
-./target/debug/devserver seed --concert-id "$CONCERT" --dates "$DATE,$(date -u -d tomorrow +%F)" \
+TARGET="${CARGO_TARGET_DIR:-target}/debug"
+"$TARGET/devserver" create-tables >&2
+"$TARGET/devserver" seed --concert-id "$CONCERT" --dates "$DATE,$(date -u -d tomorrow +%F)" \
   --seats 5 --price 50000 >&2
 
 port_free() { ! timeout 2 bash -c "exec 3<>/dev/tcp/127.0.0.1/$1" 2>/dev/null; }
 port_free "$INVOKE_PORT" || { say "port $INVOKE_PORT is taken (SMOKE_INVOKE_PORT picks another)"; exit 1; }
-# Its own session and process group, so cleanup stops watch and every function it started.
-# --ignore-changes: other people's edits must not rebuild the functions mid-run.
+# Its own session and process group, so cleanup stops exactly what it started.
+# --only-lambda-apis: the emulator alone; the functions are started below.
 setsid sh -c 'echo $$ >"$0"; exec "$@"' "$WORK/watch.pid" \
-  cargo lambda watch --ignore-changes -A 127.0.0.1 -P "$INVOKE_PORT" --timeout 120 \
+  cargo lambda watch --only-lambda-apis -A 127.0.0.1 -P "$INVOKE_PORT" --timeout 120 \
   </dev/null >"$WORK/watch.log" 2>&1 &
 for _ in $(seq 50); do [[ -s "$WORK/watch.pid" ]] && break; sleep 0.1; done
 WATCH_PID="$(cat "$WORK/watch.pid")"
@@ -258,6 +258,21 @@ for i in $(seq 600); do
   sleep 0.1
 done
 say "cargo lambda watch on 127.0.0.1:$INVOKE_PORT (pid $WATCH_PID); concert $CONCERT, date $DATE"
+
+# Every function, in one process group of its own, each polling the emulator's Runtime API
+# under its name with the environment watch (and Lambda) gives a function; logs in
+# $WORK/FN.log.
+INVOKE_PORT="$INVOKE_PORT" WORK="$WORK" TARGET="$TARGET" AWS_LAMBDA_FUNCTION_VERSION=1 \
+  AWS_LAMBDA_FUNCTION_MEMORY_SIZE=4096 setsid bash -c '
+  echo $$ >"$0"
+  for fn in "$@"; do
+    AWS_LAMBDA_FUNCTION_NAME="$fn" AWS_LAMBDA_RUNTIME_API="http://127.0.0.1:$INVOKE_PORT/.rt/$fn" \
+      "$TARGET/$fn" </dev/null >"$WORK/$fn.log" 2>&1 &
+  done
+  wait' "$WORK/functions.pid" $(lambda_functions) </dev/null >/dev/null 2>&1 &
+for _ in $(seq 50); do [[ -s "$WORK/functions.pid" ]] && break; sleep 0.1; done
+FUNCTIONS_PID="$(cat "$WORK/functions.pid")"
+say "$(lambda_functions | wc -l) functions from $TARGET polling it (process group $FUNCTIONS_PID)"
 
 # ---------------------------------------------------------------- the flow
 

@@ -13,11 +13,9 @@ if [[ $# -eq 0 ]]; then
 fi
 if [[ -z "${LOCAL_STACK:-}" ]]; then
   cargo run -q -p stack -- deps --localstack
-  # Built before LocalStack starts, so its clock does not run during the build.
-  tests=()
-  for t in "$@"; do tests+=(--test "$t"); done
-  cargo build -q -p devserver
-  cargo test -q -p devserver "${tests[@]}" --no-run
+  # Built before LocalStack starts, so its clock does not run during the build: the debug
+  # build the other checks share (local/debug-build.sh), the test binaries in it.
+  bash local/debug-build.sh
   t0=$SECONDS
   status=0
   cargo run -q -p stack -- with localstack-test "${TEST_LOCALSTACK_PORT:-4567}" \
@@ -28,13 +26,14 @@ if [[ -z "${LOCAL_STACK:-}" ]]; then
 fi
 
 echo "test-localstack: AWS_ENDPOINT_URL_DYNAMODB=$AWS_ENDPOINT_URL_DYNAMODB (LocalStack), REDIS_URL=$REDIS_URL"
-cargo run -q -p devserver -- create-tables
+"${CARGO_TARGET_DIR:-target}/debug/devserver" create-tables
 ulimit -n 65536 2>/dev/null || true
 tests=()
 for t in "$@"; do tests+=(--test "$t"); done
 log="$(mktemp)"
 trap 'rm -f "$log"' EXIT
 status=0
-cargo test -p devserver "${tests[@]}" --no-fail-fast 2>&1 | tee "$log" || status=$?
+# --workspace: the selection local/debug-build.sh built, so nothing is compiled again.
+cargo test --workspace "${tests[@]}" --no-fail-fast 2>&1 | tee "$log" || status=$?
 awk '/^test result:/ { p += $4; f += $6 } END { printf "tests: %d passed, %d failed\n", p, f }' "$log"
 exit "$status"

@@ -10,23 +10,46 @@ if [[ -z "${LOCAL_STACK:-}" ]]; then
     --in-memory --table concert-booking-test -- bash "$0" "$@"
 fi
 
+# Each phase's time, so a slow one shows.
+phase_start=$SECONDS
+phase() { echo "test: $1 took $((SECONDS - phase_start))s"; phase_start=$SECONDS; }
+log="$(mktemp)"
+validated="$(mktemp)"
+validate_pid=""
+trap 'rm -f "$log" "$validated"; [[ -z "$validate_pid" ]] || kill "$validate_pid" 2>/dev/null || true' EXIT
+
+# `sam validate` beside the compiler: the first time it installs aws-sam-cli from PyPI, most of
+# a minute of downloads that need little CPU. Its answer is read after the build.
+bash local/validate.sh >"$validated" 2>&1 &
+validate_pid=$!
 cargo fmt --all -- --check
+phase "cargo fmt"
 cargo clippy --workspace --all-targets -- -D warnings
-bash local/validate.sh
+phase "cargo clippy"
+# Every binary and test binary, as the other checks build them (local/debug-build.sh).
+bash local/debug-build.sh
+phase "the debug build"
+validate_status=0
+wait "$validate_pid" || validate_status=$?
+validate_pid=""
+cat "$validated"
+phase "sam validate (what was left of it)"
+((validate_status == 0)) || exit "$validate_status"
 # One table set per run: tests isolate themselves by unique IDs and Redis key prefixes.
-cargo run -q -p devserver -- create-tables
+"${CARGO_TARGET_DIR:-target}/debug/devserver" create-tables
 # Concurrency tests open many sockets at once.
 ulimit -n 65536 2>/dev/null || true
-log="$(mktemp)"
-trap 'rm -f "$log"' EXIT
 # --no-fail-fast: one failing test binary does not hide the others' results.
 status=0
 cargo test --workspace --no-fail-fast 2>&1 | tee "$log" || status=$?
+phase "the tests"
 # The waiting room again (the line, the token guard), on a real 3-master Redis Cluster
 # (REDIS_CLUSTER=true), as ElastiCache Serverless runs it: a key outside its concert's slot
 # is an error there (CROSSSLOT), not a pass. tests/cluster.rs adds the dates cache and MOVED.
+# --workspace: the test binary the run above built.
 cargo run -q -p stack -- cluster test "${TEST_REDIS_CLUSTER_PORT:-7100}" -- \
-  cargo test -p devserver --test queue 2>&1 | tee -a "$log" || status=$?
+  cargo test --workspace --test queue 2>&1 | tee -a "$log" || status=$?
+phase "the queue tests on a Redis Cluster"
 # One closing line for the whole run: cargo prints a summary per test binary.
 awk '/^test result:/ { p += $4; f += $6 } END { printf "tests: %d passed, %d failed\n", p, f }' "$log"
 exit "$status"

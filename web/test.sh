@@ -22,18 +22,31 @@ export ADMIN_TOKEN="web-test-operator-token-0000000000000000000"
 export RUST_LOG="${RUST_LOG:-warn}"
 export WEB_DIR="$ROOT/web/dist" WEB_BASE="http://127.0.0.1:$PORT"
 
-if [[ -z "${LOCAL_STACK:-}" ]]; then
-  cargo run -q -p stack -- deps
-  bash web/build.sh
+# Debian's chromium, where missing (`test.sh --install` does only that and web/'s npm ci).
+install_chromium() {
   if [[ ! -x /usr/bin/chromium ]]; then
     echo "test-web: installing chromium (apt)"
     sudo_=(); [[ $(id -u) == 0 ]] || sudo_=(sudo)
     "${sudo_[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -q >/dev/null
     "${sudo_[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium >/dev/null
   fi
-  nice -n 10 cargo build -q --profile local -p devserver
+}
+if [[ "${1:-}" == --install ]]; then
+  bash web/build.sh --install
+  install_chromium
+  exit
+fi
+
+if [[ -z "${LOCAL_STACK:-}" ]]; then
+  cargo run -q -p stack -- deps
+  bash web/build.sh
+  install_chromium
+  # The debug build the other checks share (local/debug-build.sh): these tests drive pages,
+  # and a server built for speed would only cost CI a second compile of every dependency.
+  bash local/debug-build.sh
   export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
-  exec cargo run -q -p stack -- with "$STACK" "$DDB_PORT" "$REDIS_PORT" --in-memory --serve "$PORT" -- bash "$0" "$@"
+  exec cargo run -q -p stack -- with "$STACK" "$DDB_PORT" "$REDIS_PORT" --in-memory \
+    --serve "$PORT" --serve-profile debug -- bash "$0" "$@"
 fi
 
 export WEB_RUN_DIR="$ROOT/web/.run/$(date -u +%Y%m%dT%H%M%SZ)"
@@ -42,4 +55,10 @@ echo "test-web: screenshots in ${WEB_RUN_DIR#"$ROOT/"}"
 cd web
 # One file at a time: the machine has 2 cores and each file starts its own browser.
 if (($#)); then files=("$@"); else files=(test/*.test.mjs); fi
-node --test --test-concurrency=1 --test-reporter=spec "${files[@]}"
+log="$(mktemp)"
+trap 'rm -f "$log"' EXIT
+status=0
+node --test --test-concurrency=1 --test-reporter=spec "${files[@]}" 2>&1 | tee "$log" || status=$?
+# One closing line, as `make test` ends: the spec reporter's own totals.
+echo "test-web: $(sed -n 's/^ℹ pass //p' "$log") passed, $(sed -n 's/^ℹ fail //p' "$log") failed"
+exit "$status"

@@ -9,12 +9,13 @@
 //! stack clean                                     down every stack, wipe local/.data and .run
 //! stack status                                    the servers up, by name
 //! stack with NAME DDB_PORT REDIS_PORT [--in-memory] [--keep-env] [--table T] [--serve PORT]
-//!            [--store dynamodb-local|localstack] -- CMD [ARG...]
+//!            [--serve-profile local|debug] [--store dynamodb-local|localstack] -- CMD [ARG...]
 //!     up NAME, then CMD with the stack's settings in its environment (AWS_ENDPOINT_URL_DYNAMODB,
 //!     REDIS_URL, TABLE_NAME=T (concert-booking), dummy credentials), then down NAME whatever
 //!     CMD did; exits with CMD's status. --keep-env keeps endpoints and tables the caller set
 //!     (and starts nothing when both endpoints are set); --serve PORT runs
-//!     `target/local/devserver serve` on PORT around CMD (log: local/.run/NAME-devserver.log).
+//!     `target/local/devserver serve` on PORT around CMD (log: local/.run/NAME-devserver.log);
+//!     --serve-profile debug runs `target/debug/devserver` instead (the build the tests share).
 //!     CMD also gets LOCAL_STACK=NAME, so a script can tell it already runs inside its stack.
 //!     --store localstack serves DynamoDB (and its streams) on DDB_PORT by LocalStack instead
 //!     of DynamoDB Local (installing its venv first where missing; docs/localstack.md).
@@ -35,7 +36,7 @@ use stack::named::{self, Spec};
 use stack::{port_open, Probe};
 
 const USAGE: &str = "usage: stack deps [--localstack] | up NAME DDB_PORT REDIS_PORT [--in-memory] | down NAME | clean | status
-       stack with NAME DDB_PORT REDIS_PORT [--in-memory] [--keep-env] [--table T] [--serve PORT] [--store dynamodb-local|localstack] -- CMD [ARG...]
+       stack with NAME DDB_PORT REDIS_PORT [--in-memory] [--keep-env] [--table T] [--serve PORT] [--serve-profile local|debug] [--store dynamodb-local|localstack] -- CMD [ARG...]
        stack env DDB_PORT REDIS_PORT [--table T] -- CMD [ARG...]
        stack cluster NAME BASE_PORT -- CMD [ARG...]";
 
@@ -118,6 +119,8 @@ struct Parsed {
     flags: Vec<String>,
     table: String,
     serve: Option<u16>,
+    /// The folder of target/ whose devserver `--serve` runs: `local` or `debug`.
+    serve_profile: String,
     store: named::Store,
     command: Vec<String>,
 }
@@ -136,6 +139,7 @@ fn parse(args: &[String]) -> anyhow::Result<Parsed> {
         flags: Vec::new(),
         table: "concert-booking".into(),
         serve: None,
+        serve_profile: "local".into(),
         store: named::Store::default(),
         command: command.to_vec(),
     };
@@ -144,6 +148,12 @@ fn parse(args: &[String]) -> anyhow::Result<Parsed> {
         match a.as_str() {
             "--table" => parsed.table = it.next().context("--table needs a name")?.clone(),
             "--serve" => parsed.serve = Some(port(it.next().context("--serve needs a port")?)?),
+            "--serve-profile" => {
+                parsed.serve_profile = match it.next().map(String::as_str) {
+                    Some(p @ ("local" | "debug")) => p.to_owned(),
+                    _ => bail!("--serve-profile needs local or debug\n{USAGE}"),
+                }
+            }
             "--store" => parsed.store = it.next().context("--store needs a name")?.parse()?,
             "--in-memory" | "--keep-env" => parsed.flags.push(a.clone()),
             f if f.starts_with("--") => bail!("unknown option {f}\n{USAGE}"),
@@ -188,7 +198,7 @@ fn with(args: &[String]) -> anyhow::Result<ExitCode> {
             bail!("interrupted");
         }
         let mut server = match p.serve {
-            Some(port) => Some(serve(&spec.name, port, &env)?),
+            Some(port) => Some(serve(&spec.name, port, &p.serve_profile, &env)?),
             None => None,
         };
         let status = run_child(
@@ -292,15 +302,16 @@ fn run_child(command: &mut Command) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::from(u8::try_from(code).unwrap_or(1)))
 }
 
-/// `devserver serve` on `port` in the background, once it answers HTTP.
-fn serve(name: &str, port: u16, env: &[(String, String)]) -> anyhow::Result<Child> {
+/// `devserver serve` on `port` in the background, once it answers HTTP: the binary cargo built
+/// into `target/PROFILE` (`local` for `--profile local`, `debug` for the dev profile).
+fn serve(name: &str, port: u16, profile: &str, env: &[(String, String)]) -> anyhow::Result<Child> {
     if port_open(port) {
         bail!("port {port} is taken; stop what listens there first");
     }
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| stack::repo_dir().join("target"));
-    let bin = target.join("local/devserver");
+    let bin = target.join(profile).join("devserver");
     let log = stack::run_dir().join(format!("{name}-devserver.log"));
     std::fs::create_dir_all(stack::run_dir())?;
     let out = std::fs::File::create(&log)?;
@@ -313,10 +324,12 @@ fn serve(name: &str, port: u16, env: &[(String, String)]) -> anyhow::Result<Chil
         .stderr(out)
         .spawn()
         .with_context(|| {
-            format!(
-                "starting {} (cargo build --profile local -p devserver)",
-                bin.display()
-            )
+            let build = if profile == "debug" {
+                "--workspace --all-targets"
+            } else {
+                "--profile local -p devserver"
+            };
+            format!("starting {} (cargo build {build})", bin.display())
         })?;
     let t0 = Instant::now();
     // It creates the tables and seeds the demo concert first.
