@@ -1,6 +1,8 @@
 //! The API as a client sees it, over HTTP with `api-client`: one call per operation, each timed
 //! into [`Stats`] under its endpoint's name. At most `connections` requests are in flight;
 //! latency is measured from the moment a request may go (client-side queueing is not counted).
+//! Every user signs in ([`Api::sign_in`], timed as [`SIGN_IN`]); each call then goes with that
+//! user's access token, which the client holds and renews a minute before it expires.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -118,6 +120,9 @@ impl std::fmt::Display for Fail {
     }
 }
 
+/// The sign-in's row in [`Stats`].
+pub const SIGN_IN: &str = "POST /local/sign-in";
+
 #[derive(Clone)]
 pub struct Api {
     client: Client,
@@ -134,7 +139,7 @@ impl Api {
             .build()
             .map_err(|e| anyhow::anyhow!("cannot build the HTTP client: {e}"))?;
         Ok(Self {
-            client: Client::with_http(base, http),
+            client: Client::with_http(base, http).with_sign_in(),
             slots: Arc::new(Semaphore::new(connections.max(1))),
             stats: Arc::new(Stats::default()),
         })
@@ -172,6 +177,40 @@ impl Api {
             result.as_ref().err().map(|f| f.code.clone()),
         );
         result
+    }
+
+    /// Signs `user` in (the local issuer's `POST /local/sign-in`): one round trip, timed as
+    /// [`SIGN_IN`]. The client keeps the access token for the user's calls; signing in again
+    /// while it holds a live one is a no-op, and is not timed.
+    pub async fn sign_in(&self, user: &str) -> Result<(), Fail> {
+        let _slot = self
+            .slots
+            .acquire()
+            .await
+            .expect("the semaphore is never closed");
+        let sent = Instant::now();
+        let result = match self.client.access_token(user).await {
+            Ok(Some(_)) => Ok(()),
+            Ok(None) => Err(Fail {
+                status: None,
+                code: "sign-in refused".into(),
+            }),
+            Err(e) => Err(Fail {
+                status: None,
+                code: transport(&e),
+            }),
+        };
+        self.stats
+            .record(SIGN_IN, sent, result.as_ref().err().map(|f| f.code.clone()));
+        result
+    }
+
+    /// `user`'s access token (signing in if the client holds none), for requests built by hand.
+    pub async fn access_token(&self, user: &str) -> anyhow::Result<String> {
+        self.client
+            .access_token(user)
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("the server refused to sign {user} in"))
     }
 
     pub async fn issue(&self, user: &str, concert: &str) -> Result<Token, Fail> {

@@ -7,7 +7,9 @@
 //! runtime's variables (`AWS_LAMBDA_RUNTIME_API` pointing at the stub, the function's name,
 //! memory and version) on top of the stores' (this process's environment). Every event is a
 //! real request that reaches the stores: a live token, a held reservation and a balance are
-//! made in-process first, one set per run, so a run's `pay` pays for real.
+//! made in-process first, one set per run, so a run's `pay` pays for real. A buyer's event is
+//! what API Gateway sends behind its JWT authorizer: the signed-in user's claims in the request
+//! context, the queue token in `queue-token`.
 //!
 //! Timed: exec → the runtime's first `/next` (the cold start proper: settings, SDK config,
 //! runtime), and exec → the first `/response` (that plus the first request, its first
@@ -96,11 +98,13 @@ async fn fixture(
     })
 }
 
-/// An API Gateway HTTP API (v2) event for `method route`, its `{params}` filled in.
+/// An API Gateway HTTP API (v2) event for `method route` by the signed-in `user`, its
+/// `{params}` filled in.
 fn apigw(
     method: &str,
     route: &str,
     params: &[(&str, String)],
+    user: &UserId,
     token: Option<&QueueToken>,
     body: Option<Value>,
 ) -> Value {
@@ -117,7 +121,7 @@ fn apigw(
         "user-agent": "load-cold-start",
     });
     if let Some(t) = token {
-        headers["authorization"] = Value::String(format!("Bearer {t}"));
+        headers["queue-token"] = Value::String(t.to_string());
     }
     let mut event = json!({
         "version": "2.0",
@@ -137,6 +141,7 @@ fn apigw(
                 "sourceIp": "127.0.0.1",
                 "userAgent": "load-cold-start"
             },
+            "authorizer": crate::claims::authorizer(user.as_str()),
             "requestId": uuid::Uuid::new_v4().to_string(),
             "routeKey": format!("{method} {route}"),
             "stage": "$default",
@@ -164,14 +169,16 @@ fn event_for(function: &str, f: &Fixture) -> Value {
             "POST",
             "/queue/tokens",
             &[],
+            &f.user,
             None,
             Some(json!({"userId": u, "concertId": c})),
         ),
-        "queue_status" => apigw("GET", "/queue/status", &[], t, None),
+        "queue_status" => apigw("GET", "/queue/status", &[], &f.user, t, None),
         "list_dates" => apigw(
             "GET",
             "/concerts/{concertId}/dates",
             &[("concertId", c)],
+            &f.user,
             t,
             None,
         ),
@@ -179,6 +186,7 @@ fn event_for(function: &str, f: &Fixture) -> Value {
             "GET",
             "/concerts/{concertId}/dates/{date}/seats",
             &[("concertId", c), ("date", d)],
+            &f.user,
             t,
             None,
         ),
@@ -186,6 +194,7 @@ fn event_for(function: &str, f: &Fixture) -> Value {
             "POST",
             "/reservations",
             &[],
+            &f.user,
             t,
             Some(json!({"userId": u, "concertId": c, "date": d, "seatNo": f.free_seat})),
         ),
@@ -193,6 +202,7 @@ fn event_for(function: &str, f: &Fixture) -> Value {
             "GET",
             "/reservations/{reservationId}",
             &[("reservationId", f.reservation.to_string())],
+            &f.user,
             t,
             None,
         ),
@@ -200,14 +210,23 @@ fn event_for(function: &str, f: &Fixture) -> Value {
             "POST",
             "/users/{userId}/balance/charges",
             &[("userId", u)],
+            &f.user,
             t,
             Some(json!({"amount": 1000})),
         ),
-        "get_balance" => apigw("GET", "/users/{userId}/balance", &[("userId", u)], t, None),
+        "get_balance" => apigw(
+            "GET",
+            "/users/{userId}/balance",
+            &[("userId", u)],
+            &f.user,
+            t,
+            None,
+        ),
         "pay" => apigw(
             "POST",
             "/payments",
             &[],
+            &f.user,
             t,
             Some(json!({"userId": u, "reservationId": f.reservation.to_string()})),
         ),

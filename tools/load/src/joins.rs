@@ -2,19 +2,27 @@
 //! what bounds it, at equal concurrency (64 keep-alive connections by default):
 //!
 //! - joins of a new user each (201: a new place in line), and asking again (200);
-//! - the same server answering a request that touches no store: a poll with a forged token,
-//!   refused by its MAC (401) after the same routing, parsing and problem+json;
+//! - the same server answering a request that touches no store: a poll with a forged queue
+//!   token, refused by its MAC (401) after the same routing, access-token check, parsing and
+//!   problem+json;
 //! - the ISSUE script alone: raw EVALSHA on the same Redis, a new user each (`make scale`
 //!   measures the same script pipelined, on a redis-server of its own).
 //!
 //! Each runs three times, interleaved in turns, and keeps its best run: the machine is shared. The target:
 //! at least 2,000 joins a second, and at least half the no-store rate.
+//!
+//! Every call is a signed-in buyer's, as in AWS: the server checks each access token (RS256)
+//! as API Gateway's authorizer would. A new user's join needs a new user's access token, so
+//! each round's users sign in (`POST /local/sign-in`) before it starts: not timed in the joins,
+//! and reported on a line of their own (what a sign-in costs the local issuer).
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use futures::{StreamExt, TryStreamExt};
 use http_body_util::Full;
 use shared::domain::token::TokenId;
 use shared::domain::ConcertId;
@@ -24,8 +32,15 @@ use shared::store::scripts::{
 };
 use shared::AppState;
 
+use crate::api::Api;
 use crate::micro::{best, closed_loop, connection, evalsha_stats, hammer_with, Run};
 use crate::Args;
+
+/// New users signed in ahead of a round: per worker, each one's (userId, `Authorization`).
+type Pool = Arc<Vec<Vec<(String, String)>>>;
+
+/// Sign-ins in flight at once.
+const SIGN_INS_AT_ONCE: usize = 64;
 
 /// Each kind runs this many times; the best run counts (the machine is shared).
 const ROUNDS: usize = 3;
@@ -51,41 +66,52 @@ pub async fn run(args: &mut Args) -> anyhow::Result<bool> {
         .await
         .map_err(|e| anyhow::anyhow!("cannot build the state: {e}"))?;
 
-    // Every run's users are its own: `round` tells them apart.
+    let api = Api::new(&url, SIGN_INS_AT_ONCE)?;
+    let signed = SignIns::default();
+    // Asking again: each worker's one user, who joins in the warm-up.
+    let again_users: Vec<String> = (0..workers)
+        .map(|w| format!("j-{}-again-{w}", crate::tag()))
+        .collect();
+    let again_access = Arc::new(sign_in_all(&api, &again_users, &signed).await?);
+    // Every round of new users is its own: `round` tells them apart.
     let round = Arc::new(AtomicU64::new(0));
-    let join = |fresh: bool| {
+    let join = |fresh: Option<Pool>| {
         let concert = concert.clone();
-        let round = round.clone();
+        let again_users = again_users.clone();
+        let again_access = again_access.clone();
         async move {
-            let r = round.fetch_add(1, Ordering::Relaxed);
-            let expect = if fresh {
+            let expect = if fresh.is_some() {
                 http::StatusCode::CREATED
             } else {
                 http::StatusCode::OK
             };
             hammer_with(addr, workers, secs, expect, move |worker, n| {
-                // Asking again: each worker's one user, who joined in the first round.
-                let user = if fresh {
-                    format!("j-{}-{r}-{worker}-{n}", crate::tag())
-                } else {
-                    format!("j-{}-again-{worker}", crate::tag())
+                let (user, access) = match &fresh {
+                    // A worker that ran out of new users' tokens sends none: a 401, counted as
+                    // failed (the pool is sized at twice the warm-up's rate).
+                    Some(pool) => match pool[worker].get(n as usize) {
+                        Some((user, access)) => (user.as_str(), access.as_str()),
+                        None => ("", ""),
+                    },
+                    None => (again_users[worker].as_str(), again_access[worker].as_str()),
                 };
                 let body = serde_json::json!({ "userId": user, "concertId": concert });
-                hyper::Request::post("/queue/tokens")
-                    .header(http::header::CONTENT_TYPE, "application/json")
-                    .body(Full::new(Bytes::from(body.to_string())))
+                let mut req = hyper::Request::post("/queue/tokens")
+                    .header(http::header::CONTENT_TYPE, "application/json");
+                if !access.is_empty() {
+                    req = req.header(http::header::AUTHORIZATION, access);
+                }
+                req.body(Full::new(Bytes::from(body.to_string())))
             })
             .await
         }
     };
-    // Well formed, and signed with no key of ours: refused before any I/O.
-    let forged = format!(
-        "Bearer {concert}.{}.{}",
-        TokenId::generate(),
-        TokenId::generate()
-    );
+    // Well formed, and signed with no key of ours: refused before any store is asked, after
+    // the access token's check.
+    let forged = format!("{concert}.{}.{}", TokenId::generate(), TokenId::generate());
     let no_store = || {
         let forged = forged.clone();
+        let access = again_access[0].clone();
         hammer_with(
             addr,
             workers,
@@ -93,10 +119,27 @@ pub async fn run(args: &mut Args) -> anyhow::Result<bool> {
             http::StatusCode::UNAUTHORIZED,
             move |_, _| {
                 hyper::Request::get("/queue/status")
-                    .header(http::header::AUTHORIZATION, forged.as_str())
+                    .header(http::header::AUTHORIZATION, access.as_str())
+                    .header(shared::http::QUEUE_TOKEN, forged.as_str())
                     .body(Full::new(Bytes::new()))
             },
         )
+    };
+    // New users for one timed round, signed in ahead of it: `per_worker` each.
+    let new_users = |per_worker: usize| {
+        let (api, signed) = (api.clone(), signed.clone());
+        let r = round.fetch_add(1, Ordering::Relaxed);
+        async move {
+            let users: Vec<String> = (0..workers * per_worker)
+                .map(|i| format!("j-{}-{r}-{i}", crate::tag()))
+                .collect();
+            let access = sign_in_all(&api, &users, &signed).await?;
+            let mut pool = vec![Vec::with_capacity(per_worker); workers];
+            for (i, pair) in users.into_iter().zip(access).enumerate() {
+                pool[i % workers].push(pair);
+            }
+            Ok::<_, anyhow::Error>(Arc::new(pool))
+        }
     };
     let raw = RawIssue::new(&state, &concert_id).await?;
     let raw_run = || {
@@ -112,10 +155,14 @@ pub async fn run(args: &mut Args) -> anyhow::Result<bool> {
 
     // Warm up: the server reads the concert once (then knows it), the line mirrors its
     // controls, and each worker's user of "asking again" joins.
-    let warm = join(false).await?;
+    let warm = join(None).await?;
     if warm.ok == 0 {
         anyhow::bail!("no join was answered in the warm-up: is {concert} seeded?");
     }
+    // Each round's new users: twice what the warm-up's rate would use, per worker.
+    let per_worker = ((warm.rate() * secs * 2.0) as usize)
+        .div_ceil(workers)
+        .max(16);
     no_store().await?;
     raw_run().await;
 
@@ -131,8 +178,11 @@ pub async fn run(args: &mut Args) -> anyhow::Result<bool> {
     for round in 0..ROUNDS {
         for kind in (0..4).map(|k| (k + round) % 4) {
             match kind {
-                0 => keep(&mut new, join(true).await?),
-                1 => keep(&mut again, join(false).await?),
+                0 => {
+                    let pool = new_users(per_worker).await?;
+                    keep(&mut new, join(Some(pool)).await?)
+                }
+                1 => keep(&mut again, join(None).await?),
                 2 => keep(&mut bare, no_store().await?),
                 _ => keep(&mut script, raw_run().await),
             }
@@ -141,7 +191,9 @@ pub async fn run(args: &mut Args) -> anyhow::Result<bool> {
     let after = evalsha_stats().await;
     let [new, again, bare, script] = [new, again, bare, script].map(|r| r.expect("every kind ran"));
 
-    report(workers, secs, &new, &again, &bare, &script, before, after)
+    let pass = report(workers, secs, &new, &again, &bare, &script, before, after)?;
+    println!("{signed}\n");
+    Ok(pass)
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -199,6 +251,41 @@ fn report(
         }
     }
     Ok(pass)
+}
+
+/// The sign-ins of the run, all of them ahead of the timed rounds: how many, and their time.
+#[derive(Clone, Default)]
+struct SignIns(Arc<std::sync::Mutex<(u64, Duration)>>);
+
+impl std::fmt::Display for SignIns {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (n, took) = *self.0.lock().expect("not poisoned");
+        write!(
+            f,
+            "Sign-ins (`POST /local/sign-in`, the local issuer's RS256 signature; each user once, \
+             ahead of the rounds, not in the rates above): {n} at {:.0}/s.",
+            n as f64 / took.as_secs_f64().max(1e-9)
+        )
+    }
+}
+
+/// Signs every one of `users` in, [`SIGN_INS_AT_ONCE`] at a time: each one's
+/// `Authorization` value, in order.
+async fn sign_in_all(api: &Api, users: &[String], signed: &SignIns) -> anyhow::Result<Vec<String>> {
+    let started = Instant::now();
+    let access: Vec<String> = futures::stream::iter(users)
+        .map(|user| async move {
+            api.access_token(user)
+                .await
+                .map(|token| format!("Bearer {token}"))
+        })
+        .buffered(SIGN_INS_AT_ONCE)
+        .try_collect()
+        .await?;
+    let mut total = signed.0.lock().expect("not poisoned");
+    total.0 += users.len() as u64;
+    total.1 += started.elapsed();
+    Ok(access)
 }
 
 /// The raw EVALSHA of the ISSUE script with the keys and arguments a join passes.

@@ -19,6 +19,7 @@
 
 mod api;
 mod bench;
+mod claims;
 mod cold;
 mod door;
 mod joins;

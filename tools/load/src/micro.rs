@@ -161,17 +161,19 @@ pub async fn poll(args: &mut Args) -> anyhow::Result<bool> {
     // The connection manager the handler uses, taken out of the store.
     let conn = connection(&state).await?;
 
-    let handler_run = |token: QueueToken| {
+    // As API Gateway hands the function a poll: the buyer's claims, the queue token's header.
+    let handler_run = |(user, token): (String, QueueToken)| {
         let state = state.clone();
-        let auth = format!("Bearer {token}");
+        let token = token.to_string();
         closed_loop(workers, secs, move |_| {
             let state = state.clone();
             let req = http::Request::builder()
                 .method("GET")
                 .uri("/queue/status")
-                .header(http::header::AUTHORIZATION, auth.as_str())
+                .header(shared::http::QUEUE_TOKEN, token.as_str())
                 .body(lambda_http::Body::Empty)
                 .expect("a valid request");
+            let req = crate::claims::signed_in(req, &user);
             async move { matches!(queue_status::handler(&state, req).await, Ok(r) if r.status() == 200) }
         })
     };
@@ -184,7 +186,14 @@ pub async fn poll(args: &mut Args) -> anyhow::Result<bool> {
     };
     // Warm up (and load the script through the handler), then prove the copy is the same.
     let user = |n: &str| format!("poll-{}-{n}", crate::tag());
-    let warm = issue(&state, &user("warm"), &concert).await?;
+    let issued = |n: &'static str| {
+        let (state, concert, user) = (state.clone(), concert.clone(), user(n));
+        async move {
+            let token = issue(&state, &user, &concert).await?;
+            Ok::<_, anyhow::Error>((user, token))
+        }
+    };
+    let warm = issued("warm").await?;
     handler_run(warm.clone()).await;
     let exists: Vec<bool> = state
         .redis
@@ -203,20 +212,14 @@ pub async fn poll(args: &mut Args) -> anyhow::Result<bool> {
     if exists.first() != Some(&true) {
         anyhow::bail!("the STATUS script read from scripts.rs is not the one the handler ran");
     }
-    raw_run(warm).await;
+    raw_run(warm.1).await;
 
     // A fresh ACTIVE token per run, so none expires mid-run.
     let before = evalsha_stats().await;
-    let mut handler_best = handler_run(issue(&state, &user("h1"), &concert).await?).await;
-    let mut raw_best = raw_run(issue(&state, &user("r1"), &concert).await?).await;
-    handler_best = best(
-        handler_best,
-        handler_run(issue(&state, &user("h2"), &concert).await?).await,
-    );
-    raw_best = best(
-        raw_best,
-        raw_run(issue(&state, &user("r2"), &concert).await?).await,
-    );
+    let mut handler_best = handler_run(issued("h1").await?).await;
+    let mut raw_best = raw_run(issued("r1").await?.1).await;
+    handler_best = best(handler_best, handler_run(issued("h2").await?).await);
+    raw_best = best(raw_best, raw_run(issued("r2").await?.1).await);
     let after = evalsha_stats().await;
 
     let ratio = handler_best.rate() / raw_best.rate();
@@ -399,19 +402,20 @@ fn spawn_bare(args: &[&str]) -> anyhow::Result<(std::process::Child, SocketAddr)
     }
 }
 
-/// `workers` keep-alive HTTP/1.1 connections, each sending `GET path` back to back.
+/// `workers` keep-alive HTTP/1.1 connections, each sending `GET path` with `headers` back to
+/// back.
 async fn hammer(
     addr: SocketAddr,
     path: &str,
-    auth: Option<String>,
+    headers: Vec<(&'static str, String)>,
     workers: usize,
     secs: f64,
 ) -> anyhow::Result<Run> {
     let path = path.to_owned();
     hammer_with(addr, workers, secs, http::StatusCode::OK, move |_, _| {
         let mut req = hyper::Request::get(path.as_str());
-        if let Some(a) = &auth {
-            req = req.header(http::header::AUTHORIZATION, a.as_str());
+        for (name, value) in &headers {
+            req = req.header(*name, value.as_str());
         }
         req.body(Full::new(Bytes::new()))
     })
@@ -486,29 +490,35 @@ pub async fn http(args: &mut Args) -> anyhow::Result<bool> {
         .parse()
         .map_err(|_| anyhow::anyhow!("--url must be http://IP:PORT, not {url}"))?;
     let api = crate::api::Api::new(&url, 4)?;
-    let token = |n: &'static str| {
+    // A signed-in user's poll: the access token (which the server's authorizer checks, as API
+    // Gateway does in AWS) and the queue token.
+    let signed_in = |n: &'static str| {
         let api = api.clone();
         let concert = concert.clone();
         async move {
             let user = format!("http-{}-{n}", crate::tag());
-            api.issue(&user, &concert)
+            let token = api
+                .issue(&user, &concert)
                 .await
-                .map(|t| format!("Bearer {}", t.token))
-                .map_err(|f| anyhow::anyhow!("issuing a token: {f}"))
+                .map_err(|f| anyhow::anyhow!("issuing a token: {f}"))?
+                .token;
+            let access = api.access_token(&user).await?;
+            Ok::<_, anyhow::Error>(vec![
+                ("authorization", format!("Bearer {access}")),
+                (shared::http::QUEUE_TOKEN, token),
+            ])
         }
     };
     // The bare server answers exactly the bytes a poll answers.
-    let sample = token("sample").await?;
-    let body = reqwest::Client::new()
-        .get(format!("{}/queue/status", url.trim_end_matches('/')))
-        .header("Authorization", &sample)
-        .send()
-        .await?
-        .text()
-        .await?;
+    let sample = signed_in("sample").await?;
+    let mut request =
+        reqwest::Client::new().get(format!("{}/queue/status", url.trim_end_matches('/')));
+    for (name, value) in &sample {
+        request = request.header(*name, value);
+    }
+    let body = request.send().await?.text().await?;
     let (mut bare, bare_addr) = spawn_bare(&["--body", &body])?;
-    let script_token = token("evalsha").await?;
-    let script_token = script_token.trim_start_matches("Bearer ").to_owned();
+    let script_token = signed_in("evalsha").await?[1].1.clone();
     let with_script = spawn_bare(&["--body", &body, "--evalsha", &script_token]);
 
     let evalsha_before = evalsha_stats().await;
@@ -516,20 +526,20 @@ pub async fn http(args: &mut Args) -> anyhow::Result<bool> {
         let (_, script_addr) = with_script.as_ref().map_err(|e| anyhow::anyhow!("{e:#}"))?;
         let script_addr = *script_addr;
         let path = "/queue/status";
-        hammer(addr, path, Some(token("warm").await?), workers, 1.0).await?;
-        hammer(bare_addr, path, None, workers, 1.0).await?;
-        hammer(script_addr, path, None, workers, 1.0).await?;
-        let mut ours = hammer(addr, path, Some(token("o1").await?), workers, secs).await?;
-        let mut base = hammer(bare_addr, path, None, workers, secs).await?;
-        let mut scripted = hammer(script_addr, path, None, workers, secs).await?;
+        hammer(addr, path, signed_in("warm").await?, workers, 1.0).await?;
+        hammer(bare_addr, path, vec![], workers, 1.0).await?;
+        hammer(script_addr, path, vec![], workers, 1.0).await?;
+        let mut ours = hammer(addr, path, signed_in("o1").await?, workers, secs).await?;
+        let mut base = hammer(bare_addr, path, vec![], workers, secs).await?;
+        let mut scripted = hammer(script_addr, path, vec![], workers, secs).await?;
         ours = best(
             ours,
-            hammer(addr, path, Some(token("o2").await?), workers, secs).await?,
+            hammer(addr, path, signed_in("o2").await?, workers, secs).await?,
         );
-        base = best(base, hammer(bare_addr, path, None, workers, secs).await?);
+        base = best(base, hammer(bare_addr, path, vec![], workers, secs).await?);
         scripted = best(
             scripted,
-            hammer(script_addr, path, None, workers, secs).await?,
+            hammer(script_addr, path, vec![], workers, secs).await?,
         );
         Ok::<_, anyhow::Error>((ours, base, scripted))
     }
@@ -553,7 +563,7 @@ pub async fn http(args: &mut Args) -> anyhow::Result<bool> {
     );
     println!(
         "{}",
-        ours.row("devserver, `GET /queue/status` (Redis script per poll)")
+        ours.row("devserver, `GET /queue/status` (the access token's RS256 check and a Redis script per poll)")
     );
     println!(
         "{}",

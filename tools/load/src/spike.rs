@@ -1,5 +1,7 @@
 //! `load spike`: a ticket opening. Every user arrives at once and, over HTTP:
 //!
+//! 0. signs in (the local issuer's `POST /local/sign-in`: one round trip; every call after it
+//!    carries the access token, as a page does);
 //! 1. takes a token, and polls `/queue/status` until it is ACTIVE;
 //! 2. lists the concert's dates (none left: sold out, goes home) and the date's seats;
 //! 3. tries to hold one of the `hot` lowest-numbered available seats, so most users aim at the
@@ -24,7 +26,8 @@ use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::api::{with_resends, with_retries, Api, Fail, Reservation};
+use crate::api::{with_resends, with_retries, Api, Fail, Reservation, SIGN_IN};
+use crate::stats::fmt_us;
 use crate::Args;
 
 pub struct Spike {
@@ -246,6 +249,7 @@ pub async fn run(spike: Spike) -> anyhow::Result<bool> {
          SEAT_UNAVAILABLE is the contract's answer to a lost race, not an error.\n",
         spike.connections
     );
+    sign_in_cost(&api, spike.users);
 
     let ok = check(&spike, &outcomes).await?;
     Ok(ok)
@@ -267,6 +271,10 @@ async fn flow(
     plan: Plan,
 ) -> Result<Outcome, String> {
     let step = |what: &'static str| move |f: Fail| format!("{what}: {f}");
+    // 0. Signed in: the access token every call below carries.
+    with_retries(3, || api.sign_in(user))
+        .await
+        .map_err(step("sign-in"))?;
     // 1. In line, then admitted.
     let mut token = with_retries(3, || api.issue(user, &spike.concert))
         .await
@@ -402,6 +410,39 @@ async fn admitted(
             why: format!("pay: {f}"),
         }),
     }
+}
+
+/// What signing in adds to a user's visit: its round trips and its time, next to the rest.
+fn sign_in_cost(api: &Api, users: usize) {
+    let Some((sign_ins, sign_in_us, p50, p99)) = api.stats.of(SIGN_IN) else {
+        return;
+    };
+    let (requests, all_us) = api.stats.totals();
+    let users = users.max(1) as f64;
+    println!("## What sign-in adds per user\n");
+    println!(
+        "- round trips: {:.2} per user (`POST /local/sign-in`, once before the first call; the \
+         access token then goes with every call for its 600 s), {:.1}% of the run's {requests} \
+         requests: {:.2} per user with it, {:.2} without;",
+        sign_ins as f64 / users,
+        100.0 * sign_ins as f64 / requests.max(1) as f64,
+        requests as f64 / users,
+        (requests - sign_ins) as f64 / users,
+    );
+    println!(
+        "- time: {} per user on average (p50 {}, p99 {} a sign-in), {:.1}% of a user's time in \
+         requests ({} per user in all);",
+        fmt_us((sign_in_us / users) as u64),
+        fmt_us(p50),
+        fmt_us(p99),
+        100.0 * sign_in_us / all_us.max(1.0),
+        fmt_us((all_us / users) as u64),
+    );
+    println!(
+        "- on every call: the authorizer's check of the access token (RS256), made here by the \
+         local server before the handler and in AWS by API Gateway before the function: no \
+         round trip, and no store is asked (`load http` below times a poll with it).\n"
+    );
 }
 
 /// The invariants, from the answers and from the stores. True when all hold.

@@ -95,6 +95,30 @@ impl Stats {
         e.last = Some(e.last.map_or(done, |l| l.max(done)));
     }
 
+    /// `endpoint`'s requests and their summed latency (µs), p50 and p99 (µs); None when it had
+    /// none.
+    pub fn of(&self, endpoint: &str) -> Option<(u64, f64, u64, u64)> {
+        let all = self.0.lock().expect("stats lock");
+        let (_, e) = all.iter().find(|(name, _)| *name == endpoint)?;
+        let n = e.requests();
+        (n > 0).then(|| {
+            (
+                n,
+                e.hist.mean() * n as f64,
+                e.hist.value_at_quantile(0.5),
+                e.hist.value_at_quantile(0.99),
+            )
+        })
+    }
+
+    /// Every endpoint's requests, and their summed latency (µs).
+    pub fn totals(&self) -> (u64, f64) {
+        let all = self.0.lock().expect("stats lock");
+        all.iter().fold((0, 0.0), |(n, us), (_, e)| {
+            (n + e.requests(), us + e.hist.mean() * e.requests() as f64)
+        })
+    }
+
     /// Requests per user by endpoint, in one line.
     pub fn per_user(&self, users: usize) -> String {
         let all = self.0.lock().expect("stats lock");
