@@ -41,6 +41,26 @@ async fn before_the_opening_a_join_waits_with_no_position_and_the_opening_shown(
     );
 }
 
+/// An opening as far ahead as the contract takes (the year 9999: 15 digits of ms) is shown
+/// as it was set, by the join and by a poll, never a 500 (Lua's own number text would
+/// have written it with an exponent).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_opening_in_the_year_9999_is_answered_as_set() {
+    let app = spawn_app_with(&[]).await;
+    let opens = DateTime::parse_from_rfc3339("9999-12-31T23:59:59Z")
+        .unwrap()
+        .with_timezone(&Utc);
+    app.open_at(opens).await;
+    let view = app.issue_new(&unique("far")).await;
+    assert_pre_queue(&view);
+    let polled = app.poll(&token_of(&view)).await;
+    assert_pre_queue(&polled);
+    for answer in [&view, &polled] {
+        let shown = DateTime::parse_from_rfc3339(answer["opensAt"].as_str().unwrap()).unwrap();
+        assert_eq!(shown.timestamp(), opens.timestamp(), "{answer}");
+    }
+}
+
 /// A pre-queue token that polls as hinted keeps its place through the wait for the opening;
 /// one that stops polling drops out like any waiter.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

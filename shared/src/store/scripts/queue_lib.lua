@@ -78,8 +78,13 @@ local BEFORE = now < OPENS
 -- How many may be ACTIVE for upkeep to admit: none while paused or before the opening.
 local ADMIT_LIMIT = LIMIT
 if ctl[3] == '1' or BEFORE or not HAS_CONTROLS then ADMIT_LIMIT = 0 end
+-- A time in ms as digits: tostring writes 14 significant digits and then an exponent
+-- ('2.5340232222e+14' for the year 9999), which no reader parses as an integer.
+local function ms_text(ms)
+  return string.format('%.0f', ms)
+end
 -- opensAt as every answer shows it: 0 once it has passed.
-local SHOWN_OPENS = BEFORE and tostring(OPENS) or '0'
+local SHOWN_OPENS = BEFORE and ms_text(OPENS) or '0'
 
 -- A token's record in TOK: 'W:0:user' while waiting, 'A:<activeUntil ms>:user' once admitted,
 -- then '|<expiresAt ms>:<reservationId>' for each live hold of its user that keeps it active
@@ -283,7 +288,7 @@ local function describe(id, r, flag, draw)
     if r.at <= now then return unknown end
     local q = quiet_at(id)
     if q and q <= now then return unknown end
-    return {'ACTIVE', r.u, tostring(r.at), tostring(now), '0', flag, id, tostring(admitted_now),
+    return {'ACTIVE', r.u, ms_text(r.at), ms_text(now), '0', flag, id, tostring(admitted_now),
       SHOWN_OPENS, '0'}
   end
   local rank = redis.call('ZRANK', WAIT, id)
