@@ -39,6 +39,8 @@
 #   (the check wants a 404 there; a stateful run that deletes then reads fails on it).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+# The one debug build's settings (local/cargo-env.sh), so no cargo below builds it again.
+source local/cargo-env.sh
 ROOT="$PWD"
 
 PORT="${FUZZ_PORT:-3400}"

@@ -320,19 +320,20 @@ def _log(operation: str, kind: str, status: int) -> None:
             f.write(f"{operation}\t{kind}\t{status}\n")
 
 
-def probe(operation: str, request, waiting: list[str]) -> list[str]:
+def probe(operation: str, request, waiting: list[str], takes_queue_token: bool) -> list[str]:
     """Sends a successful signed-in buyer call (`request`, as sent) again with credentials that
-    must not work; what was answered wrongly, in words (empty when all was right)."""
-    kept = [
-        (k, v) for k, v in request.headers.items() if k.lower() not in ("authorization", "host", "content-length")
-    ]
+    must not work; what was answered wrongly, in words (empty when all was right). The queue
+    token's probes only where the operation takes one (`takes_queue_token`): a route without
+    it reads no `Queue-Token` header, whatever it holds."""
+    dropped = ("authorization", "host", "content-length") + (() if takes_queue_token else ("queue-token",))
+    kept = [(k, v) for k, v in request.headers.items() if k.lower() not in dropped]
     buyer = user_of(request.headers.get("Authorization"))
     with _lock:
         done = sum(n for (op, _), n in _probes.items() if op == operation) >= KINDS * PROBES_PER_KIND
     if buyer is None or done:
         return []
     body = request.body.encode() if isinstance(request.body, str) else request.body
-    queue_token = request.headers.get("Queue-Token")
+    queue_token = request.headers.get("Queue-Token") if takes_queue_token else None
     try:
         names_a_user = "userId" in json.loads(body or b"{}") or "/users/" in request.path_url
     except ValueError:

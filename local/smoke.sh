@@ -28,6 +28,8 @@
 # started (watch, the functions; `stack with` the stores) is stopped, by PID.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+# The one debug build's settings (local/cargo-env.sh), so no cargo below builds it again.
+source local/cargo-env.sh
 ROOT="$PWD"
 source local/build.sh # lambda_tools, lambda_functions
 

@@ -7,6 +7,8 @@
 # stack `localstack-test`, and stops both after, whatever happens.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+# The one debug build's settings (local/cargo-env.sh), so no cargo below builds it again.
+source local/cargo-env.sh
 if [[ $# -eq 0 ]]; then
   echo "usage: $0 TEST_BINARY... (make test-localstack lists them)" >&2
   exit 2
@@ -33,7 +35,10 @@ for t in "$@"; do tests+=(--test "$t"); done
 log="$(mktemp)"
 trap 'rm -f "$log"' EXIT
 status=0
-# --workspace: the selection local/debug-build.sh built, so nothing is compiled again.
-cargo test --workspace "${tests[@]}" --no-fail-fast 2>&1 | tee "$log" || status=$?
+# One test binary at a time (local/run-tests.sh; TEST_LOCALSTACK_AT_ONCE), from the build
+# local/debug-build.sh made: nothing is compiled again. Not three, as make test runs them:
+# LocalStack answers every request on one Python process, and three binaries at once slowed
+# its answers past the 2 s holds of the expiry tests (a hold lapsed before its next step).
+TESTS_AT_ONCE="${TEST_LOCALSTACK_AT_ONCE:-1}" bash local/run-tests.sh "${tests[@]}" 2>&1 | tee "$log" || status=$?
 awk '/^test result:/ { p += $4; f += $6 } END { printf "tests: %d passed, %d failed\n", p, f }' "$log"
 exit "$status"

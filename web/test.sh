@@ -9,6 +9,8 @@
 # name, `web`) move the run elsewhere, e.g. beside another checkout's run on the same machine.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+# The one debug build's settings (local/cargo-env.sh), so no cargo below builds it again.
+source local/cargo-env.sh
 ROOT="$PWD"
 PORT="${WEB_PORT:-3500}"
 DDB_PORT="${WEB_DDB_PORT:-8500}"
