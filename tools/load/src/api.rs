@@ -145,17 +145,21 @@ impl Api {
         })
     }
 
+    /// A connection slot: at most `connections` calls are in flight.
+    async fn slot(&self) -> tokio::sync::SemaphorePermit<'_> {
+        self.slots
+            .acquire()
+            .await
+            .expect("the semaphore is never closed")
+    }
+
     /// Runs one call once a connection slot is free, timed from then, into `endpoint`'s stats.
     async fn call<T: DeserializeOwned>(
         &self,
         endpoint: &'static str,
         call: impl std::future::Future<Output = Result<Answer, reqwest::Error>>,
     ) -> Result<T, Fail> {
-        let _slot = self
-            .slots
-            .acquire()
-            .await
-            .expect("the semaphore is never closed");
+        let _slot = self.slot().await;
         let sent = Instant::now();
         let result = match call.await {
             Err(e) => Err(Fail {
@@ -183,11 +187,7 @@ impl Api {
     /// [`SIGN_IN`]. The client keeps the access token for the user's calls; signing in again
     /// while it holds a live one is a no-op, and is not timed.
     pub async fn sign_in(&self, user: &str) -> Result<(), Fail> {
-        let _slot = self
-            .slots
-            .acquire()
-            .await
-            .expect("the semaphore is never closed");
+        let _slot = self.slot().await;
         let sent = Instant::now();
         let result = match self.client.access_token(user).await {
             Ok(Some(_)) => Ok(()),

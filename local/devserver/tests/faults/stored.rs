@@ -49,6 +49,33 @@ pub(crate) async fn stored(db: &Db) -> Stored {
     s
 }
 
+/// What is stored once the writes still in flight have landed: a store that was frozen or
+/// slow may apply a write it took before the fault after its caller gave up on the answer
+/// (answered 500 past `WRITE_RESOLVE_MS`, or a resend that found it). Landing between the two
+/// tables' scans, a hold would read as a marker with no reservation. Read until two reads half
+/// a second apart agree, for 30 s at most.
+pub(crate) async fn settled(db: &Db) -> Stored {
+    let counts = |s: &Stored| {
+        [
+            s.markers.len(),
+            s.reservations.len(),
+            s.payments.len(),
+            s.ledger.len(),
+            s.records.len(),
+        ]
+    };
+    let mut last = stored(db).await;
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        let now = stored(db).await;
+        if counts(&now) == counts(&last) || std::time::Instant::now() > until {
+            return now;
+        }
+        last = now;
+    }
+}
+
 impl Stored {
     pub(crate) fn reservation_ids(&self) -> BTreeSet<String> {
         self.reservations
@@ -67,7 +94,7 @@ impl Stored {
 /// no keyed charge without its ledger entry, and the invariant checker finds nothing. Returns
 /// what was checked, for the report.
 pub(crate) async fn assert_nothing_half_written(app: &App) -> String {
-    let s = stored(&app.state.db).await;
+    let s = settled(&app.state.db).await;
     let mut problems = Vec::new();
     let by_id: HashMap<String, &ReservationItem> = s
         .reservations
