@@ -16,7 +16,6 @@
 //! each round's users sign in (`POST /local/sign-in`) before it starts: not timed in the joins,
 //! and reported on a line of their own (what a sign-in costs the local issuer).
 
-use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -56,11 +55,7 @@ pub async fn run(args: &mut Args) -> anyhow::Result<bool> {
     let workers = args.number("--concurrency", 64)?;
     let secs = args.float("--seconds", 3.0)?;
     args.done()?;
-    let addr: SocketAddr = url
-        .trim_start_matches("http://")
-        .trim_end_matches('/')
-        .parse()
-        .map_err(|_| anyhow::anyhow!("--url must be http://IP:PORT, not {url}"))?;
+    let addr = crate::micro::socket_addr(&url)?;
     let concert_id = ConcertId::parse(&concert)?;
     let state = AppState::from_env()
         .await

@@ -478,17 +478,21 @@ where
     .await)
 }
 
+/// The server's address from `--url`, which the raw HTTP/1.1 connections dial.
+pub fn socket_addr(url: &str) -> anyhow::Result<SocketAddr> {
+    url.trim_start_matches("http://")
+        .trim_end_matches('/')
+        .parse()
+        .map_err(|_| anyhow::anyhow!("--url must be http://IP:PORT, not {url}"))
+}
+
 pub async fn http(args: &mut Args) -> anyhow::Result<bool> {
     let url = args.text("--url", "http://127.0.0.1:3000");
     let concert = args.required("--concert")?;
     let workers = args.number("--concurrency", 64)?;
     let secs = args.float("--seconds", 3.0)?;
     args.done()?;
-    let addr: SocketAddr = url
-        .trim_start_matches("http://")
-        .trim_end_matches('/')
-        .parse()
-        .map_err(|_| anyhow::anyhow!("--url must be http://IP:PORT, not {url}"))?;
+    let addr = socket_addr(&url)?;
     let api = crate::api::Api::new(&url, 4)?;
     // A signed-in user's poll: the access token (which the server's authorizer checks, as API
     // Gateway does in AWS) and the queue token.
